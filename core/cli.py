@@ -1,0 +1,51 @@
+"""`python -m core`: the command line of the lab.
+
+Each capability contributes its subcommands through a `register(subparsers)`
+function listed in `COMMAND_MODULES`; a command is a function taking the parsed
+arguments and returning an exit code. Typed `LabError`s become one-line
+messages on stderr and exit code 2 here, at the edge, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+from core.errors import LabError
+
+COMMAND_MODULES = (
+    "core.checklist.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="RAG-or-Tune Lab: decide between RAG and fine-tuning, then prove it on your data.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def add_command(subparsers, name: str, help_text: str, run) -> argparse.ArgumentParser:
+    """A subcommand whose parsed arguments are handed to `run`."""
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(run=run)
+    return parser

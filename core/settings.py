@@ -1,0 +1,42 @@
+"""Configuration read from the environment, in one place.
+
+Secrets are never read into these settings: only the *names* of the
+environment variables that hold them, so settings can be shown and logged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+ENV_PREFIX = "RAGTUNE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    models_dir: Path
+    anthropic_key_env: str = "ANTHROPIC_API_KEY"
+    openai_key_env: str = "OPENAI_API_KEY"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get(f"{ENV_PREFIX}DATA_DIR", "data")).expanduser().resolve()
+        models_dir = Path(env.get(f"{ENV_PREFIX}MODELS_DIR", "models")).expanduser().resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'lab.db'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            models_dir=models_dir,
+            anthropic_key_env=env.get(f"{ENV_PREFIX}ANTHROPIC_KEY_ENV", "ANTHROPIC_API_KEY"),
+            openai_key_env=env.get(f"{ENV_PREFIX}OPENAI_KEY_ENV", "OPENAI_API_KEY"),
+        )
+
+
+def get_settings() -> Settings:
+    """Settings as the environment says now (cheap; read on every call so tests can change it)."""
+    return Settings.from_env()

@@ -1,0 +1,114 @@
+"""The one seam to the database: an engine built from a URL, sessions, and
+SQLite errors translated into messages a user can act on.
+
+SQLite runs in WAL mode with a busy timeout so the Streamlit server, the CLI
+and background workers can share one file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, create_engine
+
+from core.errors import StoreError
+from core.settings import get_settings
+from core.store.migrations import apply_migrations
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class Database:
+    """An engine plus the translation of driver errors into `StoreError`."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = _create_engine(url)
+
+    @property
+    def location(self) -> str:
+        return self.engine.url.database or self.url
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; returns the names applied now."""
+        with self.translated_errors():
+            return apply_migrations(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on any error."""
+        with self.translated_errors(), Session(self.engine, expire_on_commit=False) as session:
+            yield session
+            session.commit()
+
+    @contextmanager
+    def translated_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as exc:
+            raise StoreError(describe_driver_error(exc.orig, self.location)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(describe_driver_error(exc, self.location)) from exc
+
+
+def describe_driver_error(error: BaseException | None, location: str) -> str:
+    text = str(error).lower()
+    if "readonly" in text or "read-only" in text:
+        return (
+            f"The database {location} is read-only, so nothing was saved. "
+            "Make the file writable, or point DATABASE_URL at a writable database."
+        )
+    if "not a database" in text or "malformed" in text:
+        return (
+            f"The database file {location} is not a valid SQLite database (corrupt, or another "
+            "kind of file). It was left untouched: move it aside or restore a backup, then reload."
+        )
+    if "unable to open" in text:
+        return f"Cannot open the database {location}: check that its folder exists and is writable."
+    if "locked" in text or "busy" in text:
+        return f"The database {location} stayed busy for {BUSY_TIMEOUT_MS / 1000:.0f} s; try again."
+    return f"Database error on {location}: {error}"
+
+
+def _create_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
+    database = engine.url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    try:
+        cursor.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc).lower():  # a read-only database still serves reads
+            raise
+    finally:
+        cursor.close()
+
+
+@lru_cache(maxsize=8)
+def open_database(url: str) -> Database:
+    """The migrated database for `url`, shared per process."""
+    database = Database(url)
+    database.migrate()
+    return database
+
+
+def current_database() -> Database:
+    """The migrated database the environment's settings point at."""
+    return open_database(get_settings().database_url)

@@ -1,0 +1,46 @@
+"""SQLModel tables: the shape of everything the lab remembers.
+
+A table added here needs a migration in `core.store.migrations` that creates
+it; the migration test fails until both agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DecisionSession(SQLModel, table=True):
+    """A named decision workshop, e.g. "Support bot, Q3"."""
+
+    __tablename__ = "decision_sessions"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(sa_column_kwargs={"unique": True})
+    context: str = ""
+    # The room's verdict, recomputed and stored on every answer so later pages
+    # (evaluation, fine-tuning) can start from its experiment plan.
+    verdict: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class DecisionAnswer(SQLModel, table=True):
+    """One participant's answer to one question of a session."""
+
+    __tablename__ = "decision_answers"
+    __table_args__ = (UniqueConstraint("session_id", "participant", "question"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="decision_sessions.id", index=True, ondelete="CASCADE")
+    participant: str
+    question: str
+    answer: str
+    answered_at: datetime = Field(default_factory=utc_now)

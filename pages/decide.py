@@ -1,0 +1,3 @@
+"""Decide"""
+import streamlit as st
+st.title("Decide")

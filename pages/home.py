@@ -1,0 +1,30 @@
+"""Home: what the lab is for and where to start."""
+
+import streamlit as st
+
+from core.checklist.sessions import list_sessions
+from ui.common import database, reported_errors
+
+st.title("RAG-or-Tune Lab")
+st.markdown(
+    "Decide whether to answer questions about your own knowledge with **retrieval (RAG)**, "
+    "a **LoRA fine-tuned model**, or **both**, then prove the decision on your own data.\n\n"
+    "1. **Decide**: run the decision checklist as a workshop; the verdict names the experiment "
+    "that would confirm it.\n"
+    "2. **Build, compare, grade**: build the variants the verdict asks for, ask them side by side, "
+    "and score them on a golden eval set.\n"
+    "3. **Remember**: every session and run is kept, to compare over time."
+)
+st.page_link("pages/decide.py", label="Start or join a decision session", icon=":material/checklist:")
+
+db = database()
+if db is not None:
+    with reported_errors():
+        sessions = list_sessions(db)
+        if sessions:
+            st.subheader("Recent decision sessions")
+            st.dataframe(
+                [{"Session": s.name, "Participants": s.participants, "Verdict": s.recommendation,
+                  "Updated (UTC)": f"{s.updated_at:%Y-%m-%d %H:%M}"} for s in sessions[:10]],
+                hide_index=True,
+            )
