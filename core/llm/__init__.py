@@ -1,0 +1,1 @@
+"""Model backends: one interface for asking any model something."""

@@ -1,0 +1,60 @@
+"""The one interface every model backend implements.
+
+A backend turns a chat-style `Prompt` into a `Completion` that carries, besides
+the text, what the answer cost: tokens in and out, latency and USD.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: tuple[Message, ...]
+    system: str = ""
+
+    @classmethod
+    def ask(cls, question: str, system: str = "") -> "Prompt":
+        return cls((Message("user", question),), system)
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 means greedy
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    model: str
+    cost_usd: float
+    warnings: tuple[str, ...] = field(default=())
+
+
+class Backend(ABC):
+    """A model that answers prompts. Subclasses implement `generate`."""
+
+    model_id: str
+
+    @abstractmethod
+    def generate(self, prompt: Prompt, options: GenerationOptions = GenerationOptions()) -> Completion:
+        ...
+
+    def generate_batch(self, prompts: Sequence[Prompt],
+                       options: GenerationOptions = GenerationOptions()) -> list[Completion]:
+        """Many prompts at once; backends that can batch override this."""
+        return [self.generate(prompt, options) for prompt in prompts]
