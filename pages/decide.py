@@ -1,3 +1,175 @@
-"""Decide"""
+"""Decide: the decision workshop. A facilitator opens a named session, each
+participant answers in their own browser, the room's verdict updates live."""
+
+from __future__ import annotations
+
+from functools import partial
+
 import streamlit as st
-st.title("Decide")
+
+from core.checklist import instruments as ins
+from core.checklist.report import render_markdown
+from core.checklist.room import consensus_answers, room_polls
+from core.checklist.sessions import (
+    answers_by_participant,
+    create_session,
+    delete_session,
+    get_session,
+    list_sessions,
+    record_answer,
+    remove_participant,
+    update_session,
+)
+from core.checklist.tradeoffs import FAILURE_MODES, MECHANISMS, OPERATIONS, WHAT_EACH_FIXES
+from core.checklist.verdict import decide
+from core.errors import LabError
+from ui.common import database, reported_errors
+from ui.decide import (
+    FACTOR_LABELS,
+    YES_NO_LABELS,
+    answer_widget,
+    arrow_hint,
+    room_line,
+    show_pending_error,
+    tradeoff_table,
+    verdict_panel,
+)
+
+st.title("Decide: RAG, fine-tuning, or both?")
+db = database()
+if db is None:
+    st.stop()
+
+
+def open_session(session_id: int) -> None:
+    st.query_params["session"] = str(session_id)
+
+
+def new_session_form() -> None:
+    with st.popover("New session", icon=":material/add:"):
+        with st.form("decide.new_session", clear_on_submit=True):
+            name = st.text_input("Session name", placeholder="Support bot, Q3")
+            context = st.text_area("What are we deciding?", placeholder="Optional context for the room")
+            if st.form_submit_button("Create session", type="primary"):
+                with reported_errors():
+                    open_session(create_session(db, name, context).id)
+                    st.rerun()
+
+
+def pick_session():
+    sessions = {s.id: s for s in list_sessions(db)}
+    requested = st.query_params.get("session")
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    with right:
+        new_session_form()
+    if requested is not None and (not requested.isdigit() or int(requested) not in sessions):
+        st.error(f"Decision session #{requested} does not exist: it may have been deleted. "
+                 "Pick another session or create a new one.")
+        requested = None
+    with left:
+        ids = list(sessions)
+        chosen = st.selectbox(
+            "Decision session", ids, format_func=lambda i: sessions[i].name, placeholder="Pick a session",
+            index=ids.index(int(requested)) if requested else None,
+        )
+    if chosen is None:
+        st.info("Create a session for your workshop, or pick one to join. Share the page's link "
+                "with the room: it opens the same session.")
+        st.stop()
+    if str(chosen) != requested:
+        open_session(chosen)
+    return get_session(db, chosen)
+
+
+def save(session_id: int, participant: str, key: str, answer) -> None:
+    record_answer(db, session_id, participant, key, answer)
+
+
+with reported_errors():
+    record = pick_session()
+    show_pending_error()
+    if record.context:
+        st.caption(record.context)
+    participant = st.text_input("Your name", key="decide.participant",
+                                placeholder="Each participant answers under their own name").strip()
+    answers = answers_by_participant(db, record.id)
+    mine = answers.get(participant, {})
+    saver = partial(save, record.id, participant) if participant else None
+    if saver is None:
+        st.warning("Enter your name to answer. Until then you see how the room answered.")
+    scope = f"{record.id}.{participant}"
+    polls = room_polls(answers)
+
+    @st.fragment(run_every="5s")
+    def live_verdict() -> None:
+        with reported_errors():
+            room = answers_by_participant(db, record.id)
+            verdict_panel(decide(consensus_answers(room)), len(room))
+
+    framing_tab, checklist_tab, factors_tab, quick_tab, session_tab = st.tabs(
+        ["Framing", "Nine-question checklist", "Six-factor table", "Quick list", "Session"])
+
+    with framing_tab:
+        questions, tables = st.columns([3, 2])
+        with questions:
+            st.markdown("The first question a facilitator asks: what kind of need is this?")
+            answer_widget(scope, ins.FRAMING_KEY, ins.FRAMING_QUESTION, ins.FRAMING_ANSWERS,
+                          mine.get(ins.FRAMING_KEY), saver)
+            room_line(polls[ins.FRAMING_KEY], ins.FRAMING_ANSWERS)
+            st.caption(ins.FRAMING_NOTE)
+        with tables:
+            tradeoff_table(WHAT_EACH_FIXES)
+
+    with checklist_tab:
+        questions, side = st.columns([3, 2])
+        with questions:
+            st.markdown("Answer each question; the first arrow that points somewhere ends the walk.")
+            for number, question in enumerate(ins.NINE_QUESTIONS, 1):
+                key = f"checklist.{question.key}"
+                answer_widget(scope, key, f"{number}. {question.text}", YES_NO_LABELS, mine.get(key),
+                              saver, help_text=arrow_hint(question))
+                room_line(polls[key], YES_NO_LABELS)
+        with side:
+            live_verdict()
+            for table in (MECHANISMS, OPERATIONS, FAILURE_MODES):
+                tradeoff_table(table)
+
+    with factors_tab:
+        st.markdown("For each factor, which column describes your situation? "
+                    "Whichever column gathers more check marks is the starting recommendation.")
+        for factor in ins.SIX_FACTORS:
+            key = f"factor.{factor.key}"
+            options = {ins.RAG_SIDE: f"RAG: {factor.rag_side}",
+                       ins.FINE_TUNE_SIDE: f"Fine-tuning: {factor.fine_tune_side}",
+                       ins.NEUTRAL: "Neutral"}
+            answer_widget(scope, key, factor.name, options, mine.get(key), saver)
+            room_line(polls[key], FACTOR_LABELS)
+
+    with quick_tab:
+        st.markdown("Run down this list; stop at the first strong signal.")
+        for number, question in enumerate(ins.QUICK_STEPS, 1):
+            key = f"quick.{question.key}"
+            answer_widget(scope, key, f"{number}. {question.text}", YES_NO_LABELS, mine.get(key),
+                          saver, help_text=arrow_hint(question))
+            room_line(polls[key], YES_NO_LABELS)
+        st.markdown(f"5. {ins.QUICK_FALLBACK}")
+
+    with session_tab:
+        st.download_button("Export report (markdown)", render_markdown(record, answers),
+                           file_name=f"decision-session-{record.id}.md", mime="text/markdown")
+        with st.form("decide.edit_session"):
+            name = st.text_input("Name", value=record.name)
+            context = st.text_area("What are we deciding?", value=record.context)
+            if st.form_submit_button("Save changes"):
+                update_session(db, record.id, name=name, context=context)
+                st.rerun()
+        if answers:
+            leaving = st.selectbox("Remove a participant's answers", sorted(answers), index=None)
+            if leaving and st.button(f"Remove {leaving}'s answers"):
+                remove_participant(db, record.id, leaving)
+                st.rerun()
+        if st.checkbox("I want to delete this session and all its answers"):
+            if st.button("Delete session", type="primary"):
+                delete_session(db, record.id)
+                st.query_params.clear()
+                st.rerun()

@@ -1,0 +1,12 @@
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP_PATH = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def app():
+    """The app, run once on its home page (switch_page needs a first run)."""
+    return AppTest.from_file(APP_PATH, default_timeout=60).run()

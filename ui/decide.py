@@ -1,0 +1,90 @@
+"""Widgets of the Decide page: a question with the room's answers beneath it,
+the verdict panel and the trade-off tables. Layout only; core decides."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Optional
+
+import pandas as pd
+import streamlit as st
+
+from core.checklist import instruments as ins
+from core.checklist.room import QuestionPoll
+from core.checklist.tradeoffs import Table
+from core.checklist.verdict import VARIANT_LABELS, Verdict
+from core.errors import LabError
+from core.reports import factor_tally_figure
+
+YES_NO_LABELS = {ins.YES: "Yes", ins.NO: "No", ins.UNSURE: "Unsure"}
+FACTOR_LABELS = {ins.RAG_SIDE: "RAG side", ins.FINE_TUNE_SIDE: "Fine-tuning side", ins.NEUTRAL: "Neutral"}
+ERROR_KEY = "decide.error"
+
+SaveAnswer = Callable[[str, Optional[str]], None]
+
+
+def answer_widget(scope: str, key: str, label: str, options: Mapping[str, str], mine: Optional[str],
+                  save: Optional[SaveAnswer], help_text: str = "") -> None:
+    """A radio saving on change; disabled (read-only) when `save` is None.
+
+    `scope` (session and participant) is part of the widget key, so switching
+    either shows that person's saved answers instead of stale widget state.
+    """
+    widget_key = f"decide.answer.{scope}.{key}"
+    st.radio(
+        label, list(options), format_func=options.get, horizontal=True, help=help_text or None,
+        index=list(options).index(mine) if mine in options else None, key=widget_key,
+        disabled=save is None, on_change=_save_from_widget, args=(save, key, widget_key),
+    )
+
+
+def _save_from_widget(save: Optional[SaveAnswer], key: str, widget_key: str) -> None:
+    try:
+        save(key, st.session_state[widget_key])
+    except LabError as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+
+
+def room_line(poll: QuestionPoll, labels: Mapping[str, str]) -> None:
+    if not poll.by_answer:
+        st.caption("Room: no answers yet")
+        return
+    parts = [f"**{labels.get(a, a)}**: {', '.join(names)}" for a, names in poll.by_answer.items()]
+    flag = " · :orange[split room]" if poll.disagreement else ""
+    st.caption("Room: " + " · ".join(parts) + flag)
+
+
+def arrow_hint(question: ins.Question) -> str:
+    def target(arrow):
+        return arrow.label if arrow else "continue"
+    return f"Yes → {target(question.on_yes)} · No → {target(question.on_no)}"
+
+
+def verdict_panel(verdict: Verdict, participants: int) -> None:
+    label = verdict.recommendation.label
+    if participants == 0:
+        st.info("No answers yet: the verdict appears as the room answers. "
+                "Until then the seeds' default holds: " + label + ".")
+    else:
+        st.success(f"**Verdict: {label}**  \n{participants} participant(s)")
+    st.markdown("\n".join(f"- {reason}" for reason in verdict.reasons))
+    plan = verdict.experiment
+    st.markdown(
+        "**Experiment that would confirm it**  \n"
+        f"Build and compare: {', '.join(VARIANT_LABELS[v] for v in plan.variants)}  \n"
+        f"Eval set: {plan.eval_set}  \nConfirmed if: {plan.confirms_if}"
+    )
+    if verdict.factors.unanswered < len(ins.SIX_FACTORS):
+        st.plotly_chart(factor_tally_figure(verdict.factors), width="stretch")
+
+
+def tradeoff_table(table: Table) -> None:
+    with st.expander(table.title):
+        frame = pd.DataFrame(list(table.rows), columns=list(table.columns))
+        st.dataframe(frame, hide_index=True, width="stretch")
+        st.caption(f"Source: {table.source}")
+
+
+def show_pending_error() -> None:
+    message = st.session_state.pop(ERROR_KEY, None)
+    if message:
+        st.error(message)
