@@ -23,7 +23,7 @@ from core.checklist.sessions import (
 from core.checklist.tradeoffs import FAILURE_MODES, MECHANISMS, OPERATIONS, WHAT_EACH_FIXES
 from core.checklist.verdict import decide
 from core.errors import LabError
-from ui.common import database, reported_errors
+from ui.common import database, ensure_router, reported_errors
 from ui.decide import (
     FACTOR_LABELS,
     YES_NO_LABELS,
@@ -35,6 +35,7 @@ from ui.decide import (
     verdict_panel,
 )
 
+ensure_router()
 st.title("Decide: RAG, fine-tuning, or both?")
 db = database()
 if db is None:

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from core.checklist.sessions import list_sessions
-from ui.common import database, reported_errors
+from ui.common import database, ensure_router, reported_errors
 
+ensure_router()
 st.title("RAG-or-Tune Lab")
 st.markdown(
     "Decide whether to answer questions about your own knowledge with **retrieval (RAG)**, "

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import runpy
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, Optional
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from core.errors import LabError
 from core.settings import get_settings
 from core.store import Database, current_database
+
+APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
+
+
+def ensure_router() -> None:
+    """Run this page through app.py's router when Streamlit skipped it.
+
+    Streamlit treats a `pages/` folder beside the entrypoint as a legacy
+    multipage app until `st.navigation` has run in the process (and AppTest
+    resets that on every run), so a deep link such as /decide?session=3 would
+    run the page bare: no sidebar, no layout. Every page calls this first; the
+    router then runs the page within this same script run, so widget events
+    are not lost, and the bare run stops here.
+    """
+    if PagesManager.uses_pages_directory:
+        runpy.run_path(str(APP_PATH), run_name="__main__")
+        st.stop()
 
 
 def database() -> Optional[Database]:

@@ -23,12 +23,24 @@ class Recommendation(str, Enum):
     def label(self) -> str:
         return RECOMMENDATION_LABELS[self]
 
+    @property
+    def short(self) -> str:
+        """The name used inside a sentence."""
+        return SHORT_NAMES[self]
+
 
 RECOMMENDATION_LABELS = {
     Recommendation.RAG: "RAG only",
     Recommendation.FINE_TUNE: "Fine-tuning only",
     Recommendation.BOTH: "Both: fine-tune for behaviour, RAG for facts",
     Recommendation.START_WITH_RAG: "Start with RAG, add fine-tuning later",
+}
+
+SHORT_NAMES = {
+    Recommendation.RAG: "RAG",
+    Recommendation.FINE_TUNE: "fine-tuning",
+    Recommendation.BOTH: "RAG + fine-tuning",
+    Recommendation.START_WITH_RAG: "start with RAG",
 }
 
 YES, NO, UNSURE = "yes", "no", "unsure"

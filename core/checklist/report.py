@@ -13,9 +13,8 @@ from core.checklist.instruments import (
     QUICK_STEPS,
     SIX_FACTORS,
 )
-from core.checklist.room import QuestionPoll, room_polls
+from core.checklist.room import QuestionPoll, consensus_answers, room_polls
 from core.checklist.verdict import VARIANT_LABELS, decide
-from core.checklist.room import consensus_answers
 from core.store.tables import DecisionSession
 
 FACTOR_ANSWER_LABELS = {"rag": "RAG", "fine_tune": "Fine-tuning", "neutral": "Neutral"}

@@ -71,7 +71,7 @@ def _stop(question: Question, answer: str, arrow: Recommendation,
     if arrow in (Recommendation.RAG, Recommendation.START_WITH_RAG) or not doubts:
         return WalkResult(arrow, steps, question, doubts, reason)
     unsure = ", ".join(f'"{q.text}"' for q in doubts)
-    reason = (f"The arrows lead to {arrow.label.lower()} ({reason.rstrip('.')}), but the room was "
+    reason = (f"The arrows lead to {arrow.short} ({reason.rstrip('.')}), but the room was "
               f"unsure of {unsure}. When in doubt, start with RAG: its failures become the "
               "fine-tuning training signal.")
     return WalkResult(Recommendation.START_WITH_RAG, steps, question, doubts, reason)

@@ -138,7 +138,7 @@ def _framing_reasons(framing: Optional[str], recommendation: Recommendation) -> 
     if points_to is None:
         return []
     stance = "agrees" if _agree(points_to, recommendation) else "conflicts: discuss it"
-    return [f"Framing: {FRAMING_ANSWERS[framing]}, pointing to {points_to.label.lower()}; this "
+    return [f"Framing: {FRAMING_ANSWERS[framing]}, pointing to {points_to.short}; this "
             f"{stance}. {FRAMING_NOTE if points_to != R.RAG else ''}".strip()]
 
 
@@ -149,11 +149,11 @@ def _factor_reasons(tally: FactorTally, recommendation: Recommendation) -> list[
     if tally.leaning is None:
         return [f"Six-factor table: {counts}; it is even, so it does not break the tie."]
     stance = "agrees" if _agree(tally.leaning, recommendation) else "leans the other way: discuss it"
-    return [f"Six-factor table: {counts}; it leans {tally.leaning.label.lower()} and {stance}."]
+    return [f"Six-factor table: {counts}; it leans {tally.leaning.short} and {stance}."]
 
 
 def _quick_reasons(quick: WalkResult, recommendation: Recommendation) -> list[str]:
     if quick.answered == 0:
         return []
     stance = "agrees" if _agree(quick.recommendation, recommendation) else "disagrees: discuss it"
-    return [f"Quick list: {quick.recommendation.label.lower()} ({quick.reason}); it {stance}."]
+    return [f"Quick list: {quick.recommendation.short} ({quick.reason}); it {stance}."]
