@@ -31,6 +31,7 @@ from ui.decide import (
     arrow_hint,
     room_line,
     show_pending_error,
+    splits_list,
     tradeoff_table,
     verdict_panel,
 )
@@ -106,6 +107,7 @@ with reported_errors():
         with reported_errors():
             room = answers_by_participant(db, record.id)
             verdict_panel(decide(consensus_answers(room)), len(room))
+            splits_list(room_polls(room))
 
     framing_tab, checklist_tab, factors_tab, quick_tab, session_tab = st.tabs(
         ["Framing", "Nine-question checklist", "Six-factor table", "Quick list", "Session"])

@@ -53,6 +53,14 @@ def room_line(poll: QuestionPoll, labels: Mapping[str, str]) -> None:
     st.caption("Room: " + " · ".join(parts) + flag)
 
 
+def splits_list(polls: Mapping[str, QuestionPoll]) -> None:
+    """Where the room disagrees: the questions worth talking through first."""
+    split = [key for key, poll in polls.items() if poll.disagreement]
+    if split:
+        st.markdown("**Where the room splits**\n" + "\n".join(
+            f"- {ins.QUESTION_TEXTS[key]}" for key in split))
+
+
 def arrow_hint(question: ins.Question) -> str:
     def target(arrow):
         return arrow.label if arrow else "continue"

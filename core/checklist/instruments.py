@@ -162,3 +162,10 @@ QUESTION_ANSWERS: dict[str, tuple[str, ...]] = {
     **{f"quick.{q.key}": YES_NO_ANSWERS for q in QUICK_STEPS},
     **{f"factor.{f.key}": FACTOR_ANSWERS for f in SIX_FACTORS},
 }
+QUESTION_TEXTS: dict[str, str] = {
+    FRAMING_KEY: FRAMING_QUESTION,
+    **{f"checklist.{q.key}": q.text for q in NINE_QUESTIONS},
+    **{f"quick.{q.key}": q.text for q in QUICK_STEPS},
+    **{f"factor.{f.key}": f.name for f in SIX_FACTORS},
+}
+

@@ -68,6 +68,8 @@ def test_the_room_sees_who_answered_what_and_where_it_splits(db):
     at = open_decide(session.id)
     captions = " ".join(c.value for c in at.caption)
     assert "**Yes**: Ana" in captions and "**No**: Bo" in captions and "split room" in captions
+    assert any("Where the room splits" in m.value and "change more often than once per month" in m.value
+               for m in at.markdown)
     assert any("Start with RAG" in s.value for s in at.success)
     assert radio(at, session.id, "", "checklist.changes_monthly").disabled  # no name yet: read-only
 
@@ -86,3 +88,14 @@ def test_a_corrupt_database_gets_a_message_not_a_traceback(data_dir):
     at = open_decide()
     assert any("not a valid SQLite database" in e.value for e in at.error)
     assert (data_dir / "lab.db").read_bytes() == b"garbage" * 1000
+
+
+def test_a_read_only_database_shows_why_an_answer_was_not_saved(db, data_dir, monkeypatch):
+    session = create_session(db, "Frozen")
+    record_answer(db, session.id, "Ana", "checklist.gpu", "no")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///file:{data_dir / 'lab.db'}?mode=ro&uri=true")
+    at = open_decide(session.id)
+    at.text_input(key="decide.participant").input("Bo").run()
+    radio(at, session.id, "Bo", "checklist.gpu").set_value("yes").run()
+    assert any("read-only, so nothing was saved" in e.value for e in at.error)
+    assert get_session(db, session.id).verdict["recommendation"] == "rag"
