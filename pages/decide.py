@@ -22,14 +22,10 @@ from core.checklist.sessions import (
 )
 from core.checklist.tradeoffs import FAILURE_MODES, MECHANISMS, OPERATIONS, WHAT_EACH_FIXES
 from core.checklist.verdict import decide
-from core.errors import LabError
 from ui.common import database, ensure_router, reported_errors
 from ui.decide import (
     FACTOR_LABELS,
-    YES_NO_LABELS,
-    answer_widget,
-    arrow_hint,
-    room_line,
+    Answering,
     show_pending_error,
     splits_list,
     tradeoff_table,
@@ -99,8 +95,8 @@ with reported_errors():
     saver = partial(save, record.id, participant) if participant else None
     if saver is None:
         st.warning("Enter your name to answer. Until then you see how the room answered.")
-    scope = f"{record.id}.{participant}"
     polls = room_polls(answers)
+    answering = Answering(f"{record.id}.{participant}", mine, polls, saver)
 
     @st.fragment(run_every="5s")
     def live_verdict() -> None:
@@ -116,9 +112,8 @@ with reported_errors():
         questions, tables = st.columns([3, 2])
         with questions:
             st.markdown("The first question a facilitator asks: what kind of need is this?")
-            answer_widget(scope, ins.FRAMING_KEY, ins.FRAMING_QUESTION, ins.FRAMING_ANSWERS,
-                          mine.get(ins.FRAMING_KEY), saver)
-            room_line(polls[ins.FRAMING_KEY], ins.FRAMING_ANSWERS)
+            answering.question(ins.FRAMING_KEY, ins.FRAMING_QUESTION, ins.FRAMING_ANSWERS,
+                               ins.FRAMING_ANSWERS)
             st.caption(ins.FRAMING_NOTE)
         with tables:
             tradeoff_table(WHAT_EACH_FIXES)
@@ -127,11 +122,7 @@ with reported_errors():
         questions, side = st.columns([3, 2])
         with questions:
             st.markdown("Answer each question; the first arrow that points somewhere ends the walk.")
-            for number, question in enumerate(ins.NINE_QUESTIONS, 1):
-                key = f"checklist.{question.key}"
-                answer_widget(scope, key, f"{number}. {question.text}", YES_NO_LABELS, mine.get(key),
-                              saver, help_text=arrow_hint(question))
-                room_line(polls[key], YES_NO_LABELS)
+            answering.numbered_yes_no("checklist", ins.NINE_QUESTIONS)
         with side:
             live_verdict()
             for table in (MECHANISMS, OPERATIONS, FAILURE_MODES):
@@ -141,20 +132,14 @@ with reported_errors():
         st.markdown("For each factor, which column describes your situation? "
                     "Whichever column gathers more check marks is the starting recommendation.")
         for factor in ins.SIX_FACTORS:
-            key = f"factor.{factor.key}"
             options = {ins.RAG_SIDE: f"RAG: {factor.rag_side}",
                        ins.FINE_TUNE_SIDE: f"Fine-tuning: {factor.fine_tune_side}",
                        ins.NEUTRAL: "Neutral"}
-            answer_widget(scope, key, factor.name, options, mine.get(key), saver)
-            room_line(polls[key], FACTOR_LABELS)
+            answering.question(f"factor.{factor.key}", factor.name, options, FACTOR_LABELS)
 
     with quick_tab:
         st.markdown("Run down this list; stop at the first strong signal.")
-        for number, question in enumerate(ins.QUICK_STEPS, 1):
-            key = f"quick.{question.key}"
-            answer_widget(scope, key, f"{number}. {question.text}", YES_NO_LABELS, mine.get(key),
-                          saver, help_text=arrow_hint(question))
-            room_line(polls[key], YES_NO_LABELS)
+        answering.numbered_yes_no("quick", ins.QUICK_STEPS)
         st.markdown(f"5. {ins.QUICK_FALLBACK}")
 
     with session_tab:

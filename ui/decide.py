@@ -3,7 +3,8 @@ the verdict panel and the trade-off tables. Layout only; core decides."""
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -42,6 +43,26 @@ def _save_from_widget(save: Optional[SaveAnswer], key: str, widget_key: str) -> 
         save(key, st.session_state[widget_key])
     except LabError as exc:
         st.session_state[ERROR_KEY] = str(exc)
+
+
+@dataclass(frozen=True)
+class Answering:
+    """One participant answering in one session, beside the room's polls."""
+
+    scope: str  # session and participant: part of every widget key
+    mine: Mapping[str, str]
+    polls: Mapping[str, QuestionPoll]
+    save: Optional[SaveAnswer]  # None: read-only, no name entered yet
+
+    def question(self, key: str, label: str, options: Mapping[str, str],
+                 room_labels: Mapping[str, str], help_text: str = "") -> None:
+        answer_widget(self.scope, key, label, options, self.mine.get(key), self.save, help_text)
+        room_line(self.polls[key], room_labels)
+
+    def numbered_yes_no(self, prefix: str, questions: Sequence[ins.Question]) -> None:
+        for number, question in enumerate(questions, 1):
+            self.question(f"{prefix}.{question.key}", f"{number}. {question.text}", YES_NO_LABELS,
+                          YES_NO_LABELS, help_text=arrow_hint(question))
 
 
 def room_line(poll: QuestionPoll, labels: Mapping[str, str]) -> None:

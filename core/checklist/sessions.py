@@ -156,21 +156,21 @@ def _ensure_name_free(session: Session, name: str) -> None:
 
 
 def _valid_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInputError("Give the session a name, e.g. \"Support bot, Q3\".")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInputError(f"Session names are at most {MAX_NAME_LENGTH} characters.")
-    return name
+    return _valid_label(name, 'Give the session a name, e.g. "Support bot, Q3".', "Session names")
 
 
 def _valid_participant(participant: str) -> str:
-    participant = (participant or "").strip()
-    if not participant:
-        raise InvalidInputError("Enter your name before answering, so the room can see who said what.")
-    if len(participant) > MAX_NAME_LENGTH:
-        raise InvalidInputError(f"Participant names are at most {MAX_NAME_LENGTH} characters.")
-    return participant
+    return _valid_label(participant, "Enter your name before answering, so the room can see who "
+                        "said what.", "Participant names")
+
+
+def _valid_label(value: str, when_empty: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInputError(when_empty)
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidInputError(f"{what} are at most {MAX_NAME_LENGTH} characters.")
+    return value
 
 
 def _validate_answer(question: str, answer: Optional[str]) -> None:

@@ -1,7 +1,5 @@
 """Decision sessions in a real SQLite file: saving, reopening, bad input."""
 
-import shutil
-import sqlite3
 
 import pytest
 
