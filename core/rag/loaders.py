@@ -87,7 +87,14 @@ def extract_text(path: str, data: bytes, max_bytes: int) -> str:
 
 
 def too_big(size: int, max_bytes: int) -> str:
-    return f"{size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit per file"
+    return f"{human_size(size)}, over the {human_size(max_bytes)} limit per file"
+
+
+def human_size(size: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{int(size)} bytes"
 
 
 def load_folder(root: Path, max_bytes: int) -> LoadResult:
@@ -118,11 +125,11 @@ def load_uploads(uploads: Iterable[tuple[str, bytes]], max_bytes: int) -> LoadRe
 
 def load_git(repo: Path, rev: str, max_bytes: int) -> LoadResult:
     """The files tracked at revision `rev` of the repository containing `repo`."""
-    top = _git(repo, "rev-parse", "--show-toplevel").decode().strip()
-    commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=f"revision {rev!r}")
+    top = Path(_git(repo if repo.is_dir() else repo.parent, "rev-parse", "--show-toplevel").decode().strip())
+    commit = _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=f"revision {rev!r}")
     commit_id = commit.decode().strip()
     result = LoadResult()
-    listing = _git(Path(top), "ls-tree", "-r", "-l", "-z", "--full-tree", commit_id)
+    listing = _git(top, "ls-tree", "-r", "-l", "-z", "--full-tree", commit_id)
     for entry in filter(None, listing.split(b"\0")):
         meta, raw_path = entry.split(b"\t", 1)
         _mode, kind, blob, size = meta.split()
@@ -132,7 +139,7 @@ def load_git(repo: Path, rev: str, max_bytes: int) -> LoadResult:
         if int(size) > max_bytes:
             result.skipped.append(Skipped(path, too_big(int(size), max_bytes)))
             continue
-        result.add(path, lambda blob=blob: _git(Path(top), "cat-file", "blob", blob.decode()), max_bytes)
+        result.add(path, lambda blob=blob: _git(top, "cat-file", "blob", blob.decode()), max_bytes)
     return result.require_files(f"{top} at {rev}")
 
 

@@ -46,8 +46,8 @@ def _sentences(text: str, size: int) -> list[Span]:
     return _join_short(pieces, size)
 
 
-def _join_short(pieces: list[Span], size: int, minimum: int = 40) -> list[Span]:
-    """Fragments shorter than `minimum` characters (headings, list bullets) join the next piece."""
+def _join_short(pieces: list[Span], size: int, minimum: int = 20) -> list[Span]:
+    """Fragments shorter than `minimum` characters (headings, bullets) join the next piece."""
     joined: list[Span] = []
     pending = None
     for start, end in pieces:
