@@ -13,12 +13,14 @@ from typing import Iterable, Optional
 
 from sqlmodel import select
 
-from core.errors import AlreadyExistsError, LabError, NotFoundError
+from core.errors import AlreadyExistsError, InvalidInputError, LabError, NotFoundError
+from core.rag.chunkers import Chunk, chunk_file
 from core.rag.config import KnowledgeBaseConfig, checked_source_path, validate_name
 from core.rag.embeddings import load_embedder
 from core.rag.indexer import (IndexStats, Progress, build_generation, collection_name, generation_dir,
                               knowledge_dir)
 from core.rag.lexical import Bm25Index
+from core.rag.loaders import load_folder
 from core.rag.retrieval import Retriever
 from core.rag.vectorstore import open_collections
 from core.store import Database
@@ -105,6 +107,19 @@ def open_retriever(db: Database, name: str) -> Retriever:
             collections.open(collection_name(name, row.generation), config.embedding_model, config.bfloat16),
             Bm25Index.load(folder), load_embedder(config.embedding_model, config.bfloat16), config.reranker_model)
     return _retrievers[key]
+
+
+def preview_chunks(path: str, config: KnowledgeBaseConfig) -> list[Chunk]:
+    """How `config` would chunk one file, without indexing anything (the page's preview)."""
+    file_path = checked_source_path(path)
+    if not file_path.is_file():
+        raise InvalidInputError(f"{file_path} is not a file: give the path of one file to preview.")
+    try:
+        [file] = load_folder(file_path, config.max_file_bytes).files
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{file_path.name} cannot be chunked: {exc}") from exc
+    embed = load_embedder(config.embedding_model, config.bfloat16).embed if config.chunker == "semantic" else None
+    return chunk_file(file, config, embed)
 
 
 def _save_uploads(name: str, uploads: Iterable[tuple[str, bytes]]) -> Path:

@@ -9,6 +9,7 @@ it re-orders the fused candidates by reading query and chunk together.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -112,3 +113,20 @@ def load_reranker(model: str):
 def _hit(id_: str, text: str, meta: dict, score: float, similarity: Optional[float] = None) -> Hit:
     return Hit(id_, str(meta.get("source", "")), int(meta.get("start_line", 0)), int(meta.get("end_line", 0)),
                text, float(score), similarity)
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    mode: str
+    hits: list[Hit]
+    latency_ms: float
+
+
+def compare_modes(retriever: Retriever, query: str, k: int = 5) -> list[ModeResult]:
+    """The same query in every mode, timed, for side-by-side inspection."""
+    results = []
+    for mode in MODES:
+        started = time.perf_counter()
+        hits = retriever.search(query, mode=mode, k=k)
+        results.append(ModeResult(mode, hits, (time.perf_counter() - started) * 1000))
+    return results
