@@ -73,12 +73,18 @@ def resolve_model_path(model: str) -> Path:
     return path.resolve()
 
 
-@lru_cache(maxsize=4)
 def load_embedder(model: str = DEFAULT_EMBEDDING_MODEL, bfloat16: bool = True) -> Embedder:
     """The shared embedder for a model (loading takes seconds; vectors need no reload)."""
-    return Embedder(resolve_model_path(model), bfloat16=bfloat16 and _bfloat16_supported())
+    return _embedder(resolve_model_path(model), bfloat16 and _bfloat16_supported())
 
 
+@lru_cache(maxsize=4)
+def _embedder(model_path: Path, bfloat16: bool) -> Embedder:
+    # Keyed by the resolved folder, so every spelling of one model shares one copy in memory.
+    return Embedder(model_path, bfloat16=bfloat16)
+
+
+@lru_cache(maxsize=1)
 def _bfloat16_supported() -> bool:
     import torch
 
