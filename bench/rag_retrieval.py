@@ -131,18 +131,19 @@ def latencies(retriever, questions: list[dict], repeats: int) -> dict[str, dict[
     }
     vectors = {item["question"]: retriever.embedder.embed([item["question"]]) for item in questions}
     probes["bare-chroma-precomputed-vector"] = lambda q: collection.query(query_embeddings=vectors[q], n_results=K)
-    result = {}
-    for name, probe in probes.items():
+    samples: dict[str, list[float]] = {name: [] for name in probes}
+    for probe in probes.values():
         probe(questions[0]["question"])  # warm-up
-        samples = []
-        for _ in range(repeats):
-            for item in questions:
+    # Interleaved, so load from other processes during the run weighs on every probe alike.
+    for _ in range(repeats):
+        for item in questions:
+            for name, probe in probes.items():
                 started = time.perf_counter()
                 probe(item["question"])
-                samples.append((time.perf_counter() - started) * 1000)
-        result[name] = {"p50": round(float(np.percentile(samples, 50)), 2),
-                        "p99": round(float(np.percentile(samples, 99)), 2), "samples": len(samples)}
-    return result
+                samples[name].append((time.perf_counter() - started) * 1000)
+    return {name: {"p50": round(float(np.percentile(values, 50)), 2),
+                   "p99": round(float(np.percentile(values, 99)), 2), "samples": len(values)}
+            for name, values in samples.items()}
 
 
 def targets(report: dict) -> dict[str, dict]:

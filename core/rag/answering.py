@@ -107,6 +107,7 @@ def resolve_citations(text: str, hits: list[Hit]) -> tuple[tuple[Citation, ...],
 
 
 def answer_with_knowledge_base(db: Database, name: str, backend: Backend, question: str,
-                               **options) -> RagAnswer:
-    """`answer_question` over the live index of the knowledge base `name` (the Playground's `?kb=NAME`)."""
-    return answer_question(open_retriever(db, name), backend, question, **options)
+                               **settings) -> RagAnswer:
+    """`answer_question` over the live index of the knowledge base `name` (the Playground's `?kb=NAME`);
+    `settings` are `answer_question`'s keyword arguments (k, mode, min_similarity, options)."""
+    return answer_question(open_retriever(db, name), backend, question, **settings)

@@ -86,6 +86,7 @@ def reindex_knowledge_base(db: Database, name: str, progress: Optional[Progress]
 def remove_knowledge_base(db: Database, name: str) -> None:
     row = get_knowledge_base(db, name)
     open_collections().drop(collection_name(name, row.generation))
+    _forget_retrievers(name)
     shutil.rmtree(knowledge_dir(name), ignore_errors=True)
     with db.session() as session:
         session.delete(session.get(KnowledgeBase, row.id))
@@ -103,6 +104,7 @@ def open_retriever(db: Database, name: str) -> Retriever:
         folder = generation_dir(name, row.generation) / "bm25"
         if not folder.is_dir():
             raise NotFoundError(f"The keyword index of {name!r} is missing ({folder}); re-index the knowledge base.")
+        _forget_retrievers(name)
         _retrievers[key] = Retriever(
             collections.open(collection_name(name, row.generation), config.embedding_model, config.bfloat16),
             Bm25Index.load(folder), load_embedder(config.embedding_model, config.bfloat16), config.reranker_model)
@@ -120,6 +122,12 @@ def preview_chunks(path: str, config: KnowledgeBaseConfig) -> list[Chunk]:
         raise InvalidInputError(f"{file_path.name} cannot be chunked: {exc}") from exc
     embed = load_embedder(config.embedding_model, config.bfloat16).embed if config.chunker == "semantic" else None
     return chunk_file(file, config, embed)
+
+
+def _forget_retrievers(name: str) -> None:
+    """Drop cached retrievers of older generations (each holds a BM25 index in memory)."""
+    for key in [key for key in _retrievers if key[1] == name]:
+        del _retrievers[key]
 
 
 def _save_uploads(name: str, uploads: Iterable[tuple[str, bytes]]) -> Path:
