@@ -21,11 +21,11 @@ from typing import Callable, Optional
 import numpy as np
 
 from core.errors import StoreError
-from core.rag.chunkers import Chunk, chunk_file
+from core.rag.chunkers import chunk_file
 from core.rag.config import KnowledgeBaseConfig, checked_source_path
 from core.rag.embeddings import load_embedder
 from core.rag.lexical import Bm25Index
-from core.rag.loaders import LoadResult, Skipped, load_folder, load_git
+from core.rag.loaders import LoadResult, Skipped, SourceFile, load_folder, load_git
 from core.rag.vectorstore import ChromaCollections, VectorStore
 from core.settings import get_settings
 
@@ -83,31 +83,47 @@ def build_generation(name: str, config: KnowledgeBaseConfig, collections: Chroma
     stats = IndexStats(generation, file_count=len(loaded.files), embedded_files=len(changed),
                        reused_files=len(unchanged), removed_files=len(set(reusable) - set(current)),
                        skipped=loaded.skipped)
-    target = generation_dir(name, generation)
-    store: Optional[VectorStore] = None
+    _discard(name, generation, collections)  # leftovers of an interrupted run
     try:
-        embedder = load_embedder(config.embedding_model, config.bfloat16)
-        report(f"Chunking {len(changed)} changed file(s)", 0.05)
-        chunks = [c for f in changed for c in chunk_file(f, config, embedder.embed)]
-        vectors = embedder.embed([c.search_text for c in chunks],
-                                 lambda done, total: report(f"Embedding {done}/{total} chunks", 0.1 + 0.75 * done / total))
-        report("Writing the vector index", 0.85)
-        store = collections.create(collection_name(name, generation), config.embedding_model, config.bfloat16)
-        _add_chunks(store, chunks, vectors)
+        store = _write_vectors(name, config, collections, generation, changed, report)
         if unchanged:
             _copy_unchanged(old_store, store, unchanged)
         report("Building the keyword index", 0.95)
+        target = generation_dir(name, generation)
         stats.chunk_count = _save_keyword_index(store, target / "bm25")
         (target / MANIFEST).write_text(json.dumps({"files": current, "signature": config.index_signature()}))
-        stats.size_bytes = _dir_size(target) + stats.chunk_count * embedder.dimension * 4
+        dimension = load_embedder(config.embedding_model, config.bfloat16).dimension
+        stats.size_bytes = _dir_size(target) + stats.chunk_count * dimension * 4  # + the raw vectors
     except BaseException:
-        shutil.rmtree(target, ignore_errors=True)
-        if store is not None:
-            collections.drop(collection_name(name, generation))
+        _discard(name, generation, collections)
         raise
     stats.seconds = time.perf_counter() - started
     report("Done", 1.0)
     return stats
+
+
+def _write_vectors(name: str, config: KnowledgeBaseConfig, collections: ChromaCollections, generation: int,
+                   changed: list[SourceFile], report: Progress) -> VectorStore:
+    """A new collection holding the chunks of the changed files."""
+    embedder = load_embedder(config.embedding_model, config.bfloat16)
+    report(f"Chunking {len(changed)} changed file(s)", 0.05)
+    chunks = [c for f in changed for c in chunk_file(f, config, embedder.embed)]
+    vectors = embedder.embed([c.search_text for c in chunks],
+                             lambda done, total: report(f"Embedding {done}/{total} chunks", 0.1 + 0.75 * done / total))
+    report("Writing the vector index", 0.85)
+    store = collections.create(collection_name(name, generation), config.embedding_model, config.bfloat16)
+    if chunks:
+        store.add([c.id for c in chunks], [c.text for c in chunks], vectors, [c.metadata() for c in chunks])
+    return store
+
+
+def _discard(name: str, generation: int, collections: ChromaCollections) -> None:
+    """Remove a generation that is not live; a Chroma that cannot be reached keeps it (harmless)."""
+    shutil.rmtree(generation_dir(name, generation), ignore_errors=True)
+    try:
+        collections.drop(collection_name(name, generation))
+    except StoreError:
+        pass
 
 
 def _reusable_manifest(name: str, config: KnowledgeBaseConfig, previous: int) -> dict[str, str]:
@@ -118,11 +134,6 @@ def _reusable_manifest(name: str, config: KnowledgeBaseConfig, previous: int) ->
     except (OSError, ValueError):
         return {}
     return manifest["files"] if manifest.get("signature") == config.index_signature() else {}
-
-
-def _add_chunks(store: VectorStore, chunks: list[Chunk], vectors: np.ndarray) -> None:
-    if chunks:
-        store.add([c.id for c in chunks], [c.text for c in chunks], vectors, [c.metadata() for c in chunks])
 
 
 def _previous_store(collections: ChromaCollections, name: str, config: KnowledgeBaseConfig,

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlparse
 
+import chromadb
 import numpy as np
+from chromadb.config import Settings as ChromaSettings
 
 from core.errors import StoreError
 from core.rag.embeddings import ChromaEmbeddingFunction
@@ -115,10 +117,8 @@ class ChromaCollections:
 
 
 def open_collections() -> ChromaCollections:
+    """The Chroma server named by $CHROMA_URL, else the embedded one under the data dir."""
     url = os.environ.get(CHROMA_URL_ENV, "").strip()
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if url:
         parsed = urlparse(url if "://" in url else f"http://{url}")

@@ -123,3 +123,11 @@ def test_remove_deletes_row_collection_and_files(db, docs):
     assert not indexer.knowledge_dir("team").exists()
     with pytest.raises(NotFoundError, match="No knowledge base named 'team'"):
         open_retriever(db, "team")
+
+
+def test_leftovers_of_an_interrupted_reindex_do_not_block_the_next(db, docs):
+    create_knowledge_base(db, "team", config_for(docs))
+    open_collections().create(indexer.collection_name("team", 2), "all-MiniLM-L6-v2", True)
+    indexer.generation_dir("team", 2).mkdir(parents=True)
+    assert reindex_knowledge_base(db, "team").generation == 2
+    assert top_source(db, "team", "refunds to the payment card") == "README.md"
