@@ -44,10 +44,6 @@ class Chunk:
         return hashlib.sha1(f"{self.source}\0{self.start_line}\0{self.content_hash}".encode()).hexdigest()
 
     @property
-    def location(self) -> str:
-        return f"{self.source}:L{self.start_line}-L{self.end_line}"
-
-    @property
     def search_text(self) -> str:
         return indexed_text(self.source, self.text)
 

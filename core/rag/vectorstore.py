@@ -50,9 +50,6 @@ class VectorStore(ABC):
     @abstractmethod
     def all_chunks(self, with_embeddings: bool = False) -> Iterator[StoredChunk]: ...
 
-    @abstractmethod
-    def count(self) -> int: ...
-
 
 class ChromaStore(VectorStore):
     def __init__(self, collection):
@@ -85,10 +82,6 @@ class ChromaStore(VectorStore):
             for id_, text, meta, vector in zip(page["ids"], page["documents"], page["metadatas"], embeddings):
                 yield StoredChunk(id_, text, meta, vector)
             offset += len(page["ids"])
-
-    def count(self) -> int:
-        with chroma_errors():
-            return self.collection.count()
 
 
 class ChromaCollections:
