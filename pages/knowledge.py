@@ -35,9 +35,11 @@ def settings_form(prefix: str) -> dict:
     )
 
 
-def flash(message: str) -> None:
+def flash(message: str, select: str = "") -> None:
     """Show `message` after a rerun, so the list above reflects what just changed."""
     st.session_state["kb_flash"] = message
+    if select:  # the selectbox already exists in this run; its value can only change before the next one
+        st.session_state["kb_select_next"] = select
     st.rerun()
 
 
@@ -73,7 +75,7 @@ def create_section(db) -> None:
                                          max_file_bytes=int(max_mb * 1e6), **settings)
             row = create_knowledge_base(db, name, config, [(f.name, f.getvalue()) for f in uploads],
                                         progress=progress_bar())
-            flash(f"Indexed {row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s).")
+            flash(f"Indexed {row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s).", select=row.name)
 
 
 def list_section(db, rows) -> None:
@@ -131,6 +133,8 @@ st.caption("Knowledge bases are what RAG answers from: files chunked, embedded i
            "keywords (BM25). Search combines both by reciprocal rank fusion.")
 if "kb_flash" in st.session_state:
     st.success(st.session_state.pop("kb_flash"))
+if "kb_select_next" in st.session_state:
+    st.session_state["kb_selected"] = st.session_state.pop("kb_select_next")
 db = database()
 if db is not None:
     with reported_errors():

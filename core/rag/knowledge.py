@@ -53,8 +53,9 @@ def create_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig,
         if config.source_kind == "upload":
             folder = _save_uploads(name, uploads)
             config = KnowledgeBaseConfig.from_dict({**config.to_dict(), "source_path": str(folder)})
-        else:
-            checked_source_path(config.source_path)
+        else:  # absolute, so a re-index from another working directory reads the same files
+            config = KnowledgeBaseConfig.from_dict(
+                {**config.to_dict(), "source_path": str(checked_source_path(config.source_path))})
         session.add(KnowledgeBase(name=name, config=config.to_dict()))
     try:
         stats = build_generation(name, config, open_collections(), 1, None, progress)

@@ -44,6 +44,8 @@ def test_create_search_preview_reindex_and_delete(folder):
     table = at.dataframe[0].value
     assert list(table["Name"]) == ["team"] and list(table["Status"]) == ["ready"]
     assert list(table["Chunker"]) == ["recursive"]
+    assert at.selectbox(key="kb_selected").value == "team"
+    assert at.expander[0].label == "1 file(s) skipped"  # blob.bin, listed with its reason
 
     at.text_input(key="kb_query").input("refunds to the card").run()
     markdown = " ".join(texts(at.markdown))

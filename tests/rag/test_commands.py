@@ -3,8 +3,9 @@ import json
 from core.cli import main
 
 
-def test_kb_commands_add_search_list_reindex_remove(db, docs, capsys):
-    assert main(["kb", "add", "team", str(docs), "--chunker", "recursive", "--chunk-size", "300",
+def test_kb_commands_add_search_list_reindex_remove(db, docs, capsys, monkeypatch):
+    monkeypatch.chdir(docs.parent)
+    assert main(["kb", "add", "team", "docs", "--chunker", "recursive", "--chunk-size", "300",
                  "--overlap", "30"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("team: 4 file(s), ") and "skipped logo.png: binary file" in err and "[100%] Done" in err
@@ -18,6 +19,7 @@ def test_kb_commands_add_search_list_reindex_remove(db, docs, capsys):
 
     assert main(["kb", "list"]) == 0
     assert capsys.readouterr().out.startswith("team\tready\t4 files\t")
+    monkeypatch.chdir("/")  # the source path was saved absolute
     assert main(["kb", "reindex", "team"]) == 0
     assert "0 file(s) re-embedded, 4 unchanged, 0 removed" in capsys.readouterr().out
     assert main(["kb", "remove", "team"]) == 0
