@@ -15,6 +15,9 @@ navigation = st.navigation(
         "Decide": [
             st.Page("pages/decide.py", title="Decide", icon=":material/checklist:", url_path="decide"),
         ],
+        "Build": [
+            st.Page("pages/knowledge.py", title="Knowledge", icon=":material/library_books:", url_path="knowledge"),
+        ],
     }
 )
 sidebar()

@@ -45,6 +45,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX ix_decision_answers_session_id ON decision_answers (session_id)",
         ),
     ),
+    Migration(
+        "m003_knowledge_bases",
+        (
+            """CREATE TABLE knowledge_bases (
+                id INTEGER NOT NULL PRIMARY KEY,
+                name VARCHAR NOT NULL UNIQUE,
+                config JSON NOT NULL,
+                status VARCHAR NOT NULL,
+                error VARCHAR,
+                generation INTEGER NOT NULL,
+                file_count INTEGER NOT NULL,
+                chunk_count INTEGER NOT NULL,
+                skipped JSON NOT NULL,
+                size_bytes INTEGER NOT NULL,
+                created_at DATETIME NOT NULL,
+                last_indexed_at DATETIME
+            )""",
+        ),
+    ),
 )
 
 

@@ -44,3 +44,24 @@ class DecisionAnswer(SQLModel, table=True):
     question: str
     answer: str
     answered_at: datetime = Field(default_factory=utc_now)
+
+
+class KnowledgeBase(SQLModel, table=True):
+    """A named, indexed collection of documents (a folder, a git revision or uploads)."""
+
+    __tablename__ = "knowledge_bases"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(sa_column_kwargs={"unique": True})
+    # The validated `core.rag.config.KnowledgeBaseConfig`, so a re-index uses the same settings.
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "indexing"  # indexing | ready | failed
+    # The last indexing error; a failed re-index keeps status "ready" on the previous generation.
+    error: Optional[str] = None
+    generation: int = 0  # which Chroma collection / BM25 folder is live
+    file_count: int = 0
+    chunk_count: int = 0
+    skipped: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    size_bytes: int = 0
+    created_at: datetime = Field(default_factory=utc_now)
+    last_indexed_at: Optional[datetime] = None

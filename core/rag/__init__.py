@@ -1,0 +1,15 @@
+"""Retrieval-augmented generation: knowledge bases in Chroma + BM25, hybrid search, cited answers.
+
+Entry points: `core.rag.knowledge` (create / re-index / remove / open a knowledge
+base, used by `python -m core kb ...` and the Knowledge page) and
+`core.rag.answering.answer_with_knowledge_base` (a cited answer from a knowledge
+base and any `core.llm.base.Backend`).
+
+Environment:
+- `RAGTUNE_ALLOWED_ROOTS`: folders (separated by `os.pathsep`) that sources may
+  come from; default: the user's home, the working directory and the data dir.
+- `CHROMA_URL`: a Chroma server (e.g. `http://127.0.0.1:8000`, started with
+  `chroma run --host 127.0.0.1 --port 8000 --path DIR`); unset, Chroma runs
+  embedded under `DATA_DIR/chroma`. Keyword indexes always live under
+  `DATA_DIR/knowledge/NAME/`.
+"""

@@ -1,0 +1,111 @@
+"""What a knowledge base is built from and how: validated once, saved with the row.
+
+The config is the contract between the UI, the CLI and the indexer: a re-index
+reads it back from the store, so a knowledge base is always rebuilt the way it
+was created. Names and source paths are checked here because both end up in
+file-system paths and collection names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from core.errors import InvalidInputError
+from core.settings import get_settings
+
+CHUNKERS = ("code", "recursive", "fixed", "semantic")
+SOURCE_KINDS = ("folder", "git", "upload")
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+ALLOWED_ROOTS_ENV = "RAGTUNE_ALLOWED_ROOTS"
+# Letters, digits, '.', '_' and '-': the name becomes a folder and part of a Chroma collection name.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseConfig:
+    """How to build a knowledge base. Every field is validated in `__post_init__`."""
+
+    source_kind: str = "folder"  # folder | git | upload
+    source_path: str = ""  # the folder, the repository, or the upload folder under the data dir
+    git_rev: str = "HEAD"  # the revision whose tracked files are indexed (git sources only)
+    chunker: str = "code"  # code: structure-aware for source and markdown, recursive for prose
+    chunk_size: int = 800  # characters; ~200 tokens, under MiniLM's 256-token window
+    chunk_overlap: int = 100  # characters shared by neighbouring chunks (fixed and recursive)
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL  # the packaged default, or a local model folder
+    bfloat16: bool = True  # ~3x faster on CPU, same vectors to 1e-3
+    reranker_model: str = ""  # a local cross-encoder folder; empty means no rerank
+    max_file_bytes: int = 2_000_000  # larger files are skipped and reported
+
+    def __post_init__(self) -> None:
+        if self.source_kind not in SOURCE_KINDS:
+            raise InvalidInputError(f"source_kind must be one of {', '.join(SOURCE_KINDS)}, not {self.source_kind!r}.")
+        if self.chunker not in CHUNKERS:
+            raise InvalidInputError(f"chunker must be one of {', '.join(CHUNKERS)}, not {self.chunker!r}.")
+        if not 100 <= self.chunk_size <= 20_000:
+            raise InvalidInputError(f"chunk_size must be between 100 and 20000 characters, not {self.chunk_size}.")
+        if not 0 <= self.chunk_overlap < self.chunk_size // 2:
+            raise InvalidInputError(
+                f"chunk_overlap must be at least 0 and under half of chunk_size ({self.chunk_size // 2}), "
+                f"not {self.chunk_overlap}."
+            )
+        if self.max_file_bytes < 1:
+            raise InvalidInputError("max_file_bytes must be positive.")
+        if self.source_kind == "git" and not self.git_rev.strip():
+            raise InvalidInputError("git_rev is empty: give a branch, tag or commit (e.g. HEAD).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "KnowledgeBaseConfig":
+        """The config saved in a row; unknown keys (from newer versions) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def index_signature(self) -> dict[str, Any]:
+        """The settings that change chunks or vectors: if any differs, nothing can be reused."""
+        return {key: getattr(self, key) for key in ("chunker", "chunk_size", "chunk_overlap",
+                                                     "embedding_model", "bfloat16")}
+
+
+def validate_name(name: str) -> str:
+    """The name, stripped, or an error saying what a valid name looks like."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInputError("The knowledge base needs a name, e.g. `team-docs`.")
+    if ".." in name or "/" in name or "\\" in name or not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"{name!r} is not a valid knowledge base name: use 1-63 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, without '..' or slashes (e.g. `team-docs`)."
+        )
+    return name
+
+
+def allowed_roots(environ: Optional[Mapping[str, str]] = None) -> list[Path]:
+    """Folders sources may come from: $RAGTUNE_ALLOWED_ROOTS (os.pathsep-separated) when set,
+    else the user's home, the working directory and the data dir."""
+    env = os.environ if environ is None else environ
+    configured = env.get(ALLOWED_ROOTS_ENV, "").strip()
+    if configured:
+        return [Path(part).expanduser().resolve() for part in configured.split(os.pathsep) if part.strip()]
+    return [Path.home().resolve(), Path.cwd().resolve(), get_settings().data_dir]
+
+
+def checked_source_path(path: str | Path) -> Path:
+    """The resolved path if it exists inside an allowed root; otherwise an error naming the fix."""
+    if not str(path).strip():
+        raise InvalidInputError("No source path given: name a folder, a file or a git repository.")
+    resolved = Path(path).expanduser().resolve()
+    roots = allowed_roots()
+    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        raise InvalidInputError(
+            f"{resolved} is outside the folders the lab may read ({', '.join(map(str, roots))}). "
+            f"Move the files there, or add a folder to {ALLOWED_ROOTS_ENV} (separated by '{os.pathsep}')."
+        )
+    if not resolved.exists():
+        raise InvalidInputError(f"{resolved} does not exist: check the path.")
+    return resolved

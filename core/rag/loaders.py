@@ -1,0 +1,198 @@
+"""Turn a folder, a git revision or uploaded files into plain text per file.
+
+Every file either becomes a `SourceFile` or a `Skipped` entry with a reason a
+person can act on (too big, binary, not UTF-8, unreadable), so the UI and the
+CLI can say exactly what was left out of a knowledge base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from core.errors import InvalidInputError
+
+# Folders that hold tooling state or dependencies, never a team's own knowledge.
+IGNORED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox",
+                ".mypy_cache", ".pytest_cache"}
+HTML_SUFFIXES = {".html", ".htm"}
+GIT_TIMEOUT_S = 60
+
+
+class SkipFile(Exception):
+    """Raised while reading one file: the message is the reason it is skipped."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # relative to the source root, with '/' separators
+    text: str
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class LoadResult:
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def add(self, path: str, read, max_bytes: int) -> None:
+        """Read one file through `read()` (bytes), recording it or why it was skipped."""
+        try:
+            self.files.append(SourceFile(path, extract_text(path, read(), max_bytes)))
+        except SkipFile as exc:
+            self.skipped.append(Skipped(path, str(exc)))
+
+    def require_files(self, where: str) -> "LoadResult":
+        if not self.files:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in self.skipped[:5])
+            raise InvalidInputError(
+                f"No readable text files in {where}" + (f" (skipped {reasons})" if reasons else "")
+                + ". Add text, markdown, HTML, PDF or source files, or pick another folder."
+            )
+        return self
+
+
+def extract_text(path: str, data: bytes, max_bytes: int) -> str:
+    """The text of a file's bytes, or `SkipFile` with the reason it has none usable."""
+    if len(data) > max_bytes:
+        raise SkipFile(too_big(len(data), max_bytes))
+    suffix = Path(path).suffix.lower()
+    if suffix == ".pdf":
+        return _pdf_text(data)
+    if b"\0" in data[:8192]:
+        raise SkipFile("binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkipFile(f"not UTF-8 text (invalid byte at offset {exc.start}); re-save it as UTF-8") from exc
+    if suffix in HTML_SUFFIXES:
+        text = _html_text(text)
+    if not text.strip():
+        raise SkipFile("no text in it")
+    return text
+
+
+def too_big(size: int, max_bytes: int) -> str:
+    return f"{human_size(size)}, over the {human_size(max_bytes)} limit per file"
+
+
+def human_size(size: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{int(size)} bytes"
+
+
+def load_folder(root: Path, max_bytes: int) -> LoadResult:
+    """Every file under `root` (or `root` itself if it is a file), skipping tooling folders."""
+    result = LoadResult()
+    base = root.parent if root.is_file() else root
+    for path in [root] if root.is_file() else _walk(root):
+        relative = path.relative_to(base).as_posix()
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            result.skipped.append(Skipped(relative, f"cannot be read: {exc.strerror or exc}"))
+            continue
+        if size > max_bytes:  # checked before reading so a huge file costs nothing
+            result.skipped.append(Skipped(relative, too_big(size, max_bytes)))
+            continue
+        result.add(relative, lambda: _read_bytes(path), max_bytes)
+    return result.require_files(str(root))
+
+
+def load_uploads(uploads: Iterable[tuple[str, bytes]], max_bytes: int) -> LoadResult:
+    """Files uploaded through the page, as (file name, content) pairs."""
+    result = LoadResult()
+    for name, data in uploads:
+        result.add(Path(name).name, lambda data=data: data, max_bytes)
+    return result.require_files("the uploaded files")
+
+
+def load_git(repo: Path, rev: str, max_bytes: int) -> LoadResult:
+    """The files tracked at revision `rev` of the repository containing `repo`."""
+    top = Path(_git(repo if repo.is_dir() else repo.parent, "rev-parse", "--show-toplevel").decode().strip())
+    commit = _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=f"revision {rev!r}")
+    commit_id = commit.decode().strip()
+    result = LoadResult()
+    listing = _git(top, "ls-tree", "-r", "-l", "-z", "--full-tree", commit_id)
+    for entry in filter(None, listing.split(b"\0")):
+        meta, raw_path = entry.split(b"\t", 1)
+        _mode, kind, blob, size = meta.split()
+        path = raw_path.decode("utf-8", errors="replace")
+        if kind != b"blob":
+            continue  # submodules: another repository's files
+        if int(size) > max_bytes:
+            result.skipped.append(Skipped(path, too_big(int(size), max_bytes)))
+            continue
+        result.add(path, lambda blob=blob: _git(top, "cat-file", "blob", blob.decode()), max_bytes)
+    return result.require_files(f"{top} at {rev}")
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
+        for name in sorted(files):
+            yield Path(folder) / name
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SkipFile(f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def _git(cwd: Path, *args: str, what: str = "") -> bytes:
+    try:
+        done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, timeout=GIT_TIMEOUT_S)
+    except FileNotFoundError as exc:
+        raise InvalidInputError("git is not installed: install git, or index the folder instead.") from exc
+    if done.returncode == 0:
+        return done.stdout
+    said = done.stderr.decode(errors="replace").strip()
+    if "not a git repository" in said:
+        raise InvalidInputError(
+            f"{cwd} is not a git repository: point at a repository (a folder with a .git), "
+            "or add it as a plain folder."
+        )
+    if what:
+        raise InvalidInputError(f"The repository at {cwd} has no {what}: give an existing branch, tag or commit.")
+    raise InvalidInputError(f"git {args[0]} failed in {cwd}: {said or 'no message'}")
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        pages = PdfReader(io.BytesIO(data)).pages
+        text = "\n\n".join(page.extract_text() or "" for page in pages)
+    except (PdfReadError, ValueError, KeyError) as exc:
+        raise SkipFile(f"not a readable PDF ({exc})") from exc
+    if not text.strip():
+        raise SkipFile("PDF without extractable text (scanned?); run OCR on it first")
+    return text
+
+
+def _html_text(html: str) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript"]):
+        tag.decompose()
+    return soup.get_text("\n", strip=True)

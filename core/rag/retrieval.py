@@ -1,0 +1,132 @@
+"""Search a knowledge base by meaning (dense), by keywords (BM25) or both (hybrid).
+
+Hybrid, the default, fuses the two rankings by reciprocal rank (RRF): it needs
+no score calibration between cosine similarities and BM25 scores, and a chunk
+that both find rises to the top. When a cross-encoder reranker is configured,
+it re-orders the fused candidates by reading query and chunk together.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from core.errors import InvalidInputError
+from core.rag.embeddings import Embedder
+from core.rag.lexical import Bm25Index
+from core.rag.vectorstore import VectorStore
+
+MODES = ("hybrid", "dense", "bm25")
+RRF_K = 60  # the constant of Cormack et al.; damps the influence of the very first ranks
+CANDIDATES_PER_HIT = 4  # each ranking contributes k * 4 candidates to the fusion
+MIN_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    source: str
+    start_line: int
+    end_line: int
+    text: str
+    score: float  # mode-specific: cosine similarity, BM25 score, RRF score or reranker score
+    similarity: Optional[float] = None  # cosine similarity to the query, when the dense search saw it
+
+    @property
+    def location(self) -> str:
+        return f"{self.source}:L{self.start_line}-L{self.end_line}"
+
+
+class Retriever:
+    def __init__(self, store: VectorStore, keywords: Bm25Index, embedder: Embedder, reranker_model: str = ""):
+        self.store = store
+        self.keywords = keywords
+        self.embedder = embedder
+        self.reranker_model = reranker_model
+
+    def search(self, query: str, mode: str = "hybrid", k: int = 5) -> list[Hit]:
+        if not query.strip():
+            raise InvalidInputError("The search query is empty: type a question or some keywords.")
+        if mode not in MODES:
+            raise InvalidInputError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
+        if k < 1:
+            raise InvalidInputError(f"k must be at least 1, not {k}.")
+        pool = max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES) if (mode == "hybrid" or self.reranker_model) else k
+        if mode == "dense":
+            hits = self.dense(query, pool)
+        elif mode == "bm25":
+            hits = self.bm25(query, pool)
+        else:
+            hits = reciprocal_rank_fusion([self.dense(query, pool), self.bm25(query, pool)])
+        if self.reranker_model:
+            hits = rerank(self.reranker_model, query, hits)
+        return hits[:k]
+
+    def dense(self, query: str, k: int) -> list[Hit]:
+        vector = self.embedder.embed([query])[0]
+        return [_hit(c.id, c.text, c.metadata, 1.0 - c.distance, similarity=1.0 - c.distance)
+                for c in self.store.query(vector, k)]
+
+    def bm25(self, query: str, k: int) -> list[Hit]:
+        return [_hit(h.id, h.text, h.metadata, h.score) for h in self.keywords.search(query, k)]
+
+
+def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = RRF_K) -> list[Hit]:
+    """One ranking from several: score(chunk) = sum over rankings of 1 / (k + rank)."""
+    scores: dict[str, float] = {}
+    first_seen: dict[str, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
+            if hit.id not in first_seen or first_seen[hit.id].similarity is None:
+                first_seen[hit.id] = hit
+    ordered = sorted(scores, key=lambda id_: scores[id_], reverse=True)
+    return [replace(first_seen[id_], score=scores[id_]) for id_ in ordered]
+
+
+def rerank(model: str, query: str, hits: list[Hit]) -> list[Hit]:
+    if not hits:
+        return hits
+    scores = load_reranker(model).predict([(query, h.text) for h in hits], show_progress_bar=False)
+    rescored = [replace(h, score=float(s)) for h, s in zip(hits, scores)]
+    return sorted(rescored, key=lambda h: h.score, reverse=True)
+
+
+@lru_cache(maxsize=2)
+def load_reranker(model: str):
+    """A local cross-encoder folder (nothing is downloaded)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not (Path(model).expanduser() / "config.json").is_file():
+        raise InvalidInputError(
+            f"Reranker {model!r} is not a local cross-encoder folder (no config.json): "
+            "give the folder of a downloaded cross-encoder, or leave the reranker empty."
+        )
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(str(Path(model).expanduser()), device="cpu")
+
+
+def _hit(id_: str, text: str, meta: dict, score: float, similarity: Optional[float] = None) -> Hit:
+    return Hit(id_, str(meta.get("source", "")), int(meta.get("start_line", 0)), int(meta.get("end_line", 0)),
+               text, float(score), similarity)
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    mode: str
+    hits: list[Hit]
+    latency_ms: float
+
+
+def compare_modes(retriever: Retriever, query: str, k: int = 5) -> list[ModeResult]:
+    """The same query in every mode, timed, for side-by-side inspection."""
+    results = []
+    for mode in MODES:
+        started = time.perf_counter()
+        hits = retriever.search(query, mode=mode, k=k)
+        results.append(ModeResult(mode, hits, (time.perf_counter() - started) * 1000))
+    return results

@@ -1,0 +1,147 @@
+"""Knowledge: build, inspect and search the knowledge bases RAG answers from."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.rag.config import CHUNKERS, DEFAULT_EMBEDDING_MODEL, KnowledgeBaseConfig
+from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, open_retriever, preview_chunks,
+                                reindex_knowledge_base, remove_knowledge_base)
+from core.rag.loaders import human_size
+from core.rag.retrieval import compare_modes
+from ui.common import database, reported_errors
+
+SOURCES = {"Folder": "folder", "Git repository": "git", "Upload files": "upload"}
+_DEFAULTS = KnowledgeBaseConfig()
+
+
+def progress_bar():
+    """A progress bar and the callback the indexer reports to."""
+    bar = st.progress(0.0, text="Starting")
+    return lambda stage, fraction: bar.progress(min(max(fraction, 0.0), 1.0), text=stage)
+
+
+def settings_form(prefix: str) -> dict:
+    """Chunking and model settings, shared by 'create' and 'preview'."""
+    left, middle, right = st.columns(3)
+    return dict(
+        chunker=left.selectbox("Chunker", CHUNKERS, key=f"{prefix}_chunker",
+                               help="code: functions/classes and markdown sections; recursive: paragraphs → "
+                                    "sentences → words; fixed: windows; semantic: cut where the topic changes"),
+        chunk_size=middle.number_input("Chunk size (characters)", 100, 20_000, _DEFAULTS.chunk_size, 100,
+                                       key=f"{prefix}_size"),
+        chunk_overlap=right.number_input("Overlap (characters)", 0, 5_000, _DEFAULTS.chunk_overlap, 50,
+                                         key=f"{prefix}_overlap"),
+    )
+
+
+def flash(message: str, select: str = "") -> None:
+    """Show `message` after a rerun, so the list above reflects what just changed."""
+    st.session_state["kb_flash"] = message
+    if select:  # the selectbox already exists in this run; its value can only change before the next one
+        st.session_state["kb_select_next"] = select
+    st.rerun()
+
+
+def show_skipped(skipped: list[dict]) -> None:
+    if skipped:
+        with st.expander(f"{len(skipped)} file(s) skipped"):
+            st.dataframe(skipped, hide_index=True)
+
+
+def create_section(db) -> None:
+    st.subheader("Create a knowledge base")
+    name = st.text_input("Name", key="kb_name", placeholder="team-docs")
+    source = st.radio("Source", list(SOURCES), horizontal=True, key="kb_source")
+    path, rev, uploads = "", "HEAD", []
+    if SOURCES[source] == "upload":
+        uploads = st.file_uploader("Files", accept_multiple_files=True, key="kb_uploads") or []
+    else:
+        path = st.text_input("Path on this machine", key="kb_path", placeholder="/home/me/project/docs")
+    if SOURCES[source] == "git":
+        rev = st.text_input("Revision", "HEAD", key="kb_rev", help="branch, tag or commit whose tracked files to index")
+    settings = settings_form("kb")
+    with st.expander("Models and limits"):
+        model = st.text_input("Embedding model", DEFAULT_EMBEDDING_MODEL, key="kb_model",
+                              help="the packaged default, or a local sentence-transformers folder")
+        bfloat16 = st.checkbox("bfloat16 embeddings (faster on CPU)", True, key="kb_bf16")
+        reranker = st.text_input("Reranker (local cross-encoder folder, optional)", key="kb_reranker")
+        max_mb = st.number_input("Skip files larger than (MB)", 0.1, 1000.0, _DEFAULTS.max_file_bytes / 1e6,
+                                 key="kb_max_mb")
+    if st.button("Create and index", type="primary", key="kb_create"):
+        with reported_errors():
+            config = KnowledgeBaseConfig(source_kind=SOURCES[source], source_path=path, git_rev=rev,
+                                         embedding_model=model, bfloat16=bfloat16, reranker_model=reranker,
+                                         max_file_bytes=int(max_mb * 1e6), **settings)
+            row = create_knowledge_base(db, name, config, [(f.name, f.getvalue()) for f in uploads],
+                                        progress=progress_bar())
+            flash(f"Indexed {row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s).", select=row.name)
+
+
+def list_section(db, rows) -> None:
+    st.dataframe([{"Name": r.name, "Status": r.status, "Files": r.file_count, "Chunks": r.chunk_count,
+                   "Size": human_size(r.size_bytes), "Chunker": r.config.get("chunker"),
+                   "Last indexed (UTC)": f"{r.last_indexed_at:%Y-%m-%d %H:%M}" if r.last_indexed_at else "-",
+                   "Source": r.config.get("source_path"), "Last error": r.error or ""} for r in rows],
+                 hide_index=True)
+    chosen = st.selectbox("Knowledge base", [r.name for r in rows], key="kb_selected")
+    row = next(r for r in rows if r.name == chosen)
+    show_skipped(row.skipped)
+    reindex, delete, confirm = st.columns([1, 1, 2])
+    if reindex.button("Re-index", key="kb_reindex", help="re-embeds only the files that changed"):
+        with reported_errors():
+            stats = reindex_knowledge_base(db, chosen, progress=progress_bar())
+            flash(f"Re-indexed {chosen}: {stats.embedded_files} file(s) re-embedded, {stats.reused_files} "
+                  f"unchanged, {stats.removed_files} removed, in {stats.seconds:.1f} s.")
+    sure = confirm.checkbox("Yes, delete it", key="kb_confirm_delete")
+    if delete.button("Delete", key="kb_delete", disabled=not sure):
+        with reported_errors():
+            remove_knowledge_base(db, chosen)
+            flash(f"Deleted {chosen}.")
+    search_section(db, chosen)
+
+
+def search_section(db, name: str) -> None:
+    st.subheader("Search")
+    query = st.text_input("Query", key="kb_query", placeholder="How are tokens refreshed?")
+    k = st.slider("Results per mode", 1, 20, 5, key="kb_k")
+    if not query.strip():
+        return
+    with reported_errors():
+        results = compare_modes(open_retriever(db, name), query, k)
+        for column, result in zip(st.columns(len(results)), results):
+            column.markdown(f"**{result.mode}** · {result.latency_ms:.0f} ms")
+            for rank, hit in enumerate(result.hits, start=1):
+                column.markdown(f"{rank}. `{hit.location}` · score {hit.score:.4f}")
+                column.code(hit.text[:400], language=None)
+
+
+def preview_section() -> None:
+    st.subheader("Chunk preview")
+    path = st.text_input("A file to chunk", key="kb_preview_path", placeholder="/home/me/project/app/auth.py")
+    settings = settings_form("kb_preview")
+    if st.button("Preview chunks", key="kb_preview"):
+        with reported_errors():
+            chunks = preview_chunks(path, KnowledgeBaseConfig(**settings))
+            st.caption(f"{len(chunks)} chunk(s)")
+            st.dataframe([{"Lines": f"{c.start_line}-{c.end_line}", "Characters": len(c.text), "Text": c.text}
+                          for c in chunks], hide_index=True)
+
+
+st.title("Knowledge")
+st.caption("Knowledge bases are what RAG answers from: files chunked, embedded into Chroma and indexed for "
+           "keywords (BM25). Search combines both by reciprocal rank fusion.")
+if "kb_flash" in st.session_state:
+    st.success(st.session_state.pop("kb_flash"))
+if "kb_select_next" in st.session_state:
+    st.session_state["kb_selected"] = st.session_state.pop("kb_select_next")
+db = database()
+if db is not None:
+    with reported_errors():
+        knowledge_bases = list_knowledge_bases(db)
+        if knowledge_bases:
+            list_section(db, knowledge_bases)
+        else:
+            st.info("No knowledge base yet: create one below.")
+    create_section(db)
+    preview_section()

@@ -1,0 +1,89 @@
+"""The Knowledge page driven through Streamlit's AppTest, on a real index."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path))
+    monkeypatch.delenv("CHROMA_URL", raising=False)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "billing.md").write_text("# Billing\n\nRefunds are issued to the original card within five days.\n")
+    (docs / "auth.py").write_text('def refresh_token(token):\n    """Refresh a session token."""\n'
+                                  "    return token\n\n\ndef revoke(token):\n    return None\n")
+    (docs / "blob.bin").write_bytes(b"\0\1\2")
+    return docs
+
+
+def knowledge_page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    at.switch_page("pages/knowledge.py")
+    return at.run()
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_create_search_preview_reindex_and_delete(folder):
+    at = knowledge_page()
+    assert texts(at.info) == ["No knowledge base yet: create one below."]
+    at.text_input(key="kb_name").input("team")
+    at.text_input(key="kb_path").input(str(folder))
+    at.selectbox(key="kb_chunker").select("recursive")
+    at.button(key="kb_create").click().run()
+    assert not at.exception and not at.error
+    assert texts(at.success) == ["Indexed team: 2 file(s), 2 chunk(s)."]
+    table = at.dataframe[0].value
+    assert list(table["Name"]) == ["team"] and list(table["Status"]) == ["ready"]
+    assert list(table["Chunker"]) == ["recursive"]
+    assert at.selectbox(key="kb_selected").value == "team"
+    assert at.expander[0].label == "1 file(s) skipped"  # blob.bin, listed with its reason
+
+    at.text_input(key="kb_query").input("refunds to the card").run()
+    markdown = " ".join(texts(at.markdown))
+    for mode in ("dense", "bm25", "hybrid"):
+        assert f"**{mode}**" in markdown
+    assert markdown.count("`billing.md:L1-L3`") == 3  # every mode's first hit
+
+    at.text_input(key="kb_preview_path").input(str(folder / "auth.py"))
+    at.selectbox(key="kb_preview_chunker").select("code")
+    at.number_input(key="kb_preview_size").set_value(100)
+    at.number_input(key="kb_preview_overlap").set_value(0)
+    at.button(key="kb_preview").click().run()
+    assert not at.error, texts(at.error)
+    assert "2 chunk(s)" in texts(at.caption)
+    assert list(at.dataframe[-1].value["Lines"]) == ["1-3", "6-7"]
+
+    at.button(key="kb_reindex").click().run()
+    assert texts(at.success)[0].startswith("Re-indexed team: 0 file(s) re-embedded, 2 unchanged, 0 removed")
+
+    at.checkbox(key="kb_confirm_delete").check().run()
+    at.button(key="kb_delete").click().run()
+    assert texts(at.success) == ["Deleted team."]
+    assert texts(at.info) == ["No knowledge base yet: create one below."]
+
+
+def test_bad_input_is_shown_as_a_message(folder, tmp_path):
+    at = knowledge_page()
+    at.text_input(key="kb_name").input("../escape")
+    at.text_input(key="kb_path").input(str(folder))
+    at.button(key="kb_create").click().run()
+    assert "not a valid knowledge base name" in at.error[0].value
+    at.text_input(key="kb_name").input("team")
+    at.text_input(key="kb_path").input("/etc")
+    at.button(key="kb_create").click().run()
+    assert "outside the folders the lab may read" in at.error[0].value
+    (tmp_path / "empty").mkdir()
+    at.text_input(key="kb_path").input(str(tmp_path / "empty"))
+    at.button(key="kb_create").click().run()
+    assert "No readable text files" in at.error[0].value
+    assert not at.exception
+    assert texts(at.info) == ["No knowledge base yet: create one below."]

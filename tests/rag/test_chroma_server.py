@@ -1,0 +1,69 @@
+"""Against a real Chroma server, started on 127.0.0.1 by this test and stopped by it."""
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.rag.config import KnowledgeBaseConfig
+from core.errors import StoreError
+from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, open_retriever, reindex_knowledge_base,
+                                remove_knowledge_base)
+from core.rag.vectorstore import open_collections
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path, monkeypatch):
+    port = free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    log = open(tmp_path / "chroma.log", "wb")
+    process = subprocess.Popen([str(chroma), "run", "--host", "127.0.0.1", "--port", str(port),
+                                "--path", str(tmp_path / "server-data")], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"chroma did not start: {(tmp_path / 'chroma.log').read_text()}")
+                time.sleep(0.2)
+        monkeypatch.setenv("CHROMA_URL", url)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_knowledge_base_lives_on_the_chroma_server(db, docs, data_dir, chroma_server):
+    create_knowledge_base(db, "team", KnowledgeBaseConfig(source_path=str(docs), chunk_size=300, chunk_overlap=30))
+    collections = open_collections()
+    assert collections.location == chroma_server
+    assert [c.name for c in collections.client.list_collections()] == ["kb-team-g1"]
+    assert not (data_dir / "chroma").exists()  # nothing went to the local Chroma
+    assert open_retriever(db, "team").search("refunds to the payment card", k=1)[0].source == "README.md"
+    (docs / "README.md").write_text("Refunds take ten business days now.")
+    assert reindex_knowledge_base(db, "team").embedded_files == 1
+    assert [c.name for c in collections.client.list_collections()] == ["kb-team-g2"]
+    remove_knowledge_base(db, "team")
+    assert collections.client.list_collections() == []
+
+
+def test_an_unreachable_server_is_reported_with_the_fix(db, docs, monkeypatch):
+    monkeypatch.setenv("CHROMA_URL", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StoreError, match="Check that the server is running, or unset CHROMA_URL"):
+        create_knowledge_base(db, "team", KnowledgeBaseConfig(source_path=str(docs)))
+    assert list_knowledge_bases(db) == []
