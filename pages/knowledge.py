@@ -9,7 +9,7 @@ from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, ope
                                 reindex_knowledge_base, remove_knowledge_base)
 from core.rag.loaders import human_size
 from core.rag.retrieval import compare_modes
-from ui.common import database, reported_errors
+from ui.common import database, ensure_router, reported_errors
 
 SOURCES = {"Folder": "folder", "Git repository": "git", "Upload files": "upload"}
 _DEFAULTS = KnowledgeBaseConfig()
@@ -128,6 +128,7 @@ def preview_section() -> None:
                           for c in chunks], hide_index=True)
 
 
+ensure_router()
 st.title("Knowledge")
 st.caption("Knowledge bases are what RAG answers from: files chunked, embedded into Chroma and indexed for "
            "keywords (BM25). Search combines both by reciprocal rank fusion.")
