@@ -73,7 +73,7 @@ def ask_and_save(db: Database, question: str, systems: Sequence[str], options: G
         records.append(answer_record(system, ask_one(system, prompt, options, backend_for)))
     with db.session() as session:
         row = PlaygroundQuestion(question=prompt.messages[0].content, system_prompt=prompt.system,
-                                 options=asdict(options))
+                                 options={**asdict(options), "stop": list(options.stop)})
         session.add(row)
         session.flush()
         answers = [PlaygroundAnswer(question_id=row.id, position=i, **record) for i, record in enumerate(records)]

@@ -8,7 +8,7 @@ from core.errors import InvalidInputError, NotFoundError
 from core.llm.base import GenerationOptions, Message, Prompt
 from core.llm.loading import load_model, resolve_dtype
 from core.llm.local import LocalBackend
-from tests.llm.conftest import TINY_CONTEXT
+from tests.tiny_model import TINY_CONTEXT
 
 SHORT = GenerationOptions(max_new_tokens=6)
 
