@@ -15,6 +15,9 @@ navigation = st.navigation(
         "Decide": [
             st.Page("pages/decide.py", title="Decide", icon=":material/checklist:", url_path="decide"),
         ],
+        "Compare": [
+            st.Page("pages/playground.py", title="Playground", icon=":material/forum:", url_path="playground"),
+        ],
     }
 )
 sidebar()

@@ -8,6 +8,7 @@ caller's: the dashboard caches loaded models, the CLI does not need to.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from sqlmodel import col, select
@@ -20,6 +21,8 @@ from core.store.tables import PlaygroundAnswer, PlaygroundQuestion
 from core.systems import build_system
 
 MAX_SYSTEMS = 4
+PRESETS = ("local", "local?dtype=float32", "anthropic:claude-sonnet-4-5", "anthropic:claude-haiku-4-5",
+           "openai:MODEL?base_url=http://127.0.0.1:8000/v1")
 BackendFactory = Callable[[SystemSpec], Backend]
 
 
@@ -29,6 +32,13 @@ class Exchange:
 
     question: PlaygroundQuestion
     answers: list[PlaygroundAnswer]
+
+
+def preset_systems(models_dir: Path) -> list[str]:
+    """Systems offered by name: the built-in presets plus SmolLM2 with each
+    LoRA adapter found under `<models_dir>/adapters/`."""
+    adapters = sorted(p for p in (models_dir / "adapters").glob("*") if (p / "adapter_config.json").is_file())
+    return [*PRESETS, *(f"local?adapter={p}" for p in adapters)]
 
 
 def check_question(question: str, systems: Sequence[str]) -> None:
