@@ -82,24 +82,25 @@ def load_model(source: str = DEFAULT_MODEL, adapter: Optional[str] = None,
 def _load_base(source: str) -> tuple[Any, Any, str]:
     if source.lower() in (DEFAULT_MODEL, SMOLLM2_NAME.lower()):
         folder = cached_smollm2()
-        return (*_from_pretrained(str(folder)), SMOLLM2_NAME)
+        return (*load_pretrained(str(folder)), SMOLLM2_NAME)
     path = Path(source).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise InvalidInputError(
                 f"{path} is not a Hugging Face model folder (no config.json): point at the folder "
                 "holding config.json and the weights.")
-        return (*_from_pretrained(str(path)), path.name)
+        return (*load_pretrained(str(path)), path.name)
     if _looks_like_path(source):
         raise NotFoundError(f"Model folder {path} does not exist: check the path, or use `local` for SmolLM2.")
-    return (*_from_pretrained(source), source)
+    return (*load_pretrained(source), source)
 
 
 def _looks_like_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or source.count("/") > 1
 
 
-def _from_pretrained(source: str, **kwargs) -> tuple[Any, Any]:
+def load_pretrained(source: str, **kwargs) -> tuple[Any, Any]:
+    """Model and tokenizer in float32 from a folder or the local hub cache; never downloads."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging
 
@@ -137,7 +138,7 @@ def cached_smollm2() -> Path:
     if (target / "config.json").is_file():
         return target
     gguf = smollm2_gguf()
-    model, tokenizer = _from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model, tokenizer = load_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # The GGUF weights are already plain float32 after loading; without this,
     # save_pretrained refuses a model it thinks is still quantised.
     model.hf_quantizer = None
