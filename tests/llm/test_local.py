@@ -98,8 +98,7 @@ def test_a_folder_that_is_not_a_model_is_explained(tmp_path):
         LocalBackend(str(tmp_path))
 
 
-def test_a_hub_id_that_is_not_downloaded_is_not_fetched(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+def test_a_hub_id_that_is_not_downloaded_is_not_fetched():
     with pytest.raises(NotFoundError, match="not available offline"):
         LocalBackend("someone/some-model")
 
