@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from core.errors import InvalidInputError
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.loading import DEFAULT_MODEL, LoadedModel, load_model
 from core.llm.pricing import hourly_cost
@@ -27,6 +28,10 @@ class LocalBackend(Backend):
     def __init__(self, source: str = DEFAULT_MODEL, adapter: Optional[str] = None,
                  dtype: str = "auto", device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE):
         self.loaded: LoadedModel = load_model(source, adapter, dtype, device)
+        if not self.loaded.tokenizer.chat_template:
+            raise InvalidInputError(
+                f"{self.loaded.name} has no chat template, so it cannot be asked questions as a chat: "
+                "use an instruct/chat model (or add a chat_template to its tokenizer_config.json).")
         self.model_id = f"local:{self.loaded.name}"
         self.batch_size = batch_size
 

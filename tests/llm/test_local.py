@@ -98,6 +98,19 @@ def test_a_folder_that_is_not_a_model_is_explained(tmp_path):
         LocalBackend(str(tmp_path))
 
 
+def test_a_model_without_a_chat_template_is_refused(tiny_model_dir, tmp_path):
+    import shutil
+
+    plain = tmp_path / "plain-model"
+    shutil.copytree(tiny_model_dir, plain)
+    config = json.loads((plain / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (plain / "tokenizer_config.json").write_text(json.dumps(config))
+    (plain / "chat_template.jinja").unlink(missing_ok=True)
+    with pytest.raises(InvalidInputError, match="no chat template"):
+        LocalBackend(str(plain))
+
+
 def test_a_hub_id_that_is_not_downloaded_is_not_fetched():
     with pytest.raises(NotFoundError, match="not available offline"):
         LocalBackend("someone/some-model")
