@@ -132,10 +132,12 @@ def main() -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS_DIR / f"llm_generation-{stamp}.json"
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-               "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
+               "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+               # other work on the machine slows every number down (much more with 2 cores)
+               "load_average_1_5_15_min": os.getloadavg()}
     out.write_text(json.dumps({"machine": machine, "max_new_tokens": args.max_new_tokens, "loads": loads,
                                "generation": rows, "targets": checks}, indent=2))
-    print(f"\nwrote {out}")
+    print(f"\nload average {machine['load_average_1_5_15_min']}; wrote {out}")
     return 0
 
 
