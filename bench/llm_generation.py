@@ -120,7 +120,11 @@ def print_table(loads: dict, rows: list[dict], checks: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch CPU threads; on a machine shared with other busy processes 1 is steadier, "
+                             "since every parallel step waits for its slowest (descheduled) thread")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     options = GenerationOptions(max_new_tokens=args.max_new_tokens)
     prompts = [Prompt.ask(q) for q in QUESTIONS]
     loads = time_loads()
