@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 
 from sqlmodel import col, select
 
-from core.errors import InvalidInputError, LabError
+from core.errors import BackendError, InvalidInputError, LabError
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.spec import SystemSpec, parse_spec
 from core.store import Database
@@ -67,6 +67,8 @@ def ask_one(system: str, prompt: Prompt, options: GenerationOptions,
         return backend_for(parse_spec(system)).generate(prompt, options)
     except LabError as exc:
         return exc
+    except Exception as exc:  # e.g. out of memory: one system's crash must not hide the others' answers
+        return BackendError(f"{system} failed unexpectedly ({type(exc).__name__}: {exc}).")
 
 
 def ask_and_save(db: Database, question: str, systems: Sequence[str], options: GenerationOptions = GenerationOptions(),

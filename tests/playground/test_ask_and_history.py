@@ -42,6 +42,14 @@ def test_history_lists_exchanges_newest_first_with_answers_in_column_order(db, t
     assert len(list_history(db, limit=1)) == 1
 
 
+def test_an_unexpected_crash_stays_in_its_own_answer(db):
+    def exploding(spec):
+        raise RuntimeError("CUDA out of memory")
+
+    (answer,) = ask_and_save(db, "q?", ["local"], OPTIONS, backend_for=exploding).answers
+    assert answer.error == "local failed unexpectedly (RuntimeError: CUDA out of memory)."
+
+
 def test_a_knowledge_base_is_refused_until_rag_is_wired(db):
     (answer,) = ask_and_save(db, "q?", ["local?kb=handbook"], OPTIONS).answers
     assert "kb=handbook" in answer.error
