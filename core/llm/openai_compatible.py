@@ -16,7 +16,7 @@ from core.llm.remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Stopwatch, a
 from core.settings import get_settings
 
 OPENAI_URL = "https://api.openai.com/v1"
-SERVICE = "The OpenAI-compatible server"
+SERVICE = "the OpenAI-compatible server"
 NO_KEY = "not-needed"  # the SDK insists on a key; self-hosted servers ignore it
 
 

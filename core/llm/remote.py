@@ -35,7 +35,8 @@ def explained_errors(service: str, model: str, url: str) -> Iterator[None]:
     except Exception as exc:
         if not _is_sdk_error(exc):
             raise
-        raise BackendError(describe_sdk_error(exc, service, model, url)) from exc
+        message = describe_sdk_error(exc, service, model, url)
+        raise BackendError(message[0].upper() + message[1:]) from exc
 
 
 def _is_sdk_error(exc: Exception) -> bool:
