@@ -18,6 +18,9 @@ navigation = st.navigation(
         "Build": [
             st.Page("pages/knowledge.py", title="Knowledge", icon=":material/library_books:", url_path="knowledge"),
         ],
+        "Compare": [
+            st.Page("pages/playground.py", title="Playground", icon=":material/forum:", url_path="playground"),
+        ],
     }
 )
 sidebar()

@@ -17,6 +17,7 @@ from core.errors import LabError
 
 COMMAND_MODULES = (
     "core.checklist.commands",
+    "core.llm.commands",
     "core.rag.commands",
 )
 

@@ -46,6 +46,34 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        "m002_playground",
+        (
+            """CREATE TABLE playground_questions (
+                id INTEGER NOT NULL PRIMARY KEY,
+                question VARCHAR NOT NULL,
+                system_prompt VARCHAR NOT NULL DEFAULT '',
+                options JSON NOT NULL,
+                asked_at DATETIME NOT NULL
+            )""",
+            """CREATE TABLE playground_answers (
+                id INTEGER NOT NULL PRIMARY KEY,
+                question_id INTEGER NOT NULL REFERENCES playground_questions (id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                system VARCHAR NOT NULL,
+                model VARCHAR NOT NULL,
+                text VARCHAR NOT NULL,
+                input_tokens INTEGER NOT NULL,
+                output_tokens INTEGER NOT NULL,
+                latency_ms FLOAT NOT NULL,
+                cost_usd FLOAT NOT NULL,
+                error VARCHAR,
+                warnings JSON NOT NULL,
+                answered_at DATETIME NOT NULL
+            )""",
+            "CREATE INDEX ix_playground_answers_question_id ON playground_answers (question_id)",
+        ),
+    ),
+    Migration(
         "m003_knowledge_bases",
         (
             """CREATE TABLE knowledge_bases (

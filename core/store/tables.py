@@ -46,6 +46,44 @@ class DecisionAnswer(SQLModel, table=True):
     answered_at: datetime = Field(default_factory=utc_now)
 
 
+class RecordedAnswer(SQLModel):
+    """What one system answered to one question: the shape every place that
+    records answers shares (the Playground now, evaluation runs later)."""
+
+    system: str  # the system spec string, e.g. "local:smollm2?dtype=bfloat16"
+    model: str = ""  # the model id the backend reported; empty when it failed
+    text: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    error: Optional[str] = None  # set when the system failed; the other fields then stay empty
+    warnings: list[str] = Field(default_factory=list, sa_type=JSON)
+    answered_at: datetime = Field(default_factory=utc_now)
+
+
+class PlaygroundQuestion(SQLModel, table=True):
+    """One question asked in the Playground, to several systems at once."""
+
+    __tablename__ = "playground_questions"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    question: str
+    system_prompt: str = ""
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    asked_at: datetime = Field(default_factory=utc_now)
+
+
+class PlaygroundAnswer(RecordedAnswer, table=True):
+    """One system's answer (or failure) to a Playground question."""
+
+    __tablename__ = "playground_answers"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="playground_questions.id", index=True, ondelete="CASCADE")
+    position: int = 0  # the column the system was in
+
+
 class KnowledgeBase(SQLModel, table=True):
     """A named, indexed collection of documents (a folder, a git revision or uploads)."""
 

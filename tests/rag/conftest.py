@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rag_fixtures import AUTH_PY, GUIDE_HTML, README_MD, make_pdf
+from tests.rag.rag_fixtures import AUTH_PY, GUIDE_HTML, README_MD, make_pdf
 
 from core.rag.embeddings import load_embedder
 

@@ -1,4 +1,4 @@
-from rag_fixtures import ScriptedBackend
+from tests.rag.rag_fixtures import ScriptedBackend
 
 from core.rag.answering import I_DONT_KNOW, answer_with_knowledge_base, resolve_citations
 from core.rag.config import KnowledgeBaseConfig

@@ -1,5 +1,5 @@
 import pytest
-from rag_fixtures import AUTH_PY, README_MD
+from tests.rag.rag_fixtures import AUTH_PY, README_MD
 
 from core.rag.chunkers import chunk_file
 from core.rag.config import KnowledgeBaseConfig

@@ -1,7 +1,7 @@
 import shutil
 
 import pytest
-from rag_fixtures import git
+from tests.rag.rag_fixtures import git
 
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StoreError
 from core.rag import indexer

@@ -1,7 +1,7 @@
 import os
 
 import pytest
-from rag_fixtures import git
+from tests.rag.rag_fixtures import git
 
 from core.errors import InvalidInputError
 from core.rag.config import KnowledgeBaseConfig, checked_source_path, validate_name

@@ -1,0 +1,47 @@
+"""`python -m core ask SPEC "question"`: one system, one question, from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from core.cli import add_command
+from core.errors import InvalidInputError
+from core.llm.base import Completion, GenerationOptions, Prompt
+from core.llm.spec import FORMS, parse_spec
+from core.systems import build_system
+
+
+def register(subparsers) -> None:
+    ask = add_command(subparsers, "ask", "ask one system a question; prints the answer, tokens, latency, cost", run_ask)
+    ask.add_argument("spec", metavar="SPEC", help="system spec, e.g. " + ", ".join(FORMS[:2] + FORMS[3:4]))
+    ask.add_argument("question")
+    ask.add_argument("--system-prompt", default="", help="system prompt (default: none)")
+    ask.add_argument("--max-new-tokens", type=int, default=GenerationOptions.max_new_tokens, metavar="N")
+    ask.add_argument("--temperature", type=float, default=0.0, help="0 (default) answers greedily")
+    ask.add_argument("--json", action="store_true", help="print the completion as JSON")
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    if not args.question.strip():
+        raise InvalidInputError("The question is empty: pass the question as the second argument.")
+    if args.max_new_tokens < 1:
+        raise InvalidInputError("--max-new-tokens must be at least 1.")
+    backend = build_system(parse_spec(args.spec))
+    options = GenerationOptions(max_new_tokens=args.max_new_tokens, temperature=max(args.temperature, 0.0))
+    completion = backend.generate(Prompt.ask(args.question.strip(), system=args.system_prompt), options)
+    print(json.dumps(asdict(completion), indent=2) if args.json else describe(completion))
+    return 0
+
+
+def describe(completion: Completion) -> str:
+    lines = [completion.text, "", summary(completion)]
+    lines += [f"warning: {w}" for w in completion.warnings]
+    return "\n".join(lines)
+
+
+def summary(completion: Completion) -> str:
+    """The one-line cost of an answer, as the CLI and the dashboard show it."""
+    return (f"{completion.model} · {completion.input_tokens} in / {completion.output_tokens} out tokens · "
+            f"{completion.latency_ms / 1000:.2f} s · ${completion.cost_usd:.6f}")

@@ -1,0 +1,76 @@
+"""What the HTTP backends share: finding the API key and explaining SDK failures.
+
+Both SDKs (anthropic, openai) come from the same generator and raise the same
+shapes of error; turning them into one clear `BackendError` happens here, once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from core.errors import BackendError, MissingKeyError
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_RETRIES = 2
+
+
+def api_key(explicit: Optional[str], env_var: str, service: str) -> str:
+    """The explicit key (e.g. from st.secrets), else the environment's."""
+    key = explicit or os.environ.get(env_var, "")
+    if not key:
+        raise MissingKeyError(
+            f"No API key for {service}: set the environment variable {env_var} "
+            f"(or {env_var} in .streamlit/secrets.toml for the dashboard).")
+    return key
+
+
+@contextmanager
+def explained_errors(service: str, model: str, url: str) -> Iterator[None]:
+    """Any SDK failure (after its own retries) as a `BackendError` saying what happened."""
+    try:
+        yield
+    except Exception as exc:
+        if not _is_sdk_error(exc):
+            raise
+        message = describe_sdk_error(exc, service, model, url)
+        raise BackendError(message[0].upper() + message[1:]) from exc
+
+
+def _is_sdk_error(exc: Exception) -> bool:
+    return type(exc).__module__.split(".")[0] in ("anthropic", "openai")
+
+
+def describe_sdk_error(exc: Exception, service: str, model: str, url: str) -> str:
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return f"{service} did not answer in time ({url}): try again, or raise the timeout."
+    if "Connection" in name:
+        return f"Cannot reach {service} at {url}: check the URL and that the server is running."
+    if status in (401, 403):
+        return f"{service} refused the API key (HTTP {status}): check the key."
+    if status == 404:
+        return f"{service} does not know the model {model!r} (HTTP 404): check the model name."
+    if status == 429:
+        return f"{service} is rate-limiting requests (HTTP 429) even after retries: wait and try again."
+    if status is not None and status >= 500:
+        return f"{service} failed on its side (HTTP {status}) even after retries: try again later."
+    return f"{service} rejected the request ({name}, HTTP {status}): {getattr(exc, 'message', exc)}"
+
+
+class Stopwatch:
+    """Wall time of one call, in seconds and milliseconds."""
+
+    def __enter__(self) -> "Stopwatch":
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.seconds = time.perf_counter() - self.started
+
+    @property
+    def ms(self) -> float:
+        return self.seconds * 1000

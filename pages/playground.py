@@ -1,0 +1,78 @@
+"""Playground: ask up to four systems the same question and compare the answers side by side."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import streamlit as st
+
+from core.llm.base import GenerationOptions
+from core.llm.spec import FORMS
+from core.playground import MAX_SYSTEMS, ask_and_save, list_history, preset_systems
+from core.settings import get_settings
+from core.store.tables import PlaygroundAnswer
+from ui.backends import system_backend
+from ui.common import database, ensure_router, reported_errors
+
+ensure_router()
+st.title("Playground")
+st.caption("Ask several systems the same question; every answer shows its latency, tokens and cost. "
+           "Local models load on first use (seconds), then stay loaded.")
+
+
+def show_answers(answers: Sequence[PlaygroundAnswer]) -> None:
+    for column, answer in zip(st.columns(len(answers)), answers):
+        with column:
+            st.markdown(f"**`{answer.system}`**")
+            if answer.error:
+                st.error(answer.error)
+                continue
+            st.markdown(answer.text or "_(empty answer)_")
+            st.caption(f"{answer.model} · {answer.latency_ms / 1000:.2f} s · "
+                       f"{answer.input_tokens} in / {answer.output_tokens} out tokens · ${answer.cost_usd:.6f}")
+            for warning in answer.warnings:
+                st.warning(warning)
+
+
+def ask_form(db) -> None:
+    with st.form("playground_ask"):
+        systems = st.multiselect(
+            "Systems", preset_systems(get_settings().models_dir), default=["local"], max_selections=MAX_SYSTEMS,
+            accept_new_options=True, key="playground_systems",
+            help="Pick presets or type a spec: " + ", ".join(f"`{form}`" for form in FORMS))
+        question = st.text_area("Question", key="playground_question")
+        with st.expander("Options"):
+            system_prompt = st.text_area("System prompt", key="playground_system_prompt")
+            max_new_tokens = st.number_input("Max new tokens", 1, 4096, 128, key="playground_max_new_tokens")
+            temperature = st.slider("Temperature (0 = greedy)", 0.0, 1.5, 0.0, 0.1, key="playground_temperature")
+        if not st.form_submit_button("Ask", type="primary"):
+            return
+    options = GenerationOptions(max_new_tokens=int(max_new_tokens), temperature=float(temperature))
+    exchange = None
+    with reported_errors(), st.status("Asking…") as status:
+        exchange = ask_and_save(
+            db, question, systems, options, system_prompt=system_prompt, backend_for=system_backend,
+            on_system=lambda i, system: status.update(label=f"Asking `{system}` ({i + 1}/{len(systems)})…"))
+        status.update(label="Answered", state="complete", expanded=False)
+    if exchange is not None:
+        show_answers(exchange.answers)
+
+
+def history(db) -> None:
+    exchanges = list_history(db)
+    if not exchanges:
+        return
+    st.subheader("History")
+    for exchange in exchanges:
+        question = exchange.question
+        with st.expander(f"{question.asked_at:%Y-%m-%d %H:%M} · {question.question[:80]}"):
+            if question.system_prompt:
+                st.caption(f"System prompt: {question.system_prompt}")
+            show_answers(exchange.answers)
+
+
+db = database()
+if db is not None:
+    ask_form(db)
+    with reported_errors():
+        history(db)

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.llm.fake_servers import FakeServer, anthropic_message
+
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def playground() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/playground.py").run()
+    return at
+
+
+def ask(at: AppTest, question: str, systems: list[str]) -> AppTest:
+    at.multiselect(key="playground_systems").set_value(systems)
+    at.text_area(key="playground_question").input(question)
+    at.button[0].click()
+    return at.run()
+
+
+def test_the_page_offers_presets_with_the_default_model_chosen():
+    at = playground()
+    assert not at.exception
+    systems = at.multiselect(key="playground_systems")
+    assert systems.value == ["local"]
+    assert "anthropic:claude-sonnet-4-5" in systems.options
+
+
+def test_answers_appear_in_columns_and_a_failing_system_shows_its_error(tiny_model_dir):
+    at = ask(playground(), "Capital of France?", [f"local:{tiny_model_dir}?dtype=float32", "anthropic"])
+    assert not at.exception
+    assert any("ANTHROPIC_API_KEY" in e.value for e in at.error)
+    assert any("local:tiny-chat" in c.value and "out tokens" in c.value and "$" in c.value for c in at.caption)
+    assert any("Capital of France?" in e.label for e in at.expander)  # saved in the history
+
+
+def test_the_anthropic_key_comes_from_streamlit_secrets():
+    at = playground()
+    at.secrets["ANTHROPIC_API_KEY"] = "sk-from-secrets"
+    with FakeServer(anthropic_message("Paris.", input_tokens=9, output_tokens=2)) as server:
+        at = ask(at, "Capital of France?", [f"anthropic?base_url={server.url}"])
+    assert not at.exception and not at.error
+    assert "sk-from-secrets" in server.requests[0]["headers"]["authorization"]
+    assert any(m.value == "Paris." for m in at.markdown)
+    assert any("9 in / 2 out tokens" in c.value for c in at.caption)
+
+
+def test_an_empty_question_is_refused_with_a_message():
+    at = ask(playground(), "   ", ["local"])
+    assert not at.exception
+    assert any("question is empty" in e.value for e in at.error)

@@ -1,0 +1,66 @@
+import pytest
+
+from core.errors import InvalidInputError
+from core.llm.base import GenerationOptions
+from core.playground import MAX_SYSTEMS, ask_and_save, list_history
+from tests.llm.fake_servers import FakeServer, anthropic_message
+
+OPTIONS = GenerationOptions(max_new_tokens=4)
+
+
+def test_every_system_answers_and_failing_ones_record_their_error(db, tiny_model_dir):
+    systems = [f"local:{tiny_model_dir}?dtype=float32", "anthropic", "nonsense:x"]
+    asked = []
+    exchange = ask_and_save(db, " Capital of France? ", systems, OPTIONS, system_prompt="Be brief.",
+                            on_system=lambda i, s: asked.append(i))
+    local, no_key, bad = exchange.answers
+    assert asked == [0, 1, 2]
+    assert exchange.question.question == "Capital of France?"
+    assert exchange.question.options == {"max_new_tokens": 4, "temperature": 0.0, "stop": []}
+    assert local.error is None and local.model == "local:tiny-chat" and local.output_tokens >= 1
+    assert "ANTHROPIC_API_KEY" in no_key.error and no_key.text == ""
+    assert bad.error.startswith("Unknown backend 'nonsense'")
+
+
+def test_answers_from_an_api_are_saved_with_tokens_and_cost(db, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    with FakeServer(anthropic_message("Paris.", input_tokens=9, output_tokens=2)) as server:
+        exchange = ask_and_save(db, "Capital of France?", [f"anthropic?base_url={server.url}"], OPTIONS)
+    (answer,) = exchange.answers
+    assert (answer.text, answer.input_tokens, answer.output_tokens) == ("Paris.", 9, 2)
+    assert answer.cost_usd == pytest.approx((9 * 3 + 2 * 15) / 1e6) and answer.latency_ms > 0
+
+
+def test_history_lists_exchanges_newest_first_with_answers_in_column_order(db, tiny_model_dir):
+    first = ask_and_save(db, "first?", ["nonsense", "local:/no/such/folder"], OPTIONS)
+    second = ask_and_save(db, "second?", ["nonsense"], OPTIONS)
+    history = list_history(db)
+    assert [e.question.id for e in history] == [second.question.id, first.question.id]
+    assert [a.system for a in history[1].answers] == ["nonsense", "local:/no/such/folder"]
+    assert "does not exist" in history[1].answers[1].error
+    assert history[0].question.options["stop"] == []
+    assert len(list_history(db, limit=1)) == 1
+
+
+def test_an_unexpected_crash_stays_in_its_own_answer(db):
+    def exploding(spec):
+        raise RuntimeError("CUDA out of memory")
+
+    (answer,) = ask_and_save(db, "q?", ["local"], OPTIONS, backend_for=exploding).answers
+    assert answer.error == "local failed unexpectedly (RuntimeError: CUDA out of memory)."
+
+
+def test_a_knowledge_base_is_refused_until_rag_is_wired(db):
+    (answer,) = ask_and_save(db, "q?", ["local?kb=handbook"], OPTIONS).answers
+    assert "kb=handbook" in answer.error
+
+
+@pytest.mark.parametrize("question, systems, problem", [
+    ("  ", ["local"], "question is empty"),
+    ("q?", [], "No system chosen"),
+    ("q?", ["local"] * (MAX_SYSTEMS + 1), "at most 4"),
+])
+def test_bad_requests_are_refused_before_asking_anyone(db, question, systems, problem):
+    with pytest.raises(InvalidInputError, match=problem):
+        ask_and_save(db, question, systems, OPTIONS)
+    assert list_history(db) == []
