@@ -34,11 +34,12 @@ class Exchange:
     answers: list[PlaygroundAnswer]
 
 
-def preset_systems(models_dir: Path) -> list[str]:
-    """Systems offered by name: the built-in presets plus SmolLM2 with each
-    LoRA adapter found under `<models_dir>/adapters/`."""
+def preset_systems(models_dir: Path, knowledge_bases: Sequence[str] = ()) -> list[str]:
+    """Systems offered by name: the built-in presets, SmolLM2 with each LoRA
+    adapter found under `<models_dir>/adapters/`, and SmolLM2 answering from
+    each of `knowledge_bases` (RAG)."""
     adapters = sorted(p for p in (models_dir / "adapters").glob("*") if (p / "adapter_config.json").is_file())
-    return [*PRESETS, *(f"local?adapter={p}" for p in adapters)]
+    return [*PRESETS, *(f"local?adapter={p}" for p in adapters), *(f"local?kb={name}" for name in knowledge_bases)]
 
 
 def check_question(question: str, systems: Sequence[str]) -> None:
@@ -57,7 +58,8 @@ def answer_record(system: str, outcome: Completion | LabError) -> dict:
     return {"system": system, "model": outcome.model, "text": outcome.text,
             "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
             "latency_ms": outcome.latency_ms, "cost_usd": outcome.cost_usd,
-            "warnings": list(outcome.warnings)}
+            "warnings": list(outcome.warnings), "retrieval_ms": outcome.retrieval_ms,
+            "citations": [asdict(citation) for citation in outcome.citations]}
 
 
 def ask_one(system: str, prompt: Prompt, options: GenerationOptions,

@@ -1,22 +1,39 @@
-"""Systems under test: a backend, plus (later) the knowledge base it retrieves from.
+"""Systems under test: a model, alone or answering from a knowledge base.
 
 This is the one place a parsed spec becomes something to ask, for the CLI, the
-Playground and evaluation alike. A spec's `kb=` is refused until the RAG
-capability wires retrieval in here (wrapping the backend `build_backend` returns).
+Playground and evaluation alike. A spec with `kb=NAME` wraps the model its
+spec names in a `RagSystem` over that knowledge base's live index.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
-from core.errors import InvalidInputError
 from core.llm.base import Backend
 from core.llm.spec import SystemSpec, build_backend
+from core.store import current_database
+
+ModelFactory = Callable[[SystemSpec], Backend]
 
 
-def build_system(spec: SystemSpec, key: Optional[str] = None) -> Backend:
-    if spec.kb:
-        raise InvalidInputError(
-            f"{spec.text}: systems with a knowledge base (kb={spec.kb}) are not available yet; "
-            "drop `kb=` to ask the model alone.")
-    return build_backend(spec, key=key)
+def build_system(spec: SystemSpec, key: Optional[str] = None,
+                 build_model: Optional[ModelFactory] = None) -> Backend:
+    """The system `spec` names. `key` overrides the API key from the environment;
+    `build_model` lets the dashboard reuse the models it keeps loaded."""
+    model = (build_model or (lambda s: build_backend(s, key=key)))(spec.model_only)
+    if not spec.kb:
+        return model
+    from core.rag.knowledge import open_retriever  # loads Chroma: only for RAG systems
+    from core.rag.system import RagSystem
+
+    retriever = open_retriever(current_database(), spec.kb)
+    return RagSystem(model, retriever, **_retrieval_settings(spec))
+
+
+def _retrieval_settings(spec: SystemSpec) -> dict:
+    settings = {}
+    if "k" in spec.retrieval:
+        settings["k"] = int(spec.retrieval["k"])
+    if "mode" in spec.retrieval:
+        settings["mode"] = spec.retrieval["mode"]
+    return settings

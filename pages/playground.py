@@ -9,6 +9,7 @@ import streamlit as st
 from core.llm.base import GenerationOptions
 from core.llm.spec import FORMS
 from core.playground import MAX_SYSTEMS, ask_and_save, list_history, preset_systems
+from core.rag.knowledge import ready_knowledge_bases
 from core.settings import get_settings
 from core.store.tables import PlaygroundAnswer
 from ui.backends import system_backend
@@ -28,16 +29,22 @@ def show_answers(answers: Sequence[PlaygroundAnswer]) -> None:
                 st.error(answer.error)
                 continue
             st.markdown(answer.text or "_(empty answer)_")
-            st.caption(f"{answer.model} · {answer.latency_ms / 1000:.2f} s · "
+            retrieval = "" if answer.retrieval_ms is None else f" (retrieval {answer.retrieval_ms:.0f} ms)"
+            st.caption(f"{answer.model} · {answer.latency_ms / 1000:.2f} s{retrieval} · "
                        f"{answer.input_tokens} in / {answer.output_tokens} out tokens · ${answer.cost_usd:.6f}")
+            for citation in answer.citations:
+                with st.expander(f"[{citation['number']}] {citation['source']}:"
+                                 f"L{citation['start_line']}-L{citation['end_line']}"):
+                    st.code(citation["text"], language=None)
             for warning in answer.warnings:
                 st.warning(warning)
 
 
 def ask_form(db) -> None:
     with st.form("playground_ask"):
+        presets = preset_systems(get_settings().models_dir, ready_knowledge_bases(db))
         systems = st.multiselect(
-            "Systems", preset_systems(get_settings().models_dir), default=["local"], max_selections=MAX_SYSTEMS,
+            "Systems", presets, default=["local"], max_selections=MAX_SYSTEMS,
             accept_new_options=True, key="playground_systems",
             help="Pick presets or type a spec: " + ", ".join(f"`{form}`" for form in FORMS))
         question = st.text_area("Question", key="playground_question")

@@ -7,6 +7,8 @@ import pytest
 from core.settings import get_settings
 from core.store import open_database
 
+pytest_plugins = ["tests.tiny_model"]  # the tiny chat model fixtures, for every test that asks a model
+
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):

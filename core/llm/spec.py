@@ -7,10 +7,12 @@ Grammar: `BACKEND[:MODEL][?key=value&...]`, for example
     local:smollm2?adapter=models/adapters/x&dtype=bfloat16
     anthropic:claude-sonnet-4-5
     openai:llama3:8b?base_url=http://127.0.0.1:11434/v1
+    local?kb=docs&k=4&mode=hybrid             SmolLM2 answering from the knowledge base "docs" (RAG)
 
 The model is everything between the first ':' and '?', so Ollama's
-`name:tag` models work. `kb=NAME` (any backend) names a knowledge base to
-retrieve from; it is parsed and kept here, and resolved by the RAG capability.
+`name:tag` models work. `kb=NAME` (any backend) makes the system answer from
+that knowledge base, with `k` chunks found by `mode` (hybrid, dense or bm25);
+`core.systems.build_system` wires the retrieval in.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 from core.errors import InvalidInputError
 from core.llm.base import Backend
 from core.llm.loading import DEFAULT_MODEL as LOCAL_DEFAULT, DEVICE_CHOICES, DTYPE_CHOICES
+from core.rag.config import SEARCH_MODES
 
 FORMS = (
     "local",
@@ -29,32 +32,40 @@ FORMS = (
     "local:smollm2?adapter=models/adapters/NAME&dtype=bfloat16",
     "anthropic:claude-sonnet-4-5",
     "openai:MODEL?base_url=http://127.0.0.1:8000/v1",
+    "local?kb=NAME&k=4&mode=hybrid",
 )
-_REMOTE_OPTIONS = {"base_url", "max_retries", "timeout", "kb"}
+# Retrieval options apply to any backend: the knowledge base, how many chunks, which search.
+RETRIEVAL_OPTIONS = {"kb", "k", "mode"}
+_REMOTE_OPTIONS = {"base_url", "max_retries", "timeout"}
 OPTIONS = {
-    "local": {"adapter", "dtype", "device", "batch_size", "kb"},
-    "anthropic": _REMOTE_OPTIONS,
-    "openai": _REMOTE_OPTIONS,
+    "local": {"adapter", "dtype", "device", "batch_size"} | RETRIEVAL_OPTIONS,
+    "anthropic": _REMOTE_OPTIONS | RETRIEVAL_OPTIONS,
+    "openai": _REMOTE_OPTIONS | RETRIEVAL_OPTIONS,
 }
-NUMBER_OPTIONS = {"max_retries": int, "batch_size": int, "timeout": float}
-CHOICE_OPTIONS = {"dtype": DTYPE_CHOICES, "device": DEVICE_CHOICES}
+NUMBER_OPTIONS = {"max_retries": int, "batch_size": int, "timeout": float, "k": int}
+AT_LEAST_ONE = {"batch_size", "k"}
+CHOICE_OPTIONS = {"dtype": DTYPE_CHOICES, "device": DEVICE_CHOICES, "mode": SEARCH_MODES}
 
 
 @dataclass(frozen=True)
 class SystemSpec:
     backend: str
     model: str
-    options: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+    options: dict[str, str] = field(default_factory=dict, hash=False, compare=True)  # the backend's
     kb: Optional[str] = None
+    retrieval: dict[str, str] = field(default_factory=dict, hash=False, compare=True)  # k, mode
 
     @property
     def text(self) -> str:
         """The canonical spec string; `parse_spec(spec.text) == spec`."""
-        options = dict(self.options)
-        if self.kb:
-            options["kb"] = self.kb
+        options = {**self.options, **self.retrieval, **({"kb": self.kb} if self.kb else {})}
         query = urlencode(sorted(options.items()), safe="/:.~")
         return f"{self.backend}:{self.model}" + (f"?{query}" if query else "")
+
+    @property
+    def model_only(self) -> "SystemSpec":
+        """The same model without its knowledge base: what a RAG system wraps."""
+        return SystemSpec(self.backend, self.model, dict(self.options))
 
     def __str__(self) -> str:
         return self.text
@@ -70,7 +81,10 @@ def parse_spec(text: str) -> SystemSpec:
     model = model.strip() or _default_model(backend, raw)
     options = _parse_options(backend, query, raw)
     kb = options.pop("kb", None)
-    return SystemSpec(backend=backend, model=model, options=options, kb=kb)
+    retrieval = {key: options.pop(key) for key in ("k", "mode") if key in options}
+    if retrieval and not kb:
+        _invalid(f"{', '.join(retrieval)} in system spec {raw!r} only apply with kb=NAME")
+    return SystemSpec(backend=backend, model=model, options=options, kb=kb, retrieval=retrieval)
 
 
 def _default_model(backend: str, raw: str) -> str:
@@ -107,7 +121,7 @@ def _check_value(key: str, value: str) -> None:
             number = NUMBER_OPTIONS[key](value)
         except ValueError:
             number = -1
-        if number < 0 or (key == "batch_size" and number < 1):
+        if number < 0 or (key in AT_LEAST_ONE and number < 1):
             _invalid(f"{key}={value!r} must be a positive number")
 
 

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from core.llm.base import Backend, Completion, GenerationOptions, Prompt
+from core.llm.base import Backend, Citation, Completion, GenerationOptions, Prompt
 from core.rag.knowledge import open_retriever
 from core.rag.retrieval import Hit, Retriever
 from core.store import Database
@@ -29,19 +29,6 @@ SYSTEM = (
     f"If the chunks do not contain the answer, reply exactly: {I_DONT_KNOW}."
 )
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-
-
-@dataclass(frozen=True)
-class Citation:
-    number: int
-    source: str
-    start_line: int
-    end_line: int
-    text: str
-
-    @property
-    def location(self) -> str:
-        return f"{self.source}:L{self.start_line}-L{self.end_line}"
 
 
 @dataclass(frozen=True)

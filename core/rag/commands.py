@@ -8,11 +8,10 @@ import sys
 from dataclasses import asdict
 
 from core.cli import add_command
-from core.rag.config import CHUNKERS, KnowledgeBaseConfig
+from core.rag.config import CHUNKERS, SEARCH_MODES, KnowledgeBaseConfig
 from core.rag.indexer import IndexStats
 from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, open_retriever,
                                 reindex_knowledge_base, remove_knowledge_base)
-from core.rag.retrieval import MODES
 from core.store import current_database
 
 _DEFAULTS = KnowledgeBaseConfig()
@@ -36,7 +35,7 @@ def register(subparsers) -> None:
     search = add_command(commands, "search", "search a knowledge base", run_search)
     search.add_argument("name")
     search.add_argument("query")
-    search.add_argument("--mode", choices=MODES, default="hybrid")
+    search.add_argument("--mode", choices=SEARCH_MODES, default="hybrid")
     search.add_argument("-k", type=int, default=5, help="number of chunks to return")
     search.add_argument("--json", action="store_true", help="print the hits as JSON")
     add_command(commands, "list", "list knowledge bases", run_list)

@@ -34,6 +34,11 @@ def list_knowledge_bases(db: Database) -> list[KnowledgeBase]:
         return list(session.exec(select(KnowledgeBase).order_by(KnowledgeBase.name)))
 
 
+def ready_knowledge_bases(db: Database) -> list[str]:
+    """Names of the knowledge bases with a live index, i.e. those RAG systems can answer from."""
+    return [row.name for row in list_knowledge_bases(db) if row.generation > 0]
+
+
 def get_knowledge_base(db: Database, name: str) -> KnowledgeBase:
     with db.session() as session:
         row = session.exec(select(KnowledgeBase).where(KnowledgeBase.name == name)).first()

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Optional
 
 from core.errors import InvalidInputError
+from core.rag.config import SEARCH_MODES
 from core.rag.embeddings import Embedder
 from core.rag.lexical import Bm25Index
 from core.rag.vectorstore import VectorStore
 
-MODES = ("hybrid", "dense", "bm25")
 RRF_K = 60  # the constant of Cormack et al.; damps the influence of the very first ranks
 CANDIDATES_PER_HIT = 4  # each ranking contributes k * 4 candidates to the fusion
 MIN_CANDIDATES = 20
@@ -51,8 +51,8 @@ class Retriever:
     def search(self, query: str, mode: str = "hybrid", k: int = 5) -> list[Hit]:
         if not query.strip():
             raise InvalidInputError("The search query is empty: type a question or some keywords.")
-        if mode not in MODES:
-            raise InvalidInputError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
+        if mode not in SEARCH_MODES:
+            raise InvalidInputError(f"Unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}.")
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, not {k}.")
         pool = max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES) if (mode == "hybrid" or self.reranker_model) else k
@@ -125,7 +125,7 @@ class ModeResult:
 def compare_modes(retriever: Retriever, query: str, k: int = 5) -> list[ModeResult]:
     """The same query in every mode, timed, for side-by-side inspection."""
     results = []
-    for mode in MODES:
+    for mode in SEARCH_MODES:
         started = time.perf_counter()
         hits = retriever.search(query, mode=mode, k=k)
         results.append(ModeResult(mode, hits, (time.perf_counter() - started) * 1000))

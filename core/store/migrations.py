@@ -68,6 +68,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 cost_usd FLOAT NOT NULL,
                 error VARCHAR,
                 warnings JSON NOT NULL,
+                retrieval_ms FLOAT,
+                citations JSON NOT NULL,
                 answered_at DATETIME NOT NULL
             )""",
             "CREATE INDEX ix_playground_answers_question_id ON playground_answers (question_id)",

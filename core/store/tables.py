@@ -59,6 +59,9 @@ class RecordedAnswer(SQLModel):
     cost_usd: float = 0.0
     error: Optional[str] = None  # set when the system failed; the other fields then stay empty
     warnings: list[str] = Field(default_factory=list, sa_type=JSON)
+    retrieval_ms: Optional[float] = None  # RAG systems: the part of latency_ms spent retrieving
+    # RAG systems: the cited chunks, {"number", "source", "start_line", "end_line", "text"} each
+    citations: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     answered_at: datetime = Field(default_factory=utc_now)
 
 

@@ -23,9 +23,9 @@ def test_ask_reports_bad_input_in_one_line(capsys):
     assert "question is empty" in capsys.readouterr().err
 
 
-def test_ask_refuses_a_knowledge_base_until_rag_is_wired(capsys):
+def test_ask_names_a_missing_knowledge_base(capsys):
     assert main(["ask", "local?kb=handbook", "hi"]) == 2
-    assert "knowledge base (kb=handbook) are not available yet" in capsys.readouterr().err
+    assert "No knowledge base named 'handbook'" in capsys.readouterr().err
 
 
 def test_ask_names_the_missing_key(capsys):

@@ -1,11 +1,9 @@
-"""Page tests: the app under AppTest, and the tiny model for pages that ask it."""
+"""Page tests drive the app under AppTest."""
 
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from tests.tiny_model import fresh_model_cache, tiny_model_dir  # noqa: F401  (fixtures)
 
 APP_PATH = str(Path(__file__).resolve().parents[2] / "app.py")
 

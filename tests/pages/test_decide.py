@@ -22,7 +22,7 @@ def radio(at, session_id, participant, key):
 def test_every_page_renders_without_exception(app):
     at = app
     assert not at.exception
-    for page in ("pages/home.py", "pages/decide.py"):
+    for page in ("pages/home.py", "pages/decide.py", "pages/knowledge.py", "pages/playground.py"):
         at.switch_page(page).run()
         assert not at.exception, page
 

@@ -1,11 +1,9 @@
 """The Knowledge page driven through Streamlit's AppTest, on a real index."""
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = Path(__file__).resolve().parents[2] / "app.py"
+from tests.pages.conftest import APP_PATH
 
 
 @pytest.fixture
@@ -22,7 +20,7 @@ def folder(tmp_path, monkeypatch):
 
 
 def knowledge_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=180)
+    at = AppTest.from_file(APP_PATH, default_timeout=180)
     at.run()
     at.switch_page("pages/knowledge.py")
     return at.run()

@@ -1,15 +1,11 @@
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
 from tests.llm.fake_servers import FakeServer, anthropic_message
-
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from tests.pages.conftest import APP_PATH
 
 
 def playground() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = AppTest.from_file(APP_PATH, default_timeout=60)
     at.run()
     at.switch_page("pages/playground.py").run()
     return at
@@ -53,3 +49,23 @@ def test_an_empty_question_is_refused_with_a_message():
     at = ask(playground(), "   ", ["local"])
     assert not at.exception
     assert any("question is empty" in e.value for e in at.error)
+
+
+def test_a_rag_system_shows_the_chunks_its_answer_cites(db, tmp_path, monkeypatch):
+    from core.rag.config import KnowledgeBaseConfig
+    from core.rag.knowledge import create_knowledge_base
+    from tests.llm.fake_servers import openai_chat
+
+    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path))
+    (tmp_path / "handbook").mkdir()
+    (tmp_path / "handbook" / "refunds.md").write_text(
+        "# Refunds\n\nRefunds go back to the original card within five business days.\n")
+    create_knowledge_base(db, "handbook", KnowledgeBaseConfig(source_path=str(tmp_path / "handbook")))
+    at = playground()
+    assert "local?kb=handbook" in at.multiselect(key="playground_systems").options
+    with FakeServer(openai_chat("Within five business days [1].")) as server:
+        at = ask(at, "How long do refunds take?", [f"openai:served?base_url={server.url}&kb=handbook"])
+    assert not at.exception and not at.error
+    assert "Context chunks" in server.requests[0]["json"]["messages"][-1]["content"]
+    assert any(e.label.startswith("[1] refunds.md:L") for e in at.expander)
+    assert any("(retrieval " in c.value for c in at.caption)

@@ -50,9 +50,9 @@ def test_an_unexpected_crash_stays_in_its_own_answer(db):
     assert answer.error == "local failed unexpectedly (RuntimeError: CUDA out of memory)."
 
 
-def test_a_knowledge_base_is_refused_until_rag_is_wired(db):
+def test_a_missing_knowledge_base_fails_in_its_own_answer(db):
     (answer,) = ask_and_save(db, "q?", ["local?kb=handbook"], OPTIONS).answers
-    assert "kb=handbook" in answer.error
+    assert "No knowledge base named 'handbook'" in answer.error
 
 
 @pytest.mark.parametrize("question, systems, problem", [
