@@ -17,6 +17,8 @@ st.markdown(
     "3. **Remember**: every session and run is kept, to compare over time."
 )
 st.page_link("pages/decide.py", label="Start or join a decision session", icon=":material/checklist:")
+st.page_link("pages/knowledge.py", label="Build a knowledge base for RAG", icon=":material/library_books:")
+st.page_link("pages/playground.py", label="Ask several systems side by side", icon=":material/forum:")
 
 db = database()
 if db is not None:

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import streamlit as st
 
-from core.llm.base import GenerationOptions
+from core.llm.base import GenerationOptions, cost_line
 from core.llm.spec import FORMS
 from core.playground import MAX_SYSTEMS, ask_and_save, list_history, preset_systems
 from core.rag.knowledge import ready_knowledge_bases
@@ -29,9 +29,7 @@ def show_answers(answers: Sequence[PlaygroundAnswer]) -> None:
                 st.error(answer.error)
                 continue
             st.markdown(answer.text or "_(empty answer)_")
-            retrieval = "" if answer.retrieval_ms is None else f" (retrieval {answer.retrieval_ms:.0f} ms)"
-            st.caption(f"{answer.model} · {answer.latency_ms / 1000:.2f} s{retrieval} · "
-                       f"{answer.input_tokens} in / {answer.output_tokens} out tokens · ${answer.cost_usd:.6f}")
+            st.caption(cost_line(answer))
             for citation in answer.citations:
                 with st.expander(f"[{citation['number']}] {citation['source']}:"
                                  f"L{citation['start_line']}-L{citation['end_line']}"):

@@ -62,6 +62,14 @@ class Completion:
     citations: tuple[Citation, ...] = field(default=())
 
 
+def cost_line(answer) -> str:
+    """What an answer cost, in one line: for a `Completion` or a stored answer
+    (anything with the same fields), as the CLI and the dashboard show it."""
+    retrieval = "" if answer.retrieval_ms is None else f" (retrieval {answer.retrieval_ms:.0f} ms)"
+    return (f"{answer.model} · {answer.input_tokens} in / {answer.output_tokens} out tokens · "
+            f"{answer.latency_ms / 1000:.2f} s{retrieval} · ${answer.cost_usd:.6f}")
+
+
 class Backend(ABC):
     """A model that answers prompts. Subclasses implement `generate`."""
 

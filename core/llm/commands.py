@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from core.cli import add_command
 from core.errors import InvalidInputError
-from core.llm.base import Completion, GenerationOptions, Prompt
+from core.llm.base import Completion, GenerationOptions, Prompt, cost_line
 from core.llm.spec import FORMS, parse_spec
 from core.systems import build_system
 
@@ -38,13 +38,7 @@ def run_ask(args: argparse.Namespace) -> int:
 def describe(completion: Completion) -> str:
     lines = [completion.text, ""]
     lines += [f"[{c.number}] {c.location}" for c in completion.citations]
-    lines += [summary(completion)]
+    lines += [cost_line(completion)]
     lines += [f"warning: {w}" for w in completion.warnings]
     return "\n".join(lines)
 
-
-def summary(completion: Completion) -> str:
-    """The one-line cost of an answer, as the CLI and the dashboard show it."""
-    retrieval = "" if completion.retrieval_ms is None else f" (retrieval {completion.retrieval_ms:.0f} ms)"
-    return (f"{completion.model} · {completion.input_tokens} in / {completion.output_tokens} out tokens · "
-            f"{completion.latency_ms / 1000:.2f} s{retrieval} · ${completion.cost_usd:.6f}")
