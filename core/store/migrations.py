@@ -1,7 +1,10 @@
 """Append-only, named schema migrations.
 
-Each migration runs once, in its own transaction, and is recorded in the
-`_migrations` table. Never edit or reorder a migration that has shipped: add
+Each migration runs once and is recorded in the `_migrations` table. Several
+processes (the app, the CLI, job workers) may open a fresh database at the
+same moment: on SQLite all pending migrations apply inside one write
+transaction (`BEGIN IMMEDIATE`) that re-reads what is already applied, so the
+second process waits, finds them done and applies nothing. Never edit or reorder a migration that has shipped: add
 a new one. `tests/store/test_migrations.py` checks that applying them all
 yields exactly the schema the SQLModel tables in `core.store.tables` declare.
 """
@@ -11,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 
@@ -94,37 +96,104 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        "m004_jobs_and_fine_tuning",
+        (
+            """CREATE TABLE jobs (
+                id INTEGER NOT NULL PRIMARY KEY,
+                kind VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,
+                title VARCHAR NOT NULL,
+                config JSON NOT NULL,
+                pid INTEGER,
+                log_path VARCHAR NOT NULL,
+                command JSON NOT NULL,
+                heartbeat_at DATETIME,
+                progress FLOAT NOT NULL,
+                progress_text VARCHAR NOT NULL,
+                error VARCHAR,
+                cancel_requested BOOLEAN NOT NULL,
+                result JSON NOT NULL,
+                attempts INTEGER NOT NULL,
+                created_at DATETIME NOT NULL,
+                started_at DATETIME,
+                finished_at DATETIME
+            )""",
+            "CREATE INDEX ix_jobs_status ON jobs (status)",
+            """CREATE TABLE job_metrics (
+                id INTEGER NOT NULL PRIMARY KEY,
+                job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+                step INTEGER NOT NULL,
+                name VARCHAR NOT NULL,
+                value FLOAT NOT NULL,
+                recorded_at DATETIME NOT NULL,
+                UNIQUE (job_id, step, name)
+            )""",
+            "CREATE INDEX ix_job_metrics_job_id ON job_metrics (job_id)",
+            """CREATE TABLE datasets (
+                id INTEGER NOT NULL PRIMARY KEY,
+                name VARCHAR NOT NULL UNIQUE,
+                source VARCHAR NOT NULL,
+                source_format VARCHAR NOT NULL,
+                folder VARCHAR NOT NULL,
+                train_count INTEGER NOT NULL,
+                validation_count INTEGER NOT NULL,
+                details JSON NOT NULL,
+                created_at DATETIME NOT NULL
+            )""",
+            """CREATE TABLE adapters (
+                id INTEGER NOT NULL PRIMARY KEY,
+                name VARCHAR NOT NULL UNIQUE,
+                path VARCHAR NOT NULL,
+                base_model VARCHAR NOT NULL,
+                dataset VARCHAR NOT NULL,
+                job_id INTEGER REFERENCES jobs (id) ON DELETE SET NULL,
+                config JSON NOT NULL,
+                final_validation_loss FLOAT,
+                size_bytes INTEGER NOT NULL,
+                train_seconds FLOAT NOT NULL,
+                cost_usd FLOAT NOT NULL,
+                merged_path VARCHAR,
+                created_at DATETIME NOT NULL
+            )""",
+        ),
+    ),
 )
 
 
 def apply_migrations(engine: Engine, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
     """Apply the migrations not yet recorded; returns the names applied now."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            return _apply_pending(conn.exec_driver_sql, migrations)
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    isolation = driver.isolation_level
+    driver.isolation_level = None  # we issue BEGIN ourselves: sqlite3 would defer it past the DDL
+    try:
+        driver.execute("BEGIN IMMEDIATE")  # takes the write lock before reading what is applied
+        try:
+            applied = _apply_pending(driver.execute, migrations)
+        except BaseException:
+            driver.execute("ROLLBACK")
+            raise
+        driver.execute("COMMIT")
+        return applied
+    finally:
+        driver.isolation_level = isolation
+        raw.close()
+
+
+def _apply_pending(execute, migrations: tuple[Migration, ...]) -> list[str]:
+    execute("CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)")
+    done = {row[0] for row in execute("SELECT name FROM _migrations").fetchall()}
     applied_now = []
-    with engine.begin() as conn:
-        done = _recorded_migrations(conn)
     for migration in migrations:
         if migration.name in done:
             continue
-        with engine.begin() as conn:
-            if not _has_migrations_table(conn):
-                conn.exec_driver_sql(
-                    "CREATE TABLE _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)"
-                )
-            for statement in migration.statements:
-                conn.exec_driver_sql(statement)
-            conn.exec_driver_sql(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (migration.name, datetime.now(timezone.utc).isoformat()),
-            )
+        for statement in migration.statements:
+            execute(statement)
+        execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (migration.name, datetime.now(timezone.utc).isoformat()))
         applied_now.append(migration.name)
     return applied_now
-
-
-def _has_migrations_table(conn) -> bool:
-    return inspect(conn).has_table("_migrations")
-
-
-def _recorded_migrations(conn) -> set[str]:
-    if not _has_migrations_table(conn):
-        return set()
-    return {row[0] for row in conn.exec_driver_sql("SELECT name FROM _migrations")}

@@ -106,3 +106,86 @@ class KnowledgeBase(SQLModel, table=True):
     size_bytes: int = 0
     created_at: datetime = Field(default_factory=utc_now)
     last_indexed_at: Optional[datetime] = None
+
+
+class Job(SQLModel, table=True):
+    """A background job: a row plus a worker subprocess (`core.jobs`). Training
+    now; indexing and evaluation runs later share the same machinery."""
+
+    __tablename__ = "jobs"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str  # a key of `core.jobs.handlers.HANDLERS`, e.g. "train"
+    # queued | running | succeeded | failed | cancelled | interrupted (see `core.jobs.status`)
+    status: str = Field(default="queued", index=True)
+    title: str = ""  # what the job is, in a line a person reads, e.g. "train house-style on smollm2"
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    pid: Optional[int] = None
+    log_path: str = ""
+    command: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    heartbeat_at: Optional[datetime] = None
+    progress: float = 0.0  # 0..1
+    progress_text: str = ""
+    error: Optional[str] = None
+    cancel_requested: bool = False
+    # What the job produced, e.g. {"adapter": "house-style"}; kind-specific.
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = 0  # how many times a worker started it (a resume adds one)
+    created_at: datetime = Field(default_factory=utc_now)
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+
+
+class JobMetric(SQLModel, table=True):
+    """One number a job reported at one step, e.g. ("train_loss", step 12, 2.31).
+
+    One row per (job, step, name): a resumed job that repeats a step since its
+    last checkpoint replaces that step's numbers, so a curve never doubles back."""
+
+    __tablename__ = "job_metrics"
+    __table_args__ = (UniqueConstraint("job_id", "step", "name"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True, ondelete="CASCADE")
+    step: int
+    name: str
+    value: float
+    recorded_at: datetime = Field(default_factory=utc_now)
+
+
+class FineTuneDataset(SQLModel, table=True):
+    """A validated fine-tuning dataset: chat examples in files under the data dir."""
+
+    __tablename__ = "datasets"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(sa_column_kwargs={"unique": True})
+    source: str  # import | git | kb
+    source_format: str  # the format detected on import (alpaca | messages | prompt_completion), or the builder
+    folder: str  # holds train.jsonl and validation.jsonl in the chat `messages` format
+    train_count: int = 0
+    validation_count: int = 0
+    # How it was built (file, repo and revision, knowledge base and system, seed, split) and its
+    # token-length statistics and leakage report, as shown on the page.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class Adapter(SQLModel, table=True):
+    """A trained LoRA adapter, registered so `local?adapter=NAME` finds it."""
+
+    __tablename__ = "adapters"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(sa_column_kwargs={"unique": True})
+    path: str
+    base_model: str
+    dataset: str
+    job_id: Optional[int] = Field(default=None, foreign_key="jobs.id", ondelete="SET NULL")
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    final_validation_loss: Optional[float] = None
+    size_bytes: int = 0
+    train_seconds: float = 0.0
+    cost_usd: float = 0.0
+    merged_path: Optional[str] = None  # a full model folder, once merged on request
+    created_at: datetime = Field(default_factory=utc_now)

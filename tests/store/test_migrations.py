@@ -60,3 +60,27 @@ def test_a_new_migration_applies_on_top_of_an_existing_database(tmp_path):
     extra = MIGRATIONS + (Migration("m999_probe", ("CREATE TABLE probe (id INTEGER PRIMARY KEY)",)),)
     assert apply_migrations(database.engine, extra) == ["m999_probe"]
     assert inspect(database.engine).has_table("probe")
+
+
+def _open_at_once(url: str, barrier) -> None:
+    from core.store.database import Database
+
+    barrier.wait()
+    Database(url).migrate()
+
+
+def test_processes_opening_a_fresh_database_at_once_all_succeed(tmp_path):
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    processes = [context.Process(target=_open_at_once, args=(url, barrier)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    with open_database(url).engine.connect() as conn:
+        recorded = [row[0] for row in conn.exec_driver_sql("SELECT name FROM _migrations")]
+    assert sorted(recorded) == [m.name for m in MIGRATIONS]
