@@ -73,15 +73,16 @@ class KnowledgeBaseConfig:
                                                      "embedding_model", "bfloat16")}
 
 
-def validate_name(name: str) -> str:
-    """The name, stripped, or an error saying what a valid name looks like."""
+def validate_name(name: str, what: str = "knowledge base", example: str = "team-docs") -> str:
+    """The name of a thing kept in a folder of its own (a knowledge base, a dataset,
+    an adapter), stripped, or an error saying what a valid name looks like."""
     name = (name or "").strip()
     if not name:
-        raise InvalidInputError("The knowledge base needs a name, e.g. `team-docs`.")
+        raise InvalidInputError(f"The {what} needs a name, e.g. `{example}`.")
     if ".." in name or "/" in name or "\\" in name or not _NAME.fullmatch(name):
         raise InvalidInputError(
-            f"{name!r} is not a valid knowledge base name: use 1-63 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, without '..' or slashes (e.g. `team-docs`)."
+            f"{name!r} is not a valid {what} name: use 1-63 letters, digits, '.', '_' or '-', "
+            f"starting with a letter or digit, without '..' or slashes (e.g. `{example}`)."
         )
     return name
 

@@ -1,0 +1,79 @@
+"""Building a dataset from each kind of source, as the CLI and the page both do it:
+check the name first (before a long build), build the examples, record how.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from core.finetune import from_kb, git_history
+from core.finetune.datasets import DEFAULT_VALIDATION_FRACTION, check_new_name, create_dataset
+from core.finetune.formats import read_dataset
+from core.llm.base import Backend
+from core.llm.loading import DEFAULT_MODEL
+from core.llm.spec import SystemSpec, parse_spec
+from core.rag.indexer import Progress
+from core.rag.knowledge import get_knowledge_base
+from core.store import Database
+from core.store.tables import FineTuneDataset
+from core.systems import build_system
+
+SAMPLE_FILE = Path(__file__).resolve().parent / "samples" / "house-style.jsonl"
+SAMPLE_NAME = "house-style"
+
+
+class Split:
+    """How examples are split and measured; the same knobs for every source."""
+
+    def __init__(self, validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0,
+                 base: str = DEFAULT_MODEL):
+        self.validation_fraction, self.seed, self.base = validation_fraction, seed, base
+
+    def save(self, db: Database, name: str, examples: list[dict], source: str, source_format: str,
+             details: dict) -> FineTuneDataset:
+        return create_dataset(db, name, examples, source, source_format, details,
+                              validation_fraction=self.validation_fraction, seed=self.seed, base=self.base)
+
+
+def import_jsonl(db: Database, name: str, source: Path | bytes, file_name: str = "",
+                 split: Split = Split()) -> FineTuneDataset:
+    """A JSONL file (a path, or the bytes of an upload) in any of the formats `formats` reads."""
+    check_new_name(db, name)
+    label = file_name or (source.name if isinstance(source, Path) else "upload")
+    file_format, examples = read_dataset(source, label)
+    return split.save(db, name, examples, "import", file_format, {"file": label})
+
+
+def import_sample(db: Database, name: str = SAMPLE_NAME, split: Split = Split()) -> FineTuneDataset:
+    """The shipped sample that teaches a house answer format (see `samples/README.md`)."""
+    return import_jsonl(db, name, SAMPLE_FILE, split=split)
+
+
+def from_git(db: Database, name: str, repo: str, rev: str = "HEAD",
+             max_diff_chars: int = git_history.DEFAULT_MAX_DIFF_CHARS,
+             max_commits: int = git_history.DEFAULT_MAX_COMMITS,
+             split: Split = Split()) -> tuple[FineTuneDataset, dict[str, int]]:
+    """Commits with meaningful messages as (message → diff) examples; returns the skips too."""
+    check_new_name(db, name)
+    built = git_history.examples_from_git(repo, rev, max_diff_chars, max_commits)
+    row = split.save(db, name, built.examples, "git", git_history.EXAMPLE_FORMAT,
+                     {"repo": built.repo, "rev": built.rev, "commit": built.commit,
+                      "max_diff_chars": max_diff_chars, "skipped": built.skipped})
+    return row, built.skipped
+
+
+def from_knowledge_base(db: Database, name: str, kb: str, system: str, limit: int = 20, pairs_per_chunk: int = 3,
+                        progress: Optional[Progress] = None, split: Split = Split(),
+                        backend_for: Callable[[SystemSpec], Backend] = build_system,
+                        ) -> tuple[FineTuneDataset, from_kb.KbExamples]:
+    """Question/answer pairs that `system` (a spec) writes about a knowledge base's chunks."""
+    check_new_name(db, name)
+    get_knowledge_base(db, kb)  # before loading a model or paying for an API
+    backend = backend_for(parse_spec(system))
+    built = from_kb.examples_from_kb(db, kb, backend, limit, pairs_per_chunk, progress)
+    row = split.save(db, name, built.examples, "kb", from_kb.EXAMPLE_FORMAT,
+                     {"kb": built.kb, "system": system, "model": built.model, "chunks": built.chunks,
+                      "pairs_per_chunk": pairs_per_chunk, "bad_replies": built.bad_replies,
+                      "dropped_pairs": built.dropped_pairs, "cost_usd": built.cost_usd})
+    return row, built

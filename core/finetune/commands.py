@@ -1,0 +1,174 @@
+"""`python -m core dataset ...`: fine-tuning datasets from the command line.
+
+Scripts can rely on the output: a build prints one summary line on stdout (skips, progress and
+possible leaks go to stderr), `list` prints one tab-separated line per dataset, and `--json`
+prints the rows as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.cli import add_command
+from core.errors import InvalidInputError
+from core.finetune import from_kb, git_history
+from core.finetune.datasets import (DEFAULT_VALIDATION_FRACTION, check_new_name, check_validation_fraction,
+                                    create_dataset, get_dataset, list_datasets, read_split, remove_dataset)
+from core.finetune.formats import read_dataset
+from core.llm.loading import DEFAULT_MODEL
+from core.llm.spec import parse_spec
+from core.rag.knowledge import get_knowledge_base
+from core.store import Database, current_database
+from core.store.tables import FineTuneDataset
+from core.systems import build_system
+
+PREVIEW_CHARS = 300  # per message in `show`'s text output
+
+
+def register(subparsers) -> None:
+    dataset = subparsers.add_parser("dataset", help="fine-tuning datasets (the Fine-tune page)")
+    commands = dataset.add_subparsers(dest="dataset_command", metavar="COMMAND", required=True)
+    imported = _builder(commands, "import", "import a JSONL file (alpaca, messages or prompt/completion)", run_import)
+    imported.add_argument("file", metavar="FILE")
+    git = _builder(commands, "from-git", "examples from a repository's commits: message -> diff", run_from_git)
+    git.add_argument("repo", metavar="REPO")
+    git.add_argument("--rev", default="HEAD", help="the revision whose history is read (default: HEAD)")
+    git.add_argument("--max-diff-chars", type=int, default=git_history.DEFAULT_MAX_DIFF_CHARS, metavar="N",
+                     help="skip commits whose diff is longer")
+    git.add_argument("--max-commits", type=int, default=git_history.DEFAULT_MAX_COMMITS, metavar="N",
+                     help="read at most the N newest commits")
+    kb = _builder(commands, "from-kb", "question/answer pairs a system writes from a knowledge base", run_from_kb)
+    kb.add_argument("kb", metavar="KB")
+    kb.add_argument("--system", required=True, metavar="SPEC", help="who writes the pairs, e.g. local or anthropic")
+    kb.add_argument("--limit", type=int, default=20, metavar="N", help="ask about at most N chunks")
+    kb.add_argument("--pairs-per-chunk", type=int, default=3, metavar="N")
+    listing = add_command(commands, "list", "list datasets", run_list)
+    listing.add_argument("--json", action="store_true", help="print the datasets as JSON")
+    show = add_command(commands, "show", "a dataset's details, statistics and leakage report", run_show)
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true", help="print the dataset as JSON")
+    show.add_argument("--examples", type=int, default=0, metavar="N", help="also print the first N train examples")
+    remove = add_command(commands, "remove", "delete a dataset and its files", run_remove)
+    remove.add_argument("name")
+
+
+def _builder(commands, name: str, help_text: str, run) -> argparse.ArgumentParser:
+    """A command that builds a dataset: the options every way of building shares."""
+    parser = add_command(commands, name, help_text, run)
+    parser.add_argument("--name", required=True, help="the new dataset's name")
+    parser.add_argument("--validation-fraction", type=float, default=DEFAULT_VALIDATION_FRACTION, metavar="F")
+    parser.add_argument("--seed", type=int, default=0, help="the train/validation split's seed")
+    parser.add_argument("--base", default=DEFAULT_MODEL, help="the base model whose tokens measure lengths")
+    return parser
+
+
+def run_import(args: argparse.Namespace) -> int:
+    _check_before_building(args)
+    file_format, examples = read_dataset(Path(args.file))
+    return _save(args, examples, "import", file_format, {"file": Path(args.file).name})
+
+
+def run_from_git(args: argparse.Namespace) -> int:
+    _check_before_building(args)
+    built = git_history.examples_from_git(args.repo, args.rev, args.max_diff_chars, args.max_commits)
+    for reason, count in built.skipped.items():
+        print(f"skipped {count} commit(s): {reason}", file=sys.stderr)
+    return _save(args, built.examples, "git", git_history.EXAMPLE_FORMAT,
+                 {"repo": built.repo, "rev": built.rev, "commit": built.commit,
+                  "max_diff_chars": args.max_diff_chars, "skipped": built.skipped})
+
+
+def run_from_kb(args: argparse.Namespace) -> int:
+    db = _check_before_building(args)
+    get_knowledge_base(db, args.kb)  # before loading a model or paying for an API
+    backend = build_system(parse_spec(args.system))
+    built = from_kb.examples_from_kb(db, args.kb, backend, args.limit, args.pairs_per_chunk, _print_progress)
+    if built.bad_replies or built.dropped_pairs:
+        print(f"unusable: {built.bad_replies} reply(ies), {built.dropped_pairs} pair(s)", file=sys.stderr)
+    return _save(args, built.examples, "kb", from_kb.EXAMPLE_FORMAT,
+                 {"kb": built.kb, "system": args.system, "model": built.model, "chunks": built.chunks,
+                  "pairs_per_chunk": args.pairs_per_chunk, "bad_replies": built.bad_replies,
+                  "dropped_pairs": built.dropped_pairs, "cost_usd": built.cost_usd})
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = list_datasets(current_database())
+    if args.json:
+        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        return 0
+    for row in rows:
+        print(f"{row.name}\t{row.source}\t{row.source_format}\t{row.train_count} train\t"
+              f"{row.validation_count} validation\t{len(row.details.get('leakage', []))} possible leak(s)\t"
+              f"{row.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    if args.examples < 0:
+        raise InvalidInputError("--examples must be 0 or more.")
+    row = get_dataset(current_database(), args.name)
+    examples = read_split(row, "train")[:args.examples] if args.examples else []
+    if args.json:
+        print(json.dumps({**row.model_dump(mode="json"), **({"examples": examples} if args.examples else {})}, indent=2))
+        return 0
+    print(describe(row))
+    for number, example in enumerate(examples, start=1):
+        print(f"\n--- example {number}" + (f" ({example['source']})" if example.get("source") else ""))
+        for message in example["messages"]:
+            content = message["content"]
+            print(f"{message['role']}: {content[:PREVIEW_CHARS]}" + ("..." if len(content) > PREVIEW_CHARS else ""))
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    remove_dataset(current_database(), args.name)
+    print(f"removed {args.name}")
+    return 0
+
+
+def describe(row: FineTuneDataset) -> str:
+    """A dataset's row as lines a person reads."""
+    built = ", ".join(f"{key}={value}" for key, value in row.details.items()
+                      if key not in ("token_lengths", "leakage", "skipped"))
+    lengths = row.details.get("token_lengths", {})
+    leaks = row.details.get("leakage", [])
+    lines = [f"name: {row.name}", f"source: {row.source} ({row.source_format})", f"folder: {row.folder}",
+             f"examples: {row.train_count} train, {row.validation_count} validation", f"built from: {built}",
+             f"tokens ({lengths.get('base', '?')}): " + ", ".join(f"{key} {value}" for key, value in lengths.items()
+                                                                if key != "base"),
+             f"possible leaks: {len(leaks)}"]
+    lines += [f"  {_leak_line(leak)}" for leak in leaks]
+    lines.append(f"created: {row.created_at:%Y-%m-%d %H:%M}")
+    return "\n".join(lines)
+
+
+def _check_before_building(args: argparse.Namespace) -> Database:
+    """Fail on a taken name or a bad split now, not after minutes of building (or paid API calls)."""
+    db = current_database()
+    check_new_name(db, args.name)
+    check_validation_fraction(args.validation_fraction)
+    return db
+
+
+def _save(args: argparse.Namespace, examples: list[dict], source: str, source_format: str, details: dict) -> int:
+    row = create_dataset(current_database(), args.name, examples, source, source_format, details,
+                         validation_fraction=args.validation_fraction, seed=args.seed, base=args.base)
+    lengths, leaks = row.details["token_lengths"], row.details["leakage"]
+    for leak in leaks:
+        print(f"possible leak: {_leak_line(leak)}", file=sys.stderr)
+    print(f"{row.name}: {row.train_count} train / {row.validation_count} validation example(s) "
+          f"({row.source_format}); tokens p50 {lengths['p50']}, p90 {lengths['p90']}, max {lengths['max']}; "
+          f"{len(leaks)} possible leak(s)")
+    return 0
+
+
+def _leak_line(leak: dict) -> str:
+    return (f"{leak['split']}[{leak['example']}] ~ {leak['question_source']} (similarity {leak['similarity']}): "
+            f"{leak['eval_question']}")
+
+
+def _print_progress(stage: str, fraction: float) -> None:
+    print(f"[{fraction:4.0%}] {stage}", file=sys.stderr)
