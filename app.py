@@ -17,6 +17,7 @@ navigation = st.navigation(
         ],
         "Build": [
             st.Page("pages/knowledge.py", title="Knowledge", icon=":material/library_books:", url_path="knowledge"),
+            st.Page("pages/finetune.py", title="Fine-tune", icon=":material/model_training:", url_path="finetune"),
         ],
         "Compare": [
             st.Page("pages/playground.py", title="Playground", icon=":material/forum:", url_path="playground"),

@@ -19,6 +19,9 @@ COMMAND_MODULES = (
     "core.checklist.commands",
     "core.llm.commands",
     "core.rag.commands",
+    "core.finetune.commands",
+    "core.finetune.train_commands",
+    "core.jobs.commands",
 )
 
 

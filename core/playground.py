@@ -8,7 +8,6 @@ caller's: the dashboard caches loaded models, the CLI does not need to.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from sqlmodel import col, select
@@ -34,12 +33,13 @@ class Exchange:
     answers: list[PlaygroundAnswer]
 
 
-def preset_systems(models_dir: Path, knowledge_bases: Sequence[str] = ()) -> list[str]:
-    """Systems offered by name: the built-in presets, SmolLM2 with each LoRA
-    adapter found under `<models_dir>/adapters/`, and SmolLM2 answering from
-    each of `knowledge_bases` (RAG)."""
-    adapters = sorted(p for p in (models_dir / "adapters").glob("*") if (p / "adapter_config.json").is_file())
-    return [*PRESETS, *(f"local?adapter={p}" for p in adapters), *(f"local?kb={name}" for name in knowledge_bases)]
+def preset_systems(adapters: Sequence[str] = (), knowledge_bases: Sequence[str] = ()) -> list[str]:
+    """Systems offered by name: the built-in presets; SmolLM2 answering from each
+    knowledge base (RAG); SmolLM2 with each registered LoRA adapter (fine-tuned),
+    alone and answering from each knowledge base (RAG + fine-tuned)."""
+    tuned = [f"local?adapter={name}" for name in adapters]
+    return [*PRESETS, *(f"local?kb={kb}" for kb in knowledge_bases), *tuned,
+            *(f"{system}&kb={kb}" for system in tuned for kb in knowledge_bases)]
 
 
 def check_question(question: str, systems: Sequence[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from core.checklist.scoring import FactorTally
@@ -24,4 +25,21 @@ def factor_tally_figure(tally: FactorTally) -> go.Figure:
         yaxis=dict(autorange="reversed"),
         height=220, margin=dict(l=10, r=10, t=40, b=10),
     )
+    return figure
+
+
+LOSS_COLOURS = {"train_loss": FINE_TUNE_COLOUR, "validation_loss": RAG_COLOUR}
+
+
+def loss_curve_figure(frame: pd.DataFrame, title: str = "Loss") -> go.Figure:
+    """Train and validation loss by step, from long-format metrics (step, name, value)."""
+    figure = go.Figure()
+    for name, colour in LOSS_COLOURS.items():
+        points = frame[frame["name"] == name].sort_values("step")
+        if not points.empty:
+            figure.add_trace(go.Scatter(x=points["step"], y=points["value"], name=name.replace("_", " "),
+                                        mode="lines+markers" if name == "validation_loss" else "lines",
+                                        line=dict(color=colour)))
+    figure.update_layout(title=title, xaxis_title="step", yaxis_title="loss", height=320,
+                         margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
     return figure

@@ -18,6 +18,7 @@ st.markdown(
 )
 st.page_link("pages/decide.py", label="Start or join a decision session", icon=":material/checklist:")
 st.page_link("pages/knowledge.py", label="Build a knowledge base for RAG", icon=":material/library_books:")
+st.page_link("pages/finetune.py", label="Fine-tune a LoRA adapter", icon=":material/model_training:")
 st.page_link("pages/playground.py", label="Ask several systems side by side", icon=":material/forum:")
 
 db = database()

@@ -6,11 +6,11 @@ from typing import Sequence
 
 import streamlit as st
 
+from core.finetune.adapters import list_adapters
 from core.llm.base import GenerationOptions, cost_line
 from core.llm.spec import FORMS
 from core.playground import MAX_SYSTEMS, ask_and_save, list_history, preset_systems
 from core.rag.knowledge import ready_knowledge_bases
-from core.settings import get_settings
 from core.store.tables import PlaygroundAnswer
 from ui.backends import system_backend
 from ui.common import database, ensure_router, reported_errors
@@ -40,9 +40,10 @@ def show_answers(answers: Sequence[PlaygroundAnswer]) -> None:
 
 def ask_form(db) -> None:
     with st.form("playground_ask"):
-        presets = preset_systems(get_settings().models_dir, ready_knowledge_bases(db))
+        presets = preset_systems([a.name for a in list_adapters(db)], ready_knowledge_bases(db))
+        chosen_elsewhere = "playground_systems" in st.session_state  # e.g. "Try in Playground" on Fine-tune
         systems = st.multiselect(
-            "Systems", presets, default=["local"], max_selections=MAX_SYSTEMS,
+            "Systems", presets, default=None if chosen_elsewhere else ["local"], max_selections=MAX_SYSTEMS,
             accept_new_options=True, key="playground_systems",
             help="Pick presets or type a spec: " + ", ".join(f"`{form}`" for form in FORMS))
         question = st.text_area("Question", key="playground_question")

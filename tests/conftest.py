@@ -1,19 +1,31 @@
-"""Every test gets its own data dir and a real SQLite file in it."""
+"""Every test gets its own data dir, models dir and a real SQLite file."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from core.settings import get_settings
 from core.store import open_database
 
-pytest_plugins = ["tests.tiny_model"]  # the tiny chat model fixtures, for every test that asks a model
+pytest_plugins = ["tests.tiny_model", "tests.training_fixtures"]  # tiny model, dataset and training fixtures
+
+
+SHARED_MODEL_CACHE = Path(__file__).resolve().parents[1] / "models" / "cache"
 
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     path = tmp_path / "data"
     monkeypatch.setenv("RAGTUNE_DATA_DIR", str(path))
+    # Adapters and merged models go to the test's folder; SmolLM2's safetensors copy
+    # (slow to make) is shared with the checkout's models/cache.
+    models = tmp_path / "models"
+    models.mkdir()
+    SHARED_MODEL_CACHE.mkdir(parents=True, exist_ok=True)
+    (models / "cache").symlink_to(SHARED_MODEL_CACHE, target_is_directory=True)
+    monkeypatch.setenv("RAGTUNE_MODELS_DIR", str(models))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)

@@ -80,34 +80,43 @@ def load_model(source: str = DEFAULT_MODEL, adapter: Optional[str] = None,
 
 
 def _load_base(source: str) -> tuple[Any, Any, str]:
+    folder, name = resolve_source(source)
+    return (*load_pretrained(folder), name)
+
+
+def resolve_source(source: str) -> tuple[str, str]:
+    """What `from_pretrained` loads for `source` (a folder, or a hub id in the local
+    cache) and the model's display name. SmolLM2 resolves to its safetensors copy,
+    which training and quantisation need too: both refuse a GGUF-loaded model."""
     if source.lower() in (DEFAULT_MODEL, SMOLLM2_NAME.lower()):
-        folder = cached_smollm2()
-        return (*load_pretrained(str(folder)), SMOLLM2_NAME)
+        return str(cached_smollm2()), SMOLLM2_NAME
     path = Path(source).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise InvalidInputError(
                 f"{path} is not a Hugging Face model folder (no config.json): point at the folder "
                 "holding config.json and the weights.")
-        return (*load_pretrained(str(path)), path.name)
+        return str(path), path.name
     if _looks_like_path(source):
         raise NotFoundError(f"Model folder {path} does not exist: check the path, or use `local` for SmolLM2.")
-    return (*load_pretrained(source), source)
+    return source, source
 
 
 def _looks_like_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or source.count("/") > 1
 
 
-def load_pretrained(source: str, **kwargs) -> tuple[Any, Any]:
-    """Model and tokenizer in float32 from a folder or the local hub cache; never downloads."""
+def load_pretrained(source: str, model_kwargs: Optional[dict] = None, **kwargs) -> tuple[Any, Any]:
+    """Model and tokenizer in float32 from a folder or the local hub cache; never downloads.
+    `kwargs` go to both (e.g. `gguf_file`), `model_kwargs` to the model only (e.g. quantisation)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging
 
     logging.disable_progress_bar()  # bars in a CLI's output or the dashboard's log are noise
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32,
+                                                     **kwargs, **(model_kwargs or {}))
     except OSError as exc:
         raise NotFoundError(
             f"Model {source!r} is not available offline: nothing is downloaded at run time. Download it "
@@ -179,3 +188,14 @@ def _check_adapter_folder(folder: Path) -> None:
         raise InvalidInputError(
             f"{folder} has no adapter weights (adapter_model.safetensors): the adapter is incomplete; "
             "train it again.")
+
+
+def release_models() -> None:
+    """Forget the models this process keeps loaded and hand their memory back
+    (before a GPU training job needs it)."""
+    import gc
+
+    load_model.cache_clear()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

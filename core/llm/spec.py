@@ -4,7 +4,8 @@ Grammar: `BACKEND[:MODEL][?key=value&...]`, for example
 
     local                                     SmolLM2, the default model
     local:models/my-model                     a local Hugging Face folder (or a hub id already cached)
-    local:smollm2?adapter=models/adapters/x&dtype=bfloat16
+    local?adapter=support-v1                  SmolLM2 with a registered (fine-tuned) LoRA adapter
+    local:smollm2?adapter=models/adapters/x&dtype=bfloat16   an adapter folder
     anthropic:claude-sonnet-4-5
     openai:llama3:8b?base_url=http://127.0.0.1:11434/v1
     local?kb=docs&k=4&mode=hybrid             SmolLM2 answering from the knowledge base "docs" (RAG)
@@ -33,6 +34,7 @@ FORMS = (
     "anthropic:claude-sonnet-4-5",
     "openai:MODEL?base_url=http://127.0.0.1:8000/v1",
     "local?kb=NAME&k=4&mode=hybrid",
+    "local?adapter=NAME",
 )
 # Retrieval options apply to any backend: the knowledge base, how many chunks, which search.
 RETRIEVAL_OPTIONS = {"kb", "k", "mode"}
@@ -137,6 +139,11 @@ def build_backend(spec: SystemSpec, key: Optional[str] = None) -> Backend:
     if spec.backend == "local":
         from core.llm.local import LocalBackend
 
+        if "adapter" in options:  # a registered adapter's name, or a folder
+            from core.finetune.adapters import adapter_path
+            from core.store import current_database
+
+            options["adapter"] = adapter_path(current_database(), options["adapter"])
         return LocalBackend(spec.model, **options)
     if spec.backend == "anthropic":
         from core.llm.anthropic_backend import AnthropicBackend

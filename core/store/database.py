@@ -42,9 +42,14 @@ class Database:
             return apply_migrations(self.engine)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on any error."""
-        with self.translated_errors(), Session(self.engine, expire_on_commit=False) as session:
+    def session(self, immediate: bool = False) -> Iterator[Session]:
+        """A session committed on success and rolled back on any error.
+
+        `immediate` takes SQLite's write lock when the transaction begins, for a
+        read-then-write that other processes must not interleave with (claiming
+        a queued job while counting the running ones)."""
+        bind = self.engine.execution_options(immediate=True) if immediate else self.engine
+        with self.translated_errors(), Session(bind, expire_on_commit=False) as session:
             yield session
             session.commit()
 
@@ -85,6 +90,7 @@ def _create_engine(url: str) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
 
 
@@ -99,6 +105,15 @@ def _configure_sqlite_connection(dbapi_connection, _record) -> None:
             raise
     finally:
         cursor.close()
+    # The sqlite3 module defers BEGIN until the first write, so a transaction's
+    # reads are not isolated from another process's writes; SQLAlchemy's
+    # "begin" event issues BEGIN (or BEGIN IMMEDIATE) itself instead.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite_transaction(connection) -> None:
+    immediate = connection.get_execution_options().get("immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @lru_cache(maxsize=8)

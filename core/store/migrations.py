@@ -163,25 +163,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 def apply_migrations(engine: Engine, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
     """Apply the migrations not yet recorded; returns the names applied now."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            return _apply_pending(conn.exec_driver_sql, migrations)
-    raw = engine.raw_connection()
-    driver = raw.driver_connection
-    isolation = driver.isolation_level
-    driver.isolation_level = None  # we issue BEGIN ourselves: sqlite3 would defer it past the DDL
-    try:
-        driver.execute("BEGIN IMMEDIATE")  # takes the write lock before reading what is applied
-        try:
-            applied = _apply_pending(driver.execute, migrations)
-        except BaseException:
-            driver.execute("ROLLBACK")
-            raise
-        driver.execute("COMMIT")
-        return applied
-    finally:
-        driver.isolation_level = isolation
-        raw.close()
+    # immediate: the write lock is taken before reading which migrations are applied
+    with engine.execution_options(immediate=True).begin() as conn:
+        return _apply_pending(conn.exec_driver_sql, migrations)
 
 
 def _apply_pending(execute, migrations: tuple[Migration, ...]) -> list[str]:

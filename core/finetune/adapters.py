@@ -1,0 +1,134 @@
+"""Trained adapters: written whole or not at all, registered, found by name, merged.
+
+An adapter folder is written under a hidden temporary name and renamed into
+`<models_dir>/adapters/NAME` only when complete, and the lab lists adapters
+from their rows: no page ever offers a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Optional
+
+from sqlmodel import select
+
+from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from core.rag.config import validate_name
+from core.settings import get_settings
+from core.store import Database
+from core.store.tables import Adapter
+
+TRAINING_CONFIG_FILE = "training_config.json"
+
+
+def adapters_dir() -> Path:
+    return get_settings().models_dir / "adapters"
+
+
+def merged_dir() -> Path:
+    return get_settings().models_dir / "merged"
+
+
+def validate_adapter_name(db: Database, name: str) -> str:
+    name = validate_name(name, what="adapter", example="support-style-v1")
+    if find_adapter(db, name) is not None or (adapters_dir() / name).exists():
+        raise AlreadyExistsError(f"An adapter named {name!r} exists: pick another name, or remove it first.")
+    return name
+
+
+def save_adapter(db: Database, model: Any, name: str, record: dict[str, Any]) -> Adapter:
+    """Write the peft `model`'s adapter with our `record` beside it, then register it.
+
+    `record` holds the row's fields (base_model, dataset, job_id, config,
+    final_validation_loss, train_seconds, cost_usd); it is also saved as
+    `training_config.json` with the library versions."""
+    target = adapters_dir() / name
+    partial = adapters_dir() / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(str(partial))
+    (partial / TRAINING_CONFIG_FILE).write_text(json.dumps({**record, "versions": library_versions()}, indent=2))
+    if target.exists():
+        shutil.rmtree(partial, ignore_errors=True)
+        raise AlreadyExistsError(f"{target} appeared while training: the adapter was not saved over it.")
+    partial.rename(target)
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    try:
+        with db.session() as session:
+            row = Adapter(name=name, path=str(target), size_bytes=size, **record)
+            session.add(row)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return row
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("torch", "transformers", "peft", "trl", "bitsandbytes")}
+
+
+def list_adapters(db: Database) -> list[Adapter]:
+    with db.session() as session:
+        return list(session.exec(select(Adapter).order_by(Adapter.created_at.desc())))  # type: ignore[attr-defined]
+
+
+def find_adapter(db: Database, name: str) -> Optional[Adapter]:
+    with db.session() as session:
+        return session.exec(select(Adapter).where(Adapter.name == name)).first()
+
+
+def get_adapter(db: Database, name: str) -> Adapter:
+    row = find_adapter(db, name)
+    if row is None:
+        raise NotFoundError(f"No adapter named {name!r}: the Fine-tune page and `python -m core jobs list` "
+                            "show what was trained.")
+    return row
+
+
+def adapter_path(db: Database, name_or_path: str) -> str:
+    """A registered adapter's folder by name; a path (anything with a slash) as given."""
+    if "/" in name_or_path or "\\" in name_or_path or Path(name_or_path).expanduser().is_dir():
+        return name_or_path
+    return get_adapter(db, name_or_path).path
+
+
+def remove_adapter(db: Database, name: str) -> None:
+    row = get_adapter(db, name)
+    with db.session() as session:
+        session.delete(session.get(Adapter, row.id))
+    shutil.rmtree(row.path, ignore_errors=True)
+    if row.merged_path:
+        shutil.rmtree(row.merged_path, ignore_errors=True)
+
+
+def merge_adapter(db: Database, name: str) -> Path:
+    """The base model with the adapter merged into its weights, as a folder
+    `local:PATH` loads without peft (made once, then reused)."""
+    from peft import PeftModel
+
+    from core.llm.loading import load_pretrained, resolve_source
+
+    row = get_adapter(db, name)
+    if row.merged_path and Path(row.merged_path, "config.json").is_file():
+        return Path(row.merged_path)
+    folder, _ = resolve_source(row.base_model)
+    model, tokenizer = load_pretrained(folder)
+    try:
+        merged = PeftModel.from_pretrained(model, row.path).merge_and_unload()
+    except Exception as exc:  # peft raises many kinds for a damaged folder; all mean the same here
+        raise InvalidInputError(f"The adapter {name!r} in {row.path} cannot be merged ({exc}).") from exc
+    target = merged_dir() / name
+    partial = merged_dir() / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    merged.save_pretrained(str(partial))
+    tokenizer.save_pretrained(str(partial))
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    with db.session() as session:
+        stored = session.get(Adapter, row.id)
+        stored.merged_path = str(target)
+        session.add(stored)
+    return target

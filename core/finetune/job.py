@@ -1,0 +1,132 @@
+"""The "train" job kind: what the worker runs for a training job.
+
+Checks happen at submit, before anything is queued (a dataset that does not
+exist, a base model that is not there, a taken adapter name, an output folder
+that cannot be written); the run itself lives in `core.finetune.trainer`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from core.errors import InvalidInputError, NotFoundError
+from core.finetune.adapters import adapters_dir, save_adapter, validate_adapter_name
+from core.finetune.config import TrainingConfig
+from core.jobs import queue
+from core.jobs.context import JobContext
+from core.jobs.kinds import JobCancelled, JobKind
+from core.jobs.processes import job_dir
+from core.jobs.scheduler import submit
+from core.llm.loading import (DEFAULT_MODEL, SMOLLM2_NAME, release_models, resolve_source, smollm2_cache_dir,
+                              smollm2_gguf)
+from core.llm.pricing import hourly_cost
+from core.store import Database, current_database
+from core.store.tables import Job
+
+
+def checkpoint_dir(job_id: int) -> Path:
+    return job_dir(job_id) / "checkpoints"
+
+
+def submit_training(db: Database, training: TrainingConfig) -> Job:
+    """Queue a training job (it starts at once when a slot is free)."""
+    if training.device != "cpu" and torch_cuda_available():
+        release_models()  # this process's loaded models would hold GPU memory the job needs
+    return submit(db, "train", {"training": training.to_dict()},
+                  title=f"train {training.adapter_name} on {training.dataset} ({training.base_model}"
+                        f"{', QLoRA' if training.qlora else ''})")
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+class TrainingJob(JobKind):
+    def validate(self, config: dict[str, Any]) -> None:
+        from core.finetune.datasets import get_dataset
+
+        training = TrainingConfig.from_dict(config.get("training", {}))
+        db = current_database()
+        get_dataset(db, training.dataset)
+        validate_adapter_name(db, training.adapter_name)
+        for job in queue.list_jobs(db, kind="train", statuses=queue.ACTIVE + queue.RESUMABLE):
+            if job.config.get("training", {}).get("adapter_name") == training.adapter_name:
+                raise InvalidInputError(f"Job {job.id} ({job.status}) already trains an adapter named "
+                                        f"{training.adapter_name!r}: pick another name.")
+        check_base_model(training.base_model)
+        check_writable(adapters_dir())
+
+    def run(self, context: JobContext) -> dict[str, Any]:
+        from core.finetune.datasets import get_dataset, read_split
+        from core.finetune.trainer import train
+
+        attempt_started = time.monotonic()
+        training = TrainingConfig.from_dict(context.config["training"])
+        dataset = get_dataset(context.db, training.dataset)
+        model, outcome = train(
+            training, read_split(dataset, "train"), read_split(dataset, "validation"), checkpoint_dir(context.job.id),
+            context.metrics, context.progress, context.cancel_requested, resume=context.resuming)
+        if outcome.truncated_examples:
+            context.log(f"{outcome.truncated_examples} example(s) were longer than max_seq_length="
+                        f"{training.max_seq_length} tokens: their answers were cut to fit.")
+        seconds = context.job.result.get("train_seconds", 0.0) + time.monotonic() - attempt_started
+        if outcome.stopped_early:
+            raise JobCancelled({"train_seconds": seconds, "steps": outcome.steps})
+        if not context.is_main:
+            return {}
+        adapter = save_adapter(context.db, model, training.adapter_name, {
+            "base_model": training.base_model, "dataset": training.dataset, "job_id": context.job.id,
+            "config": training.to_dict(), "final_validation_loss": outcome.final_validation_loss,
+            "train_seconds": seconds, "cost_usd": hourly_cost(seconds)})
+        context.log(f"adapter {adapter.name} saved to {adapter.path} ({adapter.size_bytes / 1e6:.1f} MB)")
+        return {"adapter": adapter.name, "train_seconds": seconds, "steps": outcome.steps,
+                "final_validation_loss": outcome.final_validation_loss, "tokens_seen": outcome.tokens_seen,
+                "truncated_examples": outcome.truncated_examples}
+
+    def resume_problem(self, job: Job) -> Optional[str]:
+        from core.finetune.trainer import last_checkpoint
+
+        if last_checkpoint(checkpoint_dir(job.id)) is None:
+            every = job.config.get("training", {}).get("checkpoint_every", "?")
+            return (f"it stopped before its first checkpoint (one is saved every {every} steps), so there is "
+                    "nothing to resume from: start a new training job instead.")
+        return None
+
+    def gpus(self, job: Job) -> int:
+        import torch
+
+        device = job.config.get("training", {}).get("device", "auto")
+        return torch.cuda.device_count() if device in ("auto", "cuda") else 0
+
+
+def check_base_model(source: str) -> None:
+    """A base model that is not on this machine is refused before a job is queued."""
+    if source.lower() in (DEFAULT_MODEL, SMOLLM2_NAME.lower()):
+        if not (smollm2_cache_dir() / "config.json").is_file():
+            smollm2_gguf()  # raises with how to install it
+        return
+    folder, _ = resolve_source(source)
+    if not Path(folder).is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(folder, "config.json"), str):
+            raise NotFoundError(f"Base model {source!r} is neither a local folder nor in the Hugging Face cache: "
+                                "nothing is downloaded at run time; give a model folder's path.")
+
+
+def check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot write to {folder} ({exc.strerror}): make it writable, or point "
+                                "RAGTUNE_MODELS_DIR at a folder you can write.") from exc
+    if not os.access(folder, os.W_OK):
+        raise InvalidInputError(f"Cannot write to {folder}: make it writable, or point RAGTUNE_MODELS_DIR elsewhere.")

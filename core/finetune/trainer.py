@@ -1,0 +1,200 @@
+"""One LoRA / QLoRA run: trl's SFTTrainer over peft, reporting to a callback.
+
+trl applies the model's chat template and masks the prompt, so the loss covers
+the response tokens only (each example is a conversational prompt/completion
+pair: every message but the last, then the last, the assistant's answer).
+Transformers' Trainer does the loop, the schedule, mixed precision, the
+checkpoints and resuming from them. This module chooses their settings and
+turns their logs into our metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from transformers import TrainerCallback
+
+from core.errors import InvalidInputError
+from core.finetune.config import TrainingConfig
+from core.hardware import native_bfloat16
+from core.llm.loading import DTYPES, load_pretrained, resolve_device, resolve_source
+
+ReportMetrics = Callable[[int, dict[str, float]], None]
+ReportProgress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    stopped_early: bool  # a cancel was asked for: a checkpoint was saved at the last step
+    steps: int
+    max_steps: int
+    final_validation_loss: Optional[float]
+    train_seconds: float  # this attempt's time in the training loop
+    tokens_seen: int
+    truncated_examples: int  # longer than max_seq_length: their answers were cut to fit
+
+
+def resolved_precision(config: TrainingConfig, device: str) -> str:
+    """bf16 where the device computes it natively; fp16 on older GPUs; else fp32."""
+    if config.precision != "auto":
+        return config.precision
+    if native_bfloat16(device):
+        return "bf16"
+    return "fp16" if device == "cuda" else "fp32"
+
+
+def last_checkpoint(checkpoint_dir: Path) -> Optional[Path]:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not checkpoint_dir.is_dir():
+        return None
+    found = get_last_checkpoint(str(checkpoint_dir))
+    return Path(found) if found else None
+
+
+def load_for_training(config: TrainingConfig, device: str) -> tuple[Any, Any]:
+    """The base model in float32 (or 4-bit NF4 for QLoRA) and its tokenizer, from the
+    loader's training path: SmolLM2 from its safetensors copy, never the GGUF."""
+    folder, _ = resolve_source(config.base_model)
+    model_kwargs: dict[str, Any] = {}
+    if config.qlora:
+        from transformers import BitsAndBytesConfig
+
+        model_kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=config.double_quant,
+            bnb_4bit_compute_dtype=DTYPES[config.compute_dtype])
+        model_kwargs["device_map"] = {"": 0 if device == "cuda" else "cpu"}
+    model, tokenizer = load_pretrained(folder, model_kwargs)
+    if not tokenizer.chat_template:
+        raise InvalidInputError(f"{config.base_model} has no chat template: fine-tune an instruct/chat model.")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if config.qlora:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return model, tokenizer
+
+
+def prompt_completion(examples: Sequence[dict]) -> list[dict]:
+    """trl's conversational prompt/completion form of our chat examples."""
+    return [{"prompt": e["messages"][:-1], "completion": [e["messages"][-1]]} for e in examples]
+
+
+def train(config: TrainingConfig, train_examples: Sequence[dict], validation_examples: Sequence[dict],
+          checkpoint_dir: Path, report_metrics: ReportMetrics, report_progress: ReportProgress,
+          should_stop: Callable[[], bool], resume: bool = False) -> tuple[Any, RunOutcome]:
+    """Train; returns the peft model (adapter attached) and how the run went."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTTrainer
+
+    device = resolve_device(config.device)
+    model, tokenizer = load_for_training(config, device)
+    truncated = check_lengths(tokenizer, [*train_examples, *validation_examples], config.max_seq_length)
+    callback = MetricsCallback(report_metrics, report_progress, should_stop)
+    trainer = SFTTrainer(
+        model=model, args=sft_config(config, checkpoint_dir, device, bool(validation_examples)),
+        train_dataset=Dataset.from_list(prompt_completion(train_examples)),
+        eval_dataset=Dataset.from_list(prompt_completion(validation_examples)) if validation_examples else None,
+        processing_class=tokenizer, callbacks=[callback],
+        peft_config=LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                               target_modules=list(config.target_modules), task_type="CAUSAL_LM"))
+    checkpoint = last_checkpoint(checkpoint_dir) if resume else None
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    state = trainer.state
+    final_loss = None
+    if validation_examples and not callback.stopped:
+        final_loss = trainer.evaluate()["eval_loss"]
+        report_metrics(state.global_step, {"validation_loss": final_loss})
+    return trainer.model, RunOutcome(
+        stopped_early=callback.stopped, steps=state.global_step, max_steps=state.max_steps,
+        final_validation_loss=final_loss, train_seconds=callback.train_seconds,
+        tokens_seen=int(state.num_input_tokens_seen or 0), truncated_examples=truncated)
+
+
+def check_lengths(tokenizer: Any, examples: Sequence[dict], max_length: int) -> int:
+    """How many examples are longer than `max_length` tokens (their answers are cut
+    to fit); an example whose prompt alone fills it would teach nothing, so it is refused."""
+    truncated, hopeless = 0, []
+    for number, example in enumerate(examples, start=1):
+        prompt = tokenizer.apply_chat_template(example["messages"][:-1], add_generation_prompt=True, tokenize=False)
+        prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        full = tokenizer.apply_chat_template(example["messages"], tokenize=False)
+        if prompt_tokens >= max_length:
+            hopeless.append((number, prompt_tokens))
+        elif len(tokenizer(full, add_special_tokens=False)["input_ids"]) > max_length:
+            truncated += 1
+    if hopeless:
+        shown = ", ".join(f"#{n} ({tokens} tokens)" for n, tokens in hopeless[:5])
+        raise InvalidInputError(
+            f"{len(hopeless)} example(s) have prompts of max_seq_length={max_length} tokens or more, which leaves "
+            f"no room for the answer to learn from: {shown}. Raise max_seq_length or shorten those prompts.")
+    return truncated
+
+
+def sft_config(config: TrainingConfig, checkpoint_dir: Path, device: str, has_validation: bool):
+    from trl import SFTConfig
+
+    precision = resolved_precision(config, device)
+    return SFTConfig(
+        output_dir=str(checkpoint_dir), seed=config.seed, data_seed=config.seed,
+        num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.learning_rate, lr_scheduler_type=config.lr_schedule, warmup_steps=config.warmup_ratio,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=device == "cpu",
+        max_length=config.max_seq_length, completion_only_loss=True,
+        # trl turns checkpointing on by default; it trades ~30% speed for memory a LoRA on a small model does not need
+        gradient_checkpointing=False,
+        logging_steps=1, eval_strategy="steps" if has_validation else "no", eval_steps=config.eval_every,
+        save_strategy="steps", save_steps=config.checkpoint_every, save_total_limit=2,
+        include_num_input_tokens_seen="non_padding", report_to=[], disable_tqdm=True,
+        dataloader_num_workers=0, dataset_num_proc=None,
+    )
+
+
+class MetricsCallback(TrainerCallback):
+    """Trainer events become our metrics, progress and cancellation."""
+
+    def __init__(self, report_metrics: ReportMetrics, report_progress: ReportProgress, should_stop: Callable[[], bool]):
+        self.report_metrics, self.report_progress, self.should_stop = report_metrics, report_progress, should_stop
+        self.stopped = False
+        self.train_seconds = 0.0
+        self._step_started = 0.0
+        self._seconds_since_log = 0.0
+        self._tokens_at_log = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._tokens_at_log = state.num_input_tokens_seen or 0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._step_started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        seconds = time.perf_counter() - self._step_started
+        self.train_seconds += seconds
+        self._seconds_since_log += seconds
+        self.report_progress(state.global_step / max(state.max_steps, 1), f"step {state.global_step}/{state.max_steps}")
+        if self.should_stop():
+            self.stopped = True
+            control.should_save = True  # the Trainer saves a checkpoint at this step, then stops
+            control.should_training_stop = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        values: dict[str, float] = {}
+        if "loss" in logs:
+            values.update(train_loss=logs["loss"], learning_rate=logs.get("learning_rate"),
+                          grad_norm=logs.get("grad_norm"), epoch=logs.get("epoch"))
+            tokens = state.num_input_tokens_seen or 0
+            if self._seconds_since_log > 0:
+                values["tokens_per_s"] = (tokens - self._tokens_at_log) / self._seconds_since_log
+            self._tokens_at_log, self._seconds_since_log = tokens, 0.0
+        if "eval_loss" in logs:
+            values["validation_loss"] = logs["eval_loss"]
+        self.report_metrics(state.global_step, {k: v for k, v in values.items() if v is not None})

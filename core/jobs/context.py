@@ -1,0 +1,74 @@
+"""What a running job sees of the machinery: report progress and metrics, ask
+whether to stop. Only the main process of a job writes (under `accelerate
+launch` every rank runs the kind's code; ranks other than 0 stay silent)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.jobs import queue
+from core.store import Database
+from core.store.tables import Job
+
+HEARTBEAT_S = 5.0
+
+
+@dataclass
+class JobContext:
+    db: Database
+    job: Job
+    work_dir: Path
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    is_main: bool = field(default_factory=lambda: os.environ.get("RANK", "0") == "0")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.job.config
+
+    @property
+    def resuming(self) -> bool:
+        return bool(self.job.config.get("resume"))
+
+    def cancel_requested(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def progress(self, fraction: float, text: str = "") -> None:
+        if self.is_main:
+            queue.set_fields(self.db, self.job.id, progress=min(max(fraction, 0.0), 1.0), progress_text=text)
+
+    def metrics(self, step: int, values: dict[str, float]) -> None:
+        if self.is_main:
+            queue.record_metrics(self.db, self.job.id, step, values)
+
+    def log(self, message: str) -> None:
+        """A line in the job's log (the worker's stdout goes there)."""
+        if self.is_main:
+            print(message, flush=True)
+
+
+class Heartbeat(threading.Thread):
+    """Stamps the row every few seconds and turns a cancel written to the row
+    (by another process) into the context's cancel event. It never touches torch."""
+
+    def __init__(self, context: JobContext, interval_s: float = HEARTBEAT_S):
+        super().__init__(name=f"job-{context.job.id}-heartbeat", daemon=True)
+        self.context, self.interval_s = context, interval_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval_s):
+            self.beat()
+
+    def beat(self) -> None:
+        try:
+            if queue.heartbeat(self.context.db, self.context.job.id):
+                self.context.cancel_event.set()
+        except Exception as exc:  # a busy database must not kill the job; the next beat retries
+            print(f"heartbeat failed: {exc}", flush=True)
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -1,0 +1,150 @@
+"""Job rows: submit, claim, cancel, resume, metrics. Safe for several processes.
+
+Every change of status is one conditional UPDATE (`... WHERE status = ...`)
+whose row count says whether this process won; claiming a job also counts the
+running ones inside the same write transaction, so two processes filling the
+last free slot never both start a job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Optional, Sequence
+
+from sqlalchemy import func, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+
+from core.errors import InvalidInputError, NotFoundError
+from core.store import Database
+from core.store.tables import Job, JobMetric, utc_now
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = (
+    "queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+ACTIVE = (QUEUED, RUNNING)
+RESUMABLE = (CANCELLED, INTERRUPTED, FAILED)
+
+
+def submit_job(db: Database, kind: str, config: dict[str, Any], title: str = "") -> Job:
+    with db.session() as session:
+        job = Job(kind=kind, config=config, title=title or kind)
+        session.add(job)
+    return job
+
+
+def get_job(db: Database, job_id: int) -> Job:
+    with db.session() as session:
+        job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"No job {job_id}: `python -m core jobs list` shows the jobs.")
+    return job
+
+
+def list_jobs(db: Database, kind: Optional[str] = None, statuses: Sequence[str] = (), limit: int = 200) -> list[Job]:
+    """Newest first."""
+    query = select(Job).order_by(col(Job.id).desc()).limit(limit)
+    if kind:
+        query = query.where(Job.kind == kind)
+    if statuses:
+        query = query.where(col(Job.status).in_(statuses))
+    with db.session() as session:
+        return list(session.exec(query))
+
+
+def claim_next(db: Database, max_running: int) -> Optional[Job]:
+    """Mark the oldest queued job running if fewer than `max_running` run; None otherwise."""
+    with db.session(immediate=True) as session:
+        running = session.exec(select(func.count()).select_from(Job).where(Job.status == RUNNING)).one()
+        if running >= max_running:
+            return None
+        job = session.exec(select(Job).where(Job.status == QUEUED).order_by(Job.id).limit(1)).first()
+        if job is None:
+            return None
+        now = utc_now()
+        job.status, job.started_at, job.heartbeat_at, job.pid = RUNNING, now, now, None
+        job.attempts += 1
+        session.add(job)
+    return job
+
+
+def set_fields(db: Database, job_id: int, expected_status: Optional[str] = None, **values) -> bool:
+    """Update a job's columns, only while it has `expected_status` when given; True if it did."""
+    statement = update(Job).where(col(Job.id) == job_id).values(**values)
+    if expected_status:
+        statement = statement.where(col(Job.status) == expected_status)
+    with db.session() as session:
+        return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+
+
+def finish(db: Database, job_id: int, status: str, error: Optional[str] = None, **values) -> bool:
+    """Record how a running job ended (a reconciled row may have moved on: then nothing changes)."""
+    return set_fields(db, job_id, RUNNING, status=status, error=error, finished_at=utc_now(), pid=None, **values)
+
+
+def request_cancel(db: Database, job_id: int) -> Job:
+    """A queued job is cancelled at once; a running one is asked to checkpoint and stop."""
+    job = get_job(db, job_id)
+    if job.status == QUEUED and set_fields(db, job_id, QUEUED, status=CANCELLED, finished_at=utc_now()):
+        return get_job(db, job_id)
+    if job.status == RUNNING:
+        set_fields(db, job_id, RUNNING, cancel_requested=True)
+        return get_job(db, job_id)
+    raise InvalidInputError(f"Job {job_id} is {job.status}: only queued or running jobs can be cancelled.")
+
+
+def requeue_for_resume(db: Database, job_id: int) -> Job:
+    job = get_job(db, job_id)
+    if job.status not in RESUMABLE:
+        raise InvalidInputError(
+            f"Job {job_id} is {job.status}: only {', '.join(RESUMABLE)} jobs can be resumed.")
+    config = {**job.config, "resume": True}
+    if not set_fields(db, job_id, job.status, status=QUEUED, cancel_requested=False, error=None,
+                      finished_at=None, config=config):
+        raise InvalidInputError(f"Job {job_id} changed while resuming it; look at it again.")
+    return get_job(db, job_id)
+
+
+def heartbeat(db: Database, job_id: int, progress: Optional[float] = None, progress_text: Optional[str] = None) -> bool:
+    """Tell readers the worker is alive; returns whether a cancel was requested."""
+    values: dict[str, Any] = {"heartbeat_at": utc_now()}
+    if progress is not None:
+        values["progress"] = min(max(progress, 0.0), 1.0)
+    if progress_text is not None:
+        values["progress_text"] = progress_text
+    set_fields(db, job_id, **values)
+    with db.session() as session:
+        return bool(session.exec(select(Job.cancel_requested).where(Job.id == job_id)).one())
+
+
+def record_metrics(db: Database, job_id: int, step: int, values: dict[str, float],
+                   at: Optional[datetime] = None) -> None:
+    """One row per (job, step, name); a step repeated after a resume replaces its numbers."""
+    rows = [{"job_id": job_id, "step": step, "name": name, "value": float(value), "recorded_at": at or utc_now()}
+            for name, value in values.items() if value is not None]
+    if not rows:
+        return
+    statement = _upsert_dialect(db).insert(JobMetric).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["job_id", "step", "name"],
+        set_={"value": statement.excluded.value, "recorded_at": statement.excluded.recorded_at})
+    with db.session() as session:
+        session.exec(statement)  # type: ignore[call-overload]
+
+
+def job_metrics(db: Database, job_ids: Iterable[int]) -> list[JobMetric]:
+    ids = list(job_ids)
+    with db.session() as session:
+        return list(session.exec(select(JobMetric).where(col(JobMetric.job_id).in_(ids))
+                                 .order_by(JobMetric.job_id, JobMetric.step, JobMetric.name)))
+
+
+def latest_metrics(db: Database, job_id: int) -> dict[str, float]:
+    """Each metric's value at its last recorded step."""
+    query = text("""SELECT name, value FROM job_metrics m WHERE job_id = :job AND step =
+                    (SELECT MAX(step) FROM job_metrics WHERE job_id = m.job_id AND name = m.name)""")
+    with db.session() as session:
+        return {name: value for name, value in session.connection().execute(query, {"job": job_id})}
+
+
+def _upsert_dialect(db: Database):
+    return postgresql if db.engine.dialect.name == "postgresql" else sqlite

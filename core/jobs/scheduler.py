@@ -1,0 +1,103 @@
+"""Keeping rows and processes in step: reconcile, then fill free slots.
+
+`refresh` runs whenever jobs are read (the page, the CLI) and when a worker
+finishes, so a queued job starts as soon as a slot frees, with no page open,
+and a row whose process died (SIGKILL, out of memory, a reboot) is marked
+interrupted instead of "running" forever.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta, timezone
+from typing import Optional
+
+from core.errors import InvalidInputError
+from core.jobs import queue
+from core.jobs.kinds import kind_for
+from core.jobs.processes import is_worker_alive, job_dir, signal_worker, start_worker, worker_command
+from core.settings import ENV_PREFIX
+from core.store import Database
+from core.store.tables import Job, utc_now
+
+MAX_JOBS_ENV = f"{ENV_PREFIX}MAX_JOBS"
+# A claimed row has no pid for the moment between the claim and the process start.
+STARTING_GRACE = timedelta(seconds=30)
+
+
+def max_running_jobs() -> int:
+    raw = os.environ.get(MAX_JOBS_ENV, "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidInputError(f"{MAX_JOBS_ENV}={raw!r}: set it to how many jobs may run at once (1 or more).")
+    return int(raw)
+
+
+def refresh(db: Database) -> list[Job]:
+    """Reconcile dead workers, then start queued jobs while slots are free; returns the jobs started."""
+    reconcile(db)
+    started = []
+    while (job := queue.claim_next(db, max_running_jobs())) is not None:
+        started.append(launch(db, job))
+    return started
+
+
+def reconcile(db: Database) -> list[int]:
+    """Mark running jobs whose worker is gone as interrupted; returns their ids."""
+    interrupted = []
+    for job in queue.list_jobs(db, statuses=[queue.RUNNING]):
+        if job.pid is None and utc_now() - _aware(job.started_at) < STARTING_GRACE:
+            continue
+        if is_worker_alive(job.pid, job.id):
+            continue
+        error = (f"The worker process (pid {job.pid}) ended without reporting back: killed, out of memory, "
+                 "or the machine restarted. Resume the job to continue from its last checkpoint.")
+        if queue.finish(db, job.id, queue.INTERRUPTED, error=error):
+            interrupted.append(job.id)
+    return interrupted
+
+
+def launch(db: Database, job: Job) -> Job:
+    """Start the worker of a claimed job and record its pid, command and log."""
+
+    command = worker_command(job.id, kind_for(job.kind).gpus(job))
+    log_path = job_dir(job.id) / "worker.log"
+    try:
+        pid = start_worker(command, log_path)
+    except OSError as exc:
+        queue.finish(db, job.id, queue.FAILED, error=f"The worker could not be started: {exc}")
+        return queue.get_job(db, job.id)
+    queue.set_fields(db, job.id, queue.RUNNING, pid=pid, command=command, log_path=str(log_path))
+    return queue.get_job(db, job.id)
+
+
+def submit(db: Database, kind: str, config: dict, title: str = "") -> Job:
+    """Queue a job and start it if a slot is free."""
+
+    kind_for(kind).validate(config)
+    job = queue.submit_job(db, kind, config, title)
+    refresh(db)
+    return queue.get_job(db, job.id)
+
+
+def cancel(db: Database, job_id: int) -> Job:
+    job = queue.request_cancel(db, job_id)
+    if job.status == queue.RUNNING and job.pid:
+        signal_worker(job.pid)  # the worker checkpoints at the end of its current step
+    return job
+
+
+def resume(db: Database, job_id: int) -> Job:
+
+    reconcile(db)
+    job = queue.get_job(db, job_id)
+    problem: Optional[str] = kind_for(job.kind).resume_problem(job)
+    if problem and job.status in queue.RESUMABLE:
+        raise InvalidInputError(f"Job {job_id} cannot be resumed: {problem}")
+    queue.requeue_for_resume(db, job_id)
+    refresh(db)
+    return queue.get_job(db, job_id)
+
+
+def _aware(moment):
+    """SQLite hands datetimes back without their zone; they were written in UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment

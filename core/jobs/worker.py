@@ -1,0 +1,76 @@
+"""`python -m core.jobs.worker JOB_ID`: run one claimed job to its end.
+
+The worker records its pid, beats, runs the job's kind, and writes how it
+ended. SIGTERM (a cancel) only sets a flag: the kind checkpoints at its next
+step boundary and stops. Last, it starts the next queued job, so the queue
+moves on with no page open.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from typing import Optional, Sequence
+
+from core.errors import LabError
+from core.jobs import queue
+from core.jobs.context import Heartbeat, JobContext
+from core.jobs.kinds import JobCancelled, kind_for
+from core.jobs.processes import job_dir
+from core.jobs.scheduler import refresh
+from core.store import current_database
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or not args[0].isdigit():
+        print("usage: python -m core.jobs.worker JOB_ID", file=sys.stderr)
+        return 2
+    db = current_database()
+    job = queue.get_job(db, int(args[0]))
+    context = JobContext(db, job, job_dir(job.id))
+    if context.is_main and not queue.set_fields(db, job.id, queue.RUNNING, pid=os.getpid()):
+        print(f"job {job.id} is {job.status}, not running: nothing to do", flush=True)
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: context.cancel_event.set())
+    status = run(context)
+    if context.is_main:
+        refresh(db)  # a slot is free now
+    return 0 if status == queue.SUCCEEDED else 1
+
+
+def run(context: JobContext) -> str:
+    """Run the job's kind and record its end; returns the final status."""
+    job, db = context.job, context.db
+    heartbeat = Heartbeat(context)
+    if context.is_main:
+        heartbeat.beat()
+        heartbeat.start()
+    started = time.monotonic()
+    context.log(f"job {job.id} ({job.kind}) attempt {job.attempts} started in pid {os.getpid()}")
+    status, error, result = queue.SUCCEEDED, None, {}
+    try:
+        result = kind_for(job.kind).run(context)
+    except JobCancelled as stop:
+        status, result = queue.CANCELLED, stop.result
+    except LabError as exc:
+        status, error = queue.FAILED, str(exc)
+    except BaseException as exc:  # the row must say why the job ended, whatever ended it
+        traceback.print_exc()
+        status, error = queue.FAILED, f"{type(exc).__name__}: {exc} (the job's log has the traceback)"
+    finally:
+        heartbeat.stop()
+    context.log(f"job {job.id} {status} after {time.monotonic() - started:.1f} s" + (f": {error}" if error else ""))
+    if context.is_main:
+        values = {"result": {**job.result, **result}} if result else {}
+        if status == queue.SUCCEEDED:
+            values["progress"] = 1.0
+        queue.finish(db, job.id, status, error=error, **values)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

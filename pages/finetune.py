@@ -1,0 +1,184 @@
+"""Fine-tune: build a dataset, launch a LoRA / QLoRA job, watch it live, use the adapter."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.finetune import builders
+from core.finetune.adapters import list_adapters, merge_adapter
+from core.finetune.analysis import base_tokenizer, length_histogram, token_lengths
+from core.finetune.datasets import get_dataset, list_datasets, read_split
+from core.finetune.job import submit_training
+from core.finetune.monitor import estimate
+from core.jobs import queue, scheduler
+from core.rag.knowledge import ready_knowledge_bases
+from ui.common import database, ensure_router, reported_errors
+from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
+
+
+def flash(message: str, **select) -> None:
+    """Show `message` after a rerun; `select` sets widgets of the next run (e.g. the dataset just built)."""
+    st.session_state["ft_flash"] = message
+    st.session_state["ft_select_next"] = select
+    st.rerun()
+
+
+def build_section(db) -> None:
+    st.subheader("Build a dataset")
+    sample, upload, git, kb = st.tabs(["Sample", "Import JSONL", "Git history", "Knowledge base"])
+    with sample:
+        st.caption("A small dataset that teaches a house answer format SmolLM2 does not follow by itself: "
+                   "a `TL;DR:` line, bullets, a sign-off. Trains in a few minutes on a laptop CPU.")
+        if st.button("Add the house-style sample", key="ft_sample"):
+            with reported_errors():
+                row = builders.import_sample(db)
+                flash(f"Added {row.name}: {row.train_count} train / {row.validation_count} validation.",
+                      ft_dataset=row.name)
+    with upload:
+        name = st.text_input("Dataset name", key="ft_upload_name", placeholder="support-style")
+        file = st.file_uploader("JSONL file (instruction/response, chat messages or prompt/completion)",
+                                type=["jsonl", "json"], key="ft_upload")
+        if st.button("Import", key="ft_import", disabled=file is None):
+            with reported_errors():
+                row = builders.import_jsonl(db, name, file.getvalue(), file.name)
+                flash(f"Imported {row.name} ({row.source_format}).", ft_dataset=row.name)
+    with git:
+        name = st.text_input("Dataset name", key="ft_git_name", placeholder="repo-history")
+        repo = st.text_input("Repository path on this machine", key="ft_git_repo")
+        rev = st.text_input("Revision", "HEAD", key="ft_git_rev")
+        if st.button("Build from commits", key="ft_git_build"):
+            with reported_errors(), st.spinner("Reading the history…"):
+                row, skipped = builders.from_git(db, name, repo, rev)
+                flash(f"Built {row.name} from {row.train_count + row.validation_count} commit(s); skipped "
+                      + (", ".join(f"{n} ({reason})" for reason, n in skipped.items()) or "none") + ".",
+                      ft_dataset=row.name)
+    with kb:
+        knowledge_bases = ready_knowledge_bases(db)
+        if not knowledge_bases:
+            st.info("No knowledge base yet: build one on the Knowledge page.")
+            return
+        name = st.text_input("Dataset name", key="ft_kb_name", placeholder="docs-qa")
+        chosen = st.selectbox("Knowledge base", knowledge_bases, key="ft_kb")
+        system = st.text_input("System that writes the pairs", "local", key="ft_kb_system",
+                               help="any spec: `local`, `anthropic:claude-haiku-4-5`, ...")
+        limit = st.number_input("Chunks to use", 1, 500, 20, key="ft_kb_limit")
+        if st.button("Generate question/answer pairs", key="ft_kb_build"):
+            bar = st.progress(0.0, text="Starting")
+            with reported_errors():
+                row, built = builders.from_knowledge_base(
+                    db, name, chosen, system, int(limit),
+                    progress=lambda stage, fraction: bar.progress(min(max(fraction, 0.0), 1.0), text=stage))
+                flash(f"Built {row.name}: {row.train_count + row.validation_count} pairs from {built.chunks} "
+                      f"chunk(s); {built.bad_replies} unusable reply(ies).", ft_dataset=row.name)
+
+
+def dataset_section(db) -> str | None:
+    rows = list_datasets(db)
+    if not rows:
+        st.info("No dataset yet: add the sample, or build one above.")
+        return None
+    st.subheader("Datasets")
+    chosen = st.selectbox("Dataset", [r.name for r in rows], key="ft_dataset")
+    row = get_dataset(db, chosen)
+    lengths = row.details.get("token_lengths", {})
+    a, b, c, d = st.columns(4)
+    a.metric("Train", row.train_count)
+    b.metric("Validation", row.validation_count)
+    c.metric("Tokens p50 / max", f"{lengths.get('p50', '?')} / {lengths.get('max', '?')}")
+    d.metric("Possible leaks", len(row.details.get("leakage", [])))
+    examples = read_split(row, "train")
+    with st.expander("Preview and token lengths"):
+        st.dataframe([{"#": i + 1, **{m["role"]: m["content"] for m in e["messages"]}}
+                      for i, e in enumerate(examples[:20])], hide_index=True)
+        with reported_errors():
+            tokenizer = base_tokenizer(lengths.get("base", "smollm2"))
+            st.plotly_chart(length_histogram(token_lengths(examples, tokenizer), st.session_state.get("ft_max_len")),
+                            width="stretch")
+    leaks = row.details.get("leakage", [])
+    if leaks:
+        st.warning(f"{len(leaks)} training example(s) nearly repeat an evaluation question: a model trained on "
+                   "them would score well on that question for the wrong reason.")
+        st.dataframe(leaks, hide_index=True)
+    return chosen
+
+
+def train_section(db, dataset: str) -> None:
+    st.subheader("Train a LoRA adapter")
+    config = training_form(dataset)
+    if config is None:
+        return
+    with reported_errors():
+        planned = estimate(db, config, get_dataset(db, dataset))
+        job = submit_training(db, config)
+        st.session_state["ft_job"] = job.id
+        flash(f"Job {job.id} {job.status}: about {planned.steps} steps, roughly {planned.seconds / 60:.1f} min "
+              f"({planned.basis}).")
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def jobs_section(db) -> None:
+    """Re-read every few seconds: reconcile, start queued jobs, redraw the curves."""
+    with reported_errors():
+        scheduler.refresh(db)
+        jobs = queue.list_jobs(db, kind="train", limit=50)
+        if not jobs:
+            st.caption("No training job yet.")
+            return
+        st.subheader("Training jobs")
+        ids = [job.id for job in jobs]
+        default = st.session_state.get("ft_job", ids[0])
+        chosen = st.selectbox("Job", ids, index=ids.index(default) if default in ids else 0,
+                              format_func=lambda i: next(f"{j.id} · {j.status} · {j.title}" for j in jobs if j.id == i),
+                              key="ft_job_select")
+        job = queue.get_job(db, chosen)
+        job_panel(db, job)
+        cancel, resume = st.columns(2)
+        if job.status in queue.ACTIVE and cancel.button("Cancel", key=f"ft_cancel_{job.id}"):
+            scheduler.cancel(db, job.id)
+            st.rerun(scope="fragment")
+        if job.status in queue.RESUMABLE and resume.button("Resume from the last checkpoint", key=f"ft_resume_{job.id}"):
+            scheduler.resume(db, job.id)
+            st.rerun(scope="fragment")
+        st.dataframe([{"Job": j.id, "Status": j.status, "What": j.title, "Progress": f"{j.progress:.0%}",
+                       "Adapter": j.result.get("adapter", ""), "Created (UTC)": f"{j.created_at:%Y-%m-%d %H:%M}"}
+                      for j in jobs], hide_index=True)
+
+
+def adapters_section(db) -> None:
+    adapters = list_adapters(db)
+    if not adapters:
+        return
+    st.subheader("Adapters")
+    st.dataframe([{"Adapter": a.name, "Base": a.base_model, "Dataset": a.dataset,
+                   "Validation loss": a.final_validation_loss, "Size (MB)": round(a.size_bytes / 1e6, 1),
+                   "Train time (s)": round(a.train_seconds), "Cost ($)": round(a.cost_usd, 4),
+                   "Merged": a.merged_path or ""} for a in adapters], hide_index=True)
+    chosen = st.selectbox("Adapter", [a.name for a in adapters], key="ft_adapter")
+    try_it, merge = st.columns(2)
+    if try_it.button("Try in Playground", key="ft_try", type="primary"):
+        st.session_state["playground_systems"] = ["local", f"local?adapter={chosen}"]
+        st.switch_page("pages/playground.py")
+    if merge.button("Merge into the base model", key="ft_merge",
+                    help="a full model folder that `local:PATH` loads without peft"):
+        with reported_errors(), st.spinner("Merging…"):
+            flash(f"Merged {chosen} into {merge_adapter(db, chosen)}: ask it as `local:<that folder>`.")
+
+
+ensure_router()
+st.title("Fine-tune")
+st.caption("Teach a model a behaviour (format, tone, terminology) with a LoRA adapter. Training runs as a "
+           "background job: close the browser, come back, the job and its curves are still here.")
+if "ft_flash" in st.session_state:
+    st.success(st.session_state.pop("ft_flash"))
+for key, value in st.session_state.pop("ft_select_next", {}).items():
+    st.session_state[key] = value
+db = database()
+if db is not None:
+    with reported_errors():
+        build_section(db)
+        dataset = dataset_section(db)
+        if dataset:
+            train_section(db, dataset)
+    jobs_section(db)
+    with reported_errors():
+        adapters_section(db)

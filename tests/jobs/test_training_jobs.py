@@ -1,0 +1,109 @@
+"""Real worker subprocesses training the tiny model: the job machinery end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from core.finetune.adapters import get_adapter
+from core.finetune.job import submit_training
+from core.jobs import queue, scheduler
+from core.llm.base import GenerationOptions, Prompt
+from core.llm.local import LocalBackend
+from tests.training_fixtures import wait_until
+
+
+def metric_steps(db, job_id: int, name: str) -> list[int]:
+    return [m.step for m in queue.job_metrics(db, [job_id]) if m.name == name]
+
+
+def test_a_short_run_trains_registers_an_adapter_and_records_its_curves(db, training, tiny_model_dir):
+    job = submit_training(db, training())
+    assert job.status == queue.RUNNING and job.pid and job.command[-1] == str(job.id)
+    job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    assert metric_steps(db, job.id, "train_loss") == [1, 2, 3, 4, 5, 6]
+    assert {2, 4, 6} <= set(metric_steps(db, job.id, "validation_loss"))
+    assert set(metric_steps(db, job.id, "tokens_per_s")) == {1, 2, 3, 4, 5, 6}
+    assert all(m.value > 0 for m in queue.job_metrics(db, [job.id]) if m.name == "tokens_per_s")
+    adapter = get_adapter(db, "tiny-adapter")
+    assert adapter.job_id == job.id and adapter.final_validation_loss > 0 and adapter.size_bytes > 0
+    assert adapter.train_seconds > 0 and adapter.cost_usd > 0
+    saved = json.loads((Path(adapter.path) / "training_config.json").read_text())
+    assert saved["config"]["lora_r"] == 4 and "peft" in saved["versions"]
+    assert (Path(adapter.path) / "adapter_config.json").is_file()
+    assert not list(Path(adapter.path).parent.glob(".*partial"))
+    tuned = LocalBackend(str(tiny_model_dir), adapter=adapter.path, dtype="float32")
+    assert tuned.generate(Prompt.ask("Question number 3?"), GenerationOptions(max_new_tokens=4)).text
+
+
+def test_a_killed_worker_becomes_interrupted_and_resumes_without_losing_metrics(db, training):
+    job = submit_training(db, training(max_steps=40, checkpoint_every=4))
+    wait_for_metric_step(db, job.id, 9)
+    os.killpg(queue.get_job(db, job.id).pid, signal.SIGKILL)
+    job = wait_until(db, job.id, [queue.INTERRUPTED])
+    assert "ended without reporting" in job.error
+    before = {(m.step, m.name): m.value for m in queue.job_metrics(db, [job.id])}
+    job = scheduler.resume(db, job.id)
+    job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    assert job.attempts == 2
+    after = {(m.step, m.name) for m in queue.job_metrics(db, [job.id])}
+    assert set(before) <= after  # nothing recorded before the kill was lost
+    assert metric_steps(db, job.id, "train_loss") == list(range(1, 41))  # the curve continues, no doubles
+
+
+def wait_for_metric_step(db, job_id: int, step: int, timeout: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(s >= step for s in metric_steps(db, job_id, "train_loss")):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach step {step}: {queue.get_job(db, job_id)}")
+
+
+def test_cancel_leaves_a_checkpoint_to_resume_from(db, training):
+    job = submit_training(db, training(max_steps=60, checkpoint_every=50))
+    wait_for_metric_step(db, job.id, 3)
+    scheduler.cancel(db, job.id)
+    job = wait_until(db, job.id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.CANCELLED, job.error
+    stopped_at = max(metric_steps(db, job.id, "train_loss"))
+    assert stopped_at < 60
+    checkpoints = list((Path(job.log_path).parent / "checkpoints").glob("checkpoint-*"))
+    assert [c.name for c in checkpoints] == [f"checkpoint-{stopped_at}"]  # saved where it stopped, not at 50
+    job = scheduler.resume(db, job.id)
+    job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    assert metric_steps(db, job.id, "train_loss") == list(range(1, 61))
+
+
+def test_two_jobs_with_one_slot_run_one_after_the_other(db, training):
+    first = submit_training(db, training("first"))
+    second = submit_training(db, training("second"))
+    assert (first.status, second.status) == (queue.RUNNING, queue.QUEUED)
+    # Nothing polls here: the first worker starts the second when it finishes.
+    import time
+
+    deadline = time.monotonic() + 180
+    while queue.get_job(db, second.id).status in queue.ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.5)
+    first, second = queue.get_job(db, first.id), queue.get_job(db, second.id)
+    assert (first.status, second.status) == (queue.SUCCEEDED, queue.SUCCEEDED)
+    assert second.started_at >= first.finished_at
+
+
+def test_resuming_a_job_without_a_checkpoint_says_so(db, training):
+    job = submit_training(db, training(max_steps=60, checkpoint_every=1000))
+    wait_for_metric_step(db, job.id, 1)
+    os.killpg(queue.get_job(db, job.id).pid, signal.SIGKILL)
+    wait_until(db, job.id, [queue.INTERRUPTED])
+    with pytest.raises(Exception, match="before its first checkpoint"):
+        scheduler.resume(db, job.id)
+    assert queue.get_job(db, job.id).status == queue.INTERRUPTED

@@ -1,0 +1,70 @@
+"""The Fine-tune page under AppTest: empty, a dataset, a real training job, adapters."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from core.jobs import queue
+from tests.training_fixtures import wait_until
+from tests.pages.conftest import APP_PATH
+
+
+def finetune() -> AppTest:
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.run()
+    at.switch_page("pages/finetune.py").run()
+    return at
+
+
+def test_an_empty_store_says_where_to_start():
+    at = finetune()
+    assert not at.exception and not at.error
+    assert any("No dataset yet" in i.value for i in at.info)
+    assert any("No training job yet" in c.value for c in at.caption)
+
+
+def test_the_sample_dataset_is_added_with_its_statistics():
+    at = finetune()
+    at.button(key="ft_sample").click().run()
+    assert not at.exception and not at.error
+    assert any("Added house-style" in s.value for s in at.success)
+    assert at.selectbox(key="ft_dataset").value == "house-style"
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Train"]) > 50 and metrics["Possible leaks"] == "0"
+
+
+def test_a_duplicate_dataset_name_is_refused_with_a_message(db):
+    at = finetune()
+    at.button(key="ft_sample").click().run()
+    at.button(key="ft_sample").click().run()
+    assert not at.exception
+    assert any("exists" in e.value for e in at.error)
+
+
+def test_a_job_launched_from_the_form_runs_and_its_adapter_can_be_tried(db, dataset, tiny_model_dir):
+    at = finetune()
+    assert at.selectbox(key="ft_dataset").value == "tiny-style"
+    at.text_input(key="ft_adapter_name").input("from-the-page")
+    at.text_input(key="ft_base").input(str(tiny_model_dir))
+    at.number_input(key="ft_max_steps").set_value(4)
+    at.number_input(key="ft_batch").set_value(4)
+    at.selectbox(key="ft_precision").set_value("fp32")
+    at.button[[b.label for b in at.button].index("Launch training")].click().run()
+    assert not at.exception and not at.error
+    assert any("Job 1 running" in s.value and "steps" in s.value for s in at.success)
+    job = wait_until(db, 1, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    at.run()
+    assert any("Adapter `from-the-page` is ready" in s.value for s in at.success)
+    assert at.selectbox(key="ft_adapter").value == "from-the-page"
+    at.button(key="ft_try").click().run()
+    assert at.multiselect(key="playground_systems").value == ["local", "local?adapter=from-the-page"]
+
+
+def test_a_training_config_the_form_cannot_accept_is_explained(db, dataset):
+    at = finetune()
+    at.text_input(key="ft_base").input("/nowhere/model")
+    at.button[[b.label for b in at.button].index("Launch training")].click().run()
+    assert not at.exception
+    assert any("/nowhere/model" in e.value and "does not exist" in e.value for e in at.error)
+    assert queue.list_jobs(db) == []
