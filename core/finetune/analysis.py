@@ -45,7 +45,11 @@ def token_lengths(examples: Sequence[dict], tokenizer: Any) -> list[int]:
     """Tokens of each whole conversation as the model's chat template writes it."""
     if not examples:
         return []
-    texts = [tokenizer.apply_chat_template(example["messages"], tokenize=False) for example in examples]
+    try:
+        texts = [tokenizer.apply_chat_template(example["messages"], tokenize=False) for example in examples]
+    except ValueError as exc:  # transformers' answer for a tokenizer without a chat template
+        raise InvalidInputError(f"The base model's tokenizer cannot write chats ({exc}): pick an instruct or chat "
+                                "model as the base.") from exc
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
@@ -53,8 +57,8 @@ def length_stats(lengths: Sequence[int]) -> dict[str, float]:
     if not lengths:
         return {"count": 0, "min": 0, "p50": 0, "p90": 0, "max": 0, "mean": 0.0}
     values = np.asarray(lengths)
-    return {"count": len(lengths), "min": int(values.min()), "p50": int(np.percentile(values, 50)),
-            "p90": int(np.percentile(values, 90)), "max": int(values.max()), "mean": round(float(values.mean()), 1)}
+    return {"count": len(lengths), "min": int(values.min()), "p50": round(np.percentile(values, 50)),
+            "p90": round(np.percentile(values, 90)), "max": int(values.max()), "mean": round(float(values.mean()), 1)}
 
 
 def length_histogram(lengths: Sequence[int], max_length: Optional[int] = None) -> go.Figure:

@@ -91,7 +91,7 @@ def run_from_kb(args: argparse.Namespace) -> int:
     return _save(args, built.examples, "kb", from_kb.EXAMPLE_FORMAT,
                  {"kb": built.kb, "system": args.system, "model": built.model, "chunks": built.chunks,
                   "pairs_per_chunk": args.pairs_per_chunk, "bad_replies": built.bad_replies,
-                  "dropped_pairs": built.dropped_pairs, "cost_usd": built.cost_usd})
+                  "dropped_pairs": built.dropped_pairs, "cost_usd": round(built.cost_usd, 6)})
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -112,7 +112,8 @@ def run_show(args: argparse.Namespace) -> int:
     row = get_dataset(current_database(), args.name)
     examples = read_split(row, "train")[:args.examples] if args.examples else []
     if args.json:
-        print(json.dumps({**row.model_dump(mode="json"), **({"examples": examples} if args.examples else {})}, indent=2))
+        shown = {**row.model_dump(mode="json"), **({"examples": examples} if args.examples else {})}
+        print(json.dumps(shown, indent=2))
         return 0
     print(describe(row))
     for number, example in enumerate(examples, start=1):
@@ -134,12 +135,11 @@ def describe(row: FineTuneDataset) -> str:
     built = ", ".join(f"{key}={value}" for key, value in row.details.items()
                       if key not in ("token_lengths", "leakage", "skipped"))
     lengths = row.details.get("token_lengths", {})
+    stats = ", ".join(f"{key} {value}" for key, value in lengths.items() if key != "base")
     leaks = row.details.get("leakage", [])
     lines = [f"name: {row.name}", f"source: {row.source} ({row.source_format})", f"folder: {row.folder}",
              f"examples: {row.train_count} train, {row.validation_count} validation", f"built from: {built}",
-             f"tokens ({lengths.get('base', '?')}): " + ", ".join(f"{key} {value}" for key, value in lengths.items()
-                                                                if key != "base"),
-             f"possible leaks: {len(leaks)}"]
+             f"tokens ({lengths.get('base', '?')}): {stats}", f"possible leaks: {len(leaks)}"]
     lines += [f"  {_leak_line(leak)}" for leak in leaks]
     lines.append(f"created: {row.created_at:%Y-%m-%d %H:%M}")
     return "\n".join(lines)

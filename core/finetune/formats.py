@@ -43,7 +43,7 @@ def read_dataset(source: Path | str | bytes, name: str = "") -> tuple[str, list[
             continue
         try:
             record = _parse(line)
-            kind = detect_format(record)
+            kind = _detect_format(record)
             if not file_format:
                 file_format, detected_at = kind, number
             elif kind != file_format:
@@ -59,7 +59,7 @@ def read_dataset(source: Path | str | bytes, name: str = "") -> tuple[str, list[
     return file_format, examples
 
 
-def detect_format(record: dict[str, Any]) -> str:
+def _detect_format(record: dict[str, Any]) -> str:
     """The format one record is written in, from its keys."""
     if "messages" in record:
         return "messages"

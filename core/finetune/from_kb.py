@@ -4,8 +4,8 @@ A chosen system (the local model, Claude, any OpenAI-compatible server) reads on
 and writes question / answer pairs about it. Models do not always answer in clean JSON, so replies
 are read tolerantly: JSON fenced or bare, a list or one object, else "Question: ... Answer: ..."
 text as small models write it. A reply with nothing usable is counted, not fatal, unless no reply
-at all gave a pair. Each example keeps the chunk it came from in
-"source", so a reviewer can check the answer against it.
+at all gave a pair. Each example keeps the chunk it came from in "source", so a reviewer can check
+the answer against it.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class KbExamples:
     chunks: int  # chunks the model was asked about
     examples: list[dict] = field(default_factory=list)
     bad_replies: int = 0  # replies without a single readable pair
-    dropped_pairs: int = 0  # items of readable replies that lacked a question or an answer
+    dropped_pairs: int = 0  # items of readable replies lacking a question or an answer, or repeating one
     cost_usd: float = 0.0
 
 
@@ -94,7 +94,8 @@ def examples_from_kb(db: Database, kb: str, backend: Backend, limit: int = 20, p
     if not result.examples:
         raise InvalidInputError(
             f"{result.model} wrote no usable question/answer pairs for {len(passages)} chunk(s) of {kb!r}; "
-            f"its first reply began {first_bad.strip()[:200]!r}. Try a stronger system, e.g. anthropic:claude-sonnet-4-5.")
+            f"its first reply began {first_bad.strip()[:200]!r}. "
+            "Try a stronger system, e.g. anthropic:claude-sonnet-4-5.")
     return result
 
 

@@ -118,3 +118,8 @@ def test_check_examples_accepts_the_canonical_form_and_names_bad_examples():
         check_examples([{"messages": chat(("user", "q"), ("assistant", "a"))}, {"messages": chat(("user", "q"))}])
     with pytest.raises(InvalidInputError, match="has no examples"):
         check_examples([])
+
+
+def test_line_separators_inside_strings_do_not_split_a_record():
+    text = json.dumps({"prompt": "a\u2028b", "completion": "c\u2029d"}, ensure_ascii=False)
+    assert read_dataset(text.encode(), "unicode.jsonl")[1][0]["messages"][0]["content"] == "a\u2028b"

@@ -30,7 +30,8 @@ def test_pairs_from_each_chunk_keep_their_source(db, team_kb):
     assert built.examples[0]["messages"][1] == {"role": "assistant", "content": "One hour."}
     assert [e["source"] for e in built.examples] == [f"kb:{chosen[0].location}"] * 2 + [f"kb:{chosen[2].location}"]
     prompt = backend.prompts[0]
-    assert chosen[0].text in prompt.messages[0].content and "2 question and answer pair(s)" in prompt.messages[0].content
+    asked = prompt.messages[0].content
+    assert chosen[0].text in asked and "2 question and answer pair(s)" in asked
     assert prompt.system and stages[0] == ("Writing pairs: 0/3 chunks", 0.0) and stages[-1] == ("Done", 1.0)
 
 

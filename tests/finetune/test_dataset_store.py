@@ -105,8 +105,11 @@ def test_token_lengths_use_the_chat_template(base):
     lengths = token_lengths([short, long], tokenizer)
     templated = tokenizer.apply_chat_template(short["messages"], tokenize=False)
     assert lengths[0] == len(tokenizer(templated, add_special_tokens=False)["input_ids"]) and lengths[1] > 150
-    assert length_stats([3, 1, 2, 10]) == {"count": 4, "min": 1, "p50": 2, "p90": 7, "max": 10, "mean": 4.0}
+    assert length_stats([3, 1, 2, 10]) == {"count": 4, "min": 1, "p50": 2, "p90": 8, "max": 10, "mean": 4.0}
     assert length_stats([])["count"] == 0
+    tokenizer.chat_template = None
+    with pytest.raises(InvalidInputError, match="cannot write chats"):
+        token_lengths([short], tokenizer)
     figure = length_histogram(lengths, max_length=64)
     assert list(figure.data[0].x) == lengths
     assert figure.layout.shapes[0].x0 == 64 and "max length 64: 1 longer" in figure.layout.annotations[0].text
@@ -130,9 +133,11 @@ def test_leakage_flags_near_duplicates_only():
 def test_eval_questions_are_read_with_their_file_and_line(tmp_path):
     folder = tmp_path / "eval_sets"
     folder.mkdir()
-    (folder / "support.jsonl").write_text('{"id": "q1", "question": "Refunds?"}\n\n{"id": "q2", "question": "Tokens?"}\n')
+    (folder / "support.jsonl").write_text('{"id": "q1", "question": "Refunds?"}\n\n'
+                                          '{"id": "q2", "question": "Tokens?"}\n')
     (folder / "README.md").write_text("not a set")
-    assert eval_questions(folder) == [("eval_sets/support.jsonl:1", "Refunds?"), ("eval_sets/support.jsonl:3", "Tokens?")]
+    assert eval_questions(folder) == [("eval_sets/support.jsonl:1", "Refunds?"),
+                                      ("eval_sets/support.jsonl:3", "Tokens?")]
     (folder / "broken.jsonl").write_text('{"id": "q1"}\n')
     with pytest.raises(InvalidInputError, match=r"broken.jsonl:1 is not an eval question"):
         eval_questions(folder)

@@ -1,0 +1,72 @@
+"""Job rows without workers: claiming under contention, cancel and resume rules, metrics."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from core.errors import InvalidInputError, NotFoundError
+from core.jobs import queue
+from core.jobs.processes import worker_command
+from core.store import open_database
+
+
+def _claim_at_once(url: str, barrier, results) -> None:
+    barrier.wait()
+    job = queue.claim_next(open_database(url), max_running=1)
+    results.put(job.id if job else None)
+
+
+def test_processes_claiming_at_once_never_exceed_the_slots(db):
+    for _ in range(3):
+        queue.submit_job(db, "train", {})
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_claim_at_once, args=(db.url, barrier, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    claimed = [results.get(timeout=5) for _ in processes]
+    assert sorted(claimed, key=str) == [1, None, None, None]
+    assert [job.status for job in queue.list_jobs(db)] == [queue.QUEUED, queue.QUEUED, queue.RUNNING]
+
+
+def test_a_queued_job_is_cancelled_at_once_and_a_finished_one_cannot_be(db):
+    job = queue.submit_job(db, "train", {})
+    assert queue.request_cancel(db, job.id).status == queue.CANCELLED
+    with pytest.raises(InvalidInputError, match="only queued or running"):
+        queue.request_cancel(db, job.id)
+    with pytest.raises(NotFoundError, match="No job 99"):
+        queue.request_cancel(db, 99)
+
+
+def test_only_stopped_jobs_are_requeued_for_resume(db):
+    job = queue.submit_job(db, "train", {"training": {}})
+    with pytest.raises(InvalidInputError, match="only cancelled, interrupted, failed"):
+        queue.requeue_for_resume(db, job.id)
+    queue.request_cancel(db, job.id)
+    resumed = queue.requeue_for_resume(db, job.id)
+    assert resumed.status == queue.QUEUED and resumed.config["resume"] is True
+
+
+def test_a_repeated_step_replaces_its_metrics(db):
+    job = queue.submit_job(db, "train", {})
+    queue.record_metrics(db, job.id, 1, {"train_loss": 3.0})
+    queue.record_metrics(db, job.id, 2, {"train_loss": 2.5, "validation_loss": 2.7})
+    queue.record_metrics(db, job.id, 2, {"train_loss": 2.4})  # the step again, after a resume
+    assert [(m.step, m.name, m.value) for m in queue.job_metrics(db, [job.id])] == [
+        (1, "train_loss", 3.0), (2, "train_loss", 2.4), (2, "validation_loss", 2.7)]
+    assert queue.latest_metrics(db, job.id) == {"train_loss": 2.4, "validation_loss": 2.7}
+
+
+def test_several_gpus_launch_the_worker_under_accelerate():
+    from accelerate.commands.launch import launch_command_parser
+
+    command = worker_command(7, gpus=2)
+    assert command[1:3] == ["-m", "accelerate.commands.launch"]
+    args = launch_command_parser().parse_args(command[3:])
+    assert args.multi_gpu and args.num_processes == 2 and args.module
+    assert (args.training_script, args.training_script_args) == ("core.jobs.worker", ["7"])
+    assert worker_command(7, gpus=1)[1:] == ["-m", "core.jobs.worker", "7"]
