@@ -75,5 +75,5 @@ def from_knowledge_base(db: Database, name: str, kb: str, system: str, limit: in
     row = split.save(db, name, built.examples, "kb", from_kb.EXAMPLE_FORMAT,
                      {"kb": built.kb, "system": system, "model": built.model, "chunks": built.chunks,
                       "pairs_per_chunk": pairs_per_chunk, "bad_replies": built.bad_replies,
-                      "dropped_pairs": built.dropped_pairs, "cost_usd": built.cost_usd})
+                      "dropped_pairs": built.dropped_pairs, "cost_usd": round(built.cost_usd, 6)})
     return row, built

@@ -14,16 +14,12 @@ from pathlib import Path
 
 from core.cli import add_command
 from core.errors import InvalidInputError
-from core.finetune import from_kb, git_history
-from core.finetune.datasets import (DEFAULT_VALIDATION_FRACTION, check_new_name, check_validation_fraction,
-                                    create_dataset, get_dataset, list_datasets, read_split, remove_dataset)
-from core.finetune.formats import read_dataset
+from core.finetune import builders, git_history
+from core.finetune.datasets import (DEFAULT_VALIDATION_FRACTION, check_validation_fraction, get_dataset,
+                                    list_datasets, read_split, remove_dataset)
 from core.llm.loading import DEFAULT_MODEL
-from core.llm.spec import parse_spec
-from core.rag.knowledge import get_knowledge_base
-from core.store import Database, current_database
+from core.store import current_database
 from core.store.tables import FineTuneDataset
-from core.systems import build_system
 
 PREVIEW_CHARS = 300  # per message in `show`'s text output
 
@@ -66,32 +62,23 @@ def _builder(commands, name: str, help_text: str, run) -> argparse.ArgumentParse
 
 
 def run_import(args: argparse.Namespace) -> int:
-    _check_before_building(args)
-    file_format, examples = read_dataset(Path(args.file))
-    return _save(args, examples, "import", file_format, {"file": Path(args.file).name})
+    return _report(builders.import_jsonl(current_database(), args.name, Path(args.file), split=_split(args)))
 
 
 def run_from_git(args: argparse.Namespace) -> int:
-    _check_before_building(args)
-    built = git_history.examples_from_git(args.repo, args.rev, args.max_diff_chars, args.max_commits)
-    for reason, count in built.skipped.items():
+    row, skipped = builders.from_git(current_database(), args.name, args.repo, args.rev, args.max_diff_chars,
+                                     args.max_commits, split=_split(args))
+    for reason, count in skipped.items():
         print(f"skipped {count} commit(s): {reason}", file=sys.stderr)
-    return _save(args, built.examples, "git", git_history.EXAMPLE_FORMAT,
-                 {"repo": built.repo, "rev": built.rev, "commit": built.commit,
-                  "max_diff_chars": args.max_diff_chars, "skipped": built.skipped})
+    return _report(row)
 
 
 def run_from_kb(args: argparse.Namespace) -> int:
-    db = _check_before_building(args)
-    get_knowledge_base(db, args.kb)  # before loading a model or paying for an API
-    backend = build_system(parse_spec(args.system))
-    built = from_kb.examples_from_kb(db, args.kb, backend, args.limit, args.pairs_per_chunk, _print_progress)
+    row, built = builders.from_knowledge_base(current_database(), args.name, args.kb, args.system, args.limit,
+                                              args.pairs_per_chunk, _print_progress, split=_split(args))
     if built.bad_replies or built.dropped_pairs:
         print(f"unusable: {built.bad_replies} reply(ies), {built.dropped_pairs} pair(s)", file=sys.stderr)
-    return _save(args, built.examples, "kb", from_kb.EXAMPLE_FORMAT,
-                 {"kb": built.kb, "system": args.system, "model": built.model, "chunks": built.chunks,
-                  "pairs_per_chunk": args.pairs_per_chunk, "bad_replies": built.bad_replies,
-                  "dropped_pairs": built.dropped_pairs, "cost_usd": round(built.cost_usd, 6)})
+    return _report(row)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -145,17 +132,11 @@ def describe(row: FineTuneDataset) -> str:
     return "\n".join(lines)
 
 
-def _check_before_building(args: argparse.Namespace) -> Database:
-    """Fail on a taken name or a bad split now, not after minutes of building (or paid API calls)."""
-    db = current_database()
-    check_new_name(db, args.name)
-    check_validation_fraction(args.validation_fraction)
-    return db
+def _split(args: argparse.Namespace) -> builders.Split:
+    return builders.Split(check_validation_fraction(args.validation_fraction), args.seed, args.base)
 
 
-def _save(args: argparse.Namespace, examples: list[dict], source: str, source_format: str, details: dict) -> int:
-    row = create_dataset(current_database(), args.name, examples, source, source_format, details,
-                         validation_fraction=args.validation_fraction, seed=args.seed, base=args.base)
+def _report(row: FineTuneDataset) -> int:
     lengths, leaks = row.details["token_lengths"], row.details["leakage"]
     for leak in leaks:
         print(f"possible leak: {_leak_line(leak)}", file=sys.stderr)
