@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -59,6 +60,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3, help="steps run first and not timed")
     parser.add_argument("--model", default="smollm2", help="base model: smollm2 or a model folder")
     parser.add_argument("--quick", action="store_true", help="smoke check: 1 warm-up step, 2 timed steps")
+    parser.add_argument("--threads", type=int, help="torch CPU threads per variant (default: torch's own); on a "
+                        "busy machine 1 is steadier, since every parallel step waits for its slowest thread")
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants only")
     parser.add_argument("--child", choices=list(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -73,7 +76,7 @@ def main() -> int:
     report = {"date": started_at.isoformat(timespec="seconds"), "machine": machine(load_before),
               "config": {"model": args.model, "batch_size": 8, "seq_length": 256, "lora_r": 16, "lora_alpha": 32,
                          "targets": ["q_proj", "k_proj", "v_proj", "o_proj"], "learning_rate": 2e-4,
-                         "warmup_steps": args.warmup, "timed_steps": args.steps},
+                         "warmup_steps": args.warmup, "timed_steps": args.steps, "threads": args.threads},
               "variants": rows, "target": verdict(rows)}
     print_table(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -89,6 +92,8 @@ def spawn(name: str, args: argparse.Namespace) -> dict:
         out = Path(tmp) / "result.json"
         command = [sys.executable, __file__, "--child", name, "--child-out", str(out), "--steps", str(args.steps),
                    "--warmup", str(args.warmup), "--model", args.model]
+        if args.threads:
+            command += ["--threads", str(args.threads)]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         print(f"running {name} ...", flush=True)
         began = time.perf_counter()
@@ -104,6 +109,8 @@ def run_child(args: argparse.Namespace) -> int:
 
     from core.finetune.config import TrainingConfig
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     config = TrainingConfig(
         dataset="bench", adapter_name="bench", base_model=args.model, max_steps=args.warmup + args.steps,
         batch_size=8, max_seq_length=256, lora_r=16, lora_alpha=32, learning_rate=2e-4,
@@ -114,8 +121,8 @@ def run_child(args: argparse.Namespace) -> int:
         rates, details = globals()[runner](config, Path(tmp), *([] if bf16 is None else [bf16]))
     timed = rates[args.warmup:]
     result = {"variant": args.child, "precision": precision, "tokens_per_s": round(statistics.median(timed), 1),
-              "timed_tokens_per_s": [round(r, 1) for r in timed], "warmup_tokens_per_s": [round(r, 1) for r in
-                                                                                          rates[:args.warmup]],
+              "timed_tokens_per_s": [round(r, 1) for r in timed],
+              "warmup_tokens_per_s": [round(r, 1) for r in rates[:args.warmup]],
               "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
               "torch_threads": torch.get_num_threads(), "load_average_before": load_before,
               "load_average_after": os.getloadavg(), **details}
@@ -281,15 +288,11 @@ def verdict(rows: list[dict]) -> dict:
 
 
 def machine(load_before) -> dict:
-    import peft
     import torch
-    import transformers
-    import trl
 
     return {"platform": platform.platform(), "cpus": os.cpu_count(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads(),
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,
-                         "peft": peft.__version__},
+            "versions": {name: version(name) for name in ("torch", "transformers", "trl", "peft", "accelerate")},
             # other work on the machine slows every number down (much more with 2 cores)
             "load_average_1_5_15_min_start": load_before, "load_average_1_5_15_min_end": os.getloadavg()}
 

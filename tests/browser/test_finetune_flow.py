@@ -1,0 +1,38 @@
+"""Fine-tuning in headless Chromium: launch a short real job, watch its curve
+appear, close the page, open it again and find the job still there."""
+
+import re
+
+import pytest
+
+from core.jobs import queue, scheduler
+from core.store import current_database
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def stop_jobs_after():
+    yield
+    db = current_database()
+    for job in queue.list_jobs(db, statuses=[queue.RUNNING]):
+        scheduler.cancel(db, job.id)
+
+
+def test_a_job_survives_closing_the_page(browser, app_url, stop_jobs_after):
+    page = browser.new_context().new_page()
+    page.goto(f"{app_url}/finetune")
+    page.get_by_role("button", name="Add the house-style sample").click()
+    page.get_by_text("Added house-style").wait_for(timeout=120_000)
+    page.get_by_label("Max steps (0: use epochs)").fill("8")
+    page.get_by_label("Validate every N steps").fill("4")
+    page.get_by_role("button", name="Launch training").click()
+    page.get_by_text(re.compile(r"Job 1 (running|queued)")).wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").filter(has_text="Job 1: loss").wait_for(timeout=240_000)
+    page.context.close()
+
+    reopened = browser.new_context().new_page()
+    reopened.goto(f"{app_url}/finetune")
+    reopened.get_by_text(re.compile(r"Job 1 · train house-style-lora on house-style .* · (running|succeeded)")) \
+        .wait_for(timeout=60_000)
+    reopened.get_by_text("Adapter house-style-lora is ready").wait_for(timeout=300_000)
