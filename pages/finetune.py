@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from core.finetune import builders
 from core.finetune.adapters import list_adapters, merge_adapter
@@ -12,6 +13,7 @@ from core.finetune.job import submit_training
 from core.finetune.monitor import estimate
 from core.jobs import queue, scheduler
 from core.rag.knowledge import ready_knowledge_bases
+from ui.backends import release_dashboard_models
 from ui.common import database, ensure_router, reported_errors
 from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
 
@@ -104,15 +106,16 @@ def dataset_section(db) -> str | None:
 
 def train_section(db, dataset: str) -> None:
     st.subheader("Train a LoRA adapter")
-    config = training_form(dataset)
-    if config is None:
-        return
     with reported_errors():
+        config = training_form(dataset)
         planned = estimate(db, config, get_dataset(db, dataset))
-        job = submit_training(db, config)
-        st.session_state["ft_job"] = job.id
-        flash(f"Job {job.id} {job.status}: about {planned.steps} steps, roughly {planned.seconds / 60:.1f} min "
-              f"({planned.basis}).")
+        st.caption(f"About {planned.steps} steps, roughly {planned.seconds / 60:.1f} min ({planned.basis}).")
+        if st.button("Launch training", type="primary", key="ft_launch"):
+            if config.device != "cpu" and torch.cuda.is_available():
+                release_dashboard_models()  # a GPU job needs the memory this process's models hold
+            job = submit_training(db, config)
+            st.session_state["ft_job"] = job.id
+            flash(f"Job {job.id} {job.status}: about {planned.steps} steps, roughly {planned.seconds / 60:.1f} min.")
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)

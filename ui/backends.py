@@ -39,3 +39,9 @@ def system_backend(spec: SystemSpec) -> Backend:
     settings = get_settings()
     key_env = settings.anthropic_key_env if spec.backend == "anthropic" else settings.openai_key_env
     return build_system(spec, key=secret(key_env))
+
+
+def release_dashboard_models() -> None:
+    """Drop the models this server keeps for the Playground; `submit_training`
+    then hands their GPU memory back (`core.llm.loading.release_models`)."""
+    _local_model.clear()

@@ -3,8 +3,6 @@ Layout only; `core.finetune` and `core.jobs` decide."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import streamlit as st
 
 from core.finetune.config import PRECISIONS, SCHEDULES, TrainingConfig
@@ -17,9 +15,10 @@ _DEFAULTS = TrainingConfig(dataset="-", adapter_name="-")
 LIVE_REFRESH_S = 2
 
 
-def training_form(dataset: str) -> Optional[TrainingConfig]:
-    """The config form; the config when Launch was pressed (validated), else None."""
-    with st.form("ft_train_form"):
+def training_form(dataset: str) -> TrainingConfig:
+    """The config widgets, live (the estimate below them follows every change); the
+    validated config, or `InvalidInputError` naming the fields to fix."""
+    with st.container(border=True):
         name = st.text_input("Adapter name", f"{dataset}-lora", key="ft_adapter_name")
         left, middle, right = st.columns(3)
         base = left.text_input("Base model", _DEFAULTS.base_model, key="ft_base",
@@ -45,8 +44,6 @@ def training_form(dataset: str) -> Optional[TrainingConfig]:
                                     help="auto: bf16 where the hardware computes it natively")
             seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="ft_seed")
             accumulation = a.number_input("Gradient accumulation", 1, 512, 1, key="ft_accum")
-        if not st.form_submit_button("Launch training", type="primary"):
-            return None
     return TrainingConfig(
         dataset=dataset, adapter_name=name, base_model=base, max_steps=int(max_steps), epochs=float(epochs),
         learning_rate=float(lr), lr_schedule=schedule, batch_size=int(batch), max_seq_length=int(max_len),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from core.errors import InvalidInputError
-from core.llm.base import Backend, GenerationOptions, Prompt
+from core.llm.base import Backend, Citation as Passage, GenerationOptions, Prompt
 from core.rag.indexer import generation_dir
 from core.rag.knowledge import get_knowledge_base
 from core.rag.lexical import Bm25Index
@@ -31,18 +31,6 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _QUESTION_LABEL = re.compile(r"^[\s#*]*(?:\d+[.)]\s*)?\**(?:question|q)\s*\d*\**\s*:\**", re.IGNORECASE | re.MULTILINE)
 _ANSWER_LABEL = re.compile(r"^[\s*]*(?:answer|a)\s*\d*\**\s*:\**", re.IGNORECASE | re.MULTILINE)
 Progress = Callable[[str, float], None]
-
-
-@dataclass(frozen=True)
-class Passage:
-    source: str
-    start_line: int
-    end_line: int
-    text: str
-
-    @property
-    def location(self) -> str:
-        return f"{self.source}:L{self.start_line}-L{self.end_line}"
 
 
 @dataclass
@@ -63,9 +51,9 @@ def kb_passages(db: Database, name: str) -> list[Passage]:
     if row.generation == 0 or not folder.is_dir():
         raise InvalidInputError(f"Knowledge base {name!r} has no finished index: re-index it first.")
     index = Bm25Index.load(folder)  # it keeps every chunk's text and place, so Chroma is not needed
-    passages = [Passage(m["source"], m["start_line"], m["end_line"], text)
-                for text, m in zip(index.texts, index.metadatas)]
-    return sorted(passages, key=lambda p: (p.source, p.start_line))
+    places = sorted(zip(index.metadatas, index.texts), key=lambda pair: (pair[0]["source"], pair[0]["start_line"]))
+    return [Passage(number, m["source"], m["start_line"], m["end_line"], text)
+            for number, (m, text) in enumerate(places, start=1)]
 
 
 def examples_from_kb(db: Database, kb: str, backend: Backend, limit: int = 20, pairs_per_chunk: int = 3,

@@ -49,7 +49,7 @@ def test_a_job_launched_from_the_form_runs_and_its_adapter_can_be_tried(db, data
     at.number_input(key="ft_max_steps").set_value(4)
     at.number_input(key="ft_batch").set_value(4)
     at.selectbox(key="ft_precision").set_value("fp32")
-    at.button[[b.label for b in at.button].index("Launch training")].click().run()
+    at.button(key="ft_launch").click().run()
     assert not at.exception and not at.error
     assert any("Job 1 running" in s.value and "steps" in s.value for s in at.success)
     job = wait_until(db, 1, [queue.SUCCEEDED, queue.FAILED])
@@ -64,7 +64,7 @@ def test_a_job_launched_from_the_form_runs_and_its_adapter_can_be_tried(db, data
 def test_a_training_config_the_form_cannot_accept_is_explained(db, dataset):
     at = finetune()
     at.text_input(key="ft_base").input("/nowhere/model")
-    at.button[[b.label for b in at.button].index("Launch training")].click().run()
+    at.button(key="ft_launch").click().run()
     assert not at.exception
     assert any("/nowhere/model" in e.value and "does not exist" in e.value for e in at.error)
     assert queue.list_jobs(db) == []
