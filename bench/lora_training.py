@@ -3,7 +3,7 @@
 Measures training tokens/s and peak memory for SmolLM2-135M-Instruct, LoRA r=16 alpha=32 on
 q/k/v/o, lr 2e-4, batch 8 x 256 tokens (every example is cut to exactly 256 tokens, so every
 variant processes the same tokens), for:
-- ours: `core.finetune.trainer.train` (trl's SFTTrainer with our settings, precision "auto");
+- ours: `core.finetune.trainer.train` with a `TrainingConfig` of the above (precision "auto");
 - transformers' `Trainer`, float32 and bf16;
 - a bare PyTorch loop, float32 and under `torch.autocast("cpu", dtype=torch.bfloat16)`;
 - trl's `SFTTrainer` with its defaults for everything the shared config does not set.

@@ -67,7 +67,7 @@ def save_adapter(db: Database, model: Any, name: str, record: dict[str, Any]) ->
 def library_versions() -> dict[str, str]:
     from importlib.metadata import version
 
-    return {name: version(name) for name in ("torch", "transformers", "peft", "trl", "bitsandbytes")}
+    return {name: version(name) for name in ("torch", "transformers", "peft", "bitsandbytes")}
 
 
 def list_adapters(db: Database) -> list[Adapter]:
