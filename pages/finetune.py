@@ -14,15 +14,8 @@ from core.finetune.monitor import estimate
 from core.jobs import queue, scheduler
 from core.rag.knowledge import ready_knowledge_bases
 from ui.backends import release_dashboard_models
-from ui.common import database, ensure_router, reported_errors
+from ui.common import database, ensure_router, flash, reported_errors, show_flash
 from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
-
-
-def flash(message: str, **select) -> None:
-    """Show `message` after a rerun; `select` sets widgets of the next run (e.g. the dataset just built)."""
-    st.session_state["ft_flash"] = message
-    st.session_state["ft_select_next"] = select
-    st.rerun()
 
 
 def build_section(db) -> None:
@@ -171,10 +164,7 @@ ensure_router()
 st.title("Fine-tune")
 st.caption("Teach a model a behaviour (format, tone, terminology) with a LoRA adapter. Training runs as a "
            "background job: close the browser, come back, the job and its curves are still here.")
-if "ft_flash" in st.session_state:
-    st.success(st.session_state.pop("ft_flash"))
-for key, value in st.session_state.pop("ft_select_next", {}).items():
-    st.session_state[key] = value
+show_flash()
 db = database()
 if db is not None:
     with reported_errors():

@@ -9,7 +9,7 @@ from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, ope
                                 reindex_knowledge_base, remove_knowledge_base)
 from core.rag.loaders import human_size
 from core.rag.retrieval import compare_modes
-from ui.common import database, ensure_router, reported_errors
+from ui.common import database, ensure_router, flash, reported_errors, show_flash
 
 SOURCES = {"Folder": "folder", "Git repository": "git", "Upload files": "upload"}
 _DEFAULTS = KnowledgeBaseConfig()
@@ -33,14 +33,6 @@ def settings_form(prefix: str) -> dict:
         chunk_overlap=right.number_input("Overlap (characters)", 0, 5_000, _DEFAULTS.chunk_overlap, 50,
                                          key=f"{prefix}_overlap"),
     )
-
-
-def flash(message: str, select: str = "") -> None:
-    """Show `message` after a rerun, so the list above reflects what just changed."""
-    st.session_state["kb_flash"] = message
-    if select:  # the selectbox already exists in this run; its value can only change before the next one
-        st.session_state["kb_select_next"] = select
-    st.rerun()
 
 
 def show_skipped(skipped: list[dict]) -> None:
@@ -75,7 +67,7 @@ def create_section(db) -> None:
                                          max_file_bytes=int(max_mb * 1e6), **settings)
             row = create_knowledge_base(db, name, config, [(f.name, f.getvalue()) for f in uploads],
                                         progress=progress_bar())
-            flash(f"Indexed {row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s).", select=row.name)
+            flash(f"Indexed {row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s).", kb_selected=row.name)
 
 
 def list_section(db, rows) -> None:
@@ -132,10 +124,7 @@ ensure_router()
 st.title("Knowledge")
 st.caption("Knowledge bases are what RAG answers from: files chunked, embedded into Chroma and indexed for "
            "keywords (BM25). Search combines both by reciprocal rank fusion.")
-if "kb_flash" in st.session_state:
-    st.success(st.session_state.pop("kb_flash"))
-if "kb_select_next" in st.session_state:
-    st.session_state["kb_selected"] = st.session_state.pop("kb_select_next")
+show_flash()
 db = database()
 if db is not None:
     with reported_errors():

@@ -59,3 +59,24 @@ def sidebar() -> None:
             st.caption(f"Database: `{db.location}`")
         except LabError as exc:
             st.caption(f":red[Database unavailable:] {exc}")
+
+
+FLASH_KEY = "common.flash"
+SELECT_NEXT_KEY = "common.select_next"
+
+
+def flash(message: str, **select) -> None:
+    """Show `message` after a rerun, so what is listed above it reflects the change.
+    `select` gives widgets (by key) the value to take in the next run: a widget's
+    value can only change before it is drawn, e.g. to select what was just built."""
+    st.session_state[FLASH_KEY] = message
+    st.session_state[SELECT_NEXT_KEY] = select
+    st.rerun()
+
+
+def show_flash() -> None:
+    """At the top of a page: the message `flash` left, and the selections it asked for."""
+    if FLASH_KEY in st.session_state:
+        st.success(st.session_state.pop(FLASH_KEY))
+    for key, value in st.session_state.pop(SELECT_NEXT_KEY, {}).items():
+        st.session_state[key] = value

@@ -104,14 +104,9 @@ def requeue_for_resume(db: Database, job_id: int) -> Job:
     return get_job(db, job_id)
 
 
-def heartbeat(db: Database, job_id: int, progress: Optional[float] = None, progress_text: Optional[str] = None) -> bool:
+def heartbeat(db: Database, job_id: int) -> bool:
     """Tell readers the worker is alive; returns whether a cancel was requested."""
-    values: dict[str, Any] = {"heartbeat_at": utc_now()}
-    if progress is not None:
-        values["progress"] = min(max(progress, 0.0), 1.0)
-    if progress_text is not None:
-        values["progress_text"] = progress_text
-    set_fields(db, job_id, **values)
+    set_fields(db, job_id, heartbeat_at=utc_now())
     with db.session() as session:
         return bool(session.exec(select(Job.cancel_requested).where(Job.id == job_id)).one())
 
