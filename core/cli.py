@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "core.finetune.commands",
     "core.finetune.train_commands",
     "core.jobs.commands",
+    "core.serving.commands",
 )
 
 

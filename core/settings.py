@@ -21,6 +21,9 @@ class Settings:
     models_dir: Path
     anthropic_key_env: str = "ANTHROPIC_API_KEY"
     openai_key_env: str = "OPENAI_API_KEY"
+    # Where local models generate: "on" through the model server (started on demand; the app's
+    # choice), "off" in this process (job workers), "auto" through it only when it already runs.
+    model_server: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -34,6 +37,7 @@ class Settings:
             models_dir=models_dir,
             anthropic_key_env=env.get(f"{ENV_PREFIX}ANTHROPIC_KEY_ENV", "ANTHROPIC_API_KEY"),
             openai_key_env=env.get(f"{ENV_PREFIX}OPENAI_KEY_ENV", "OPENAI_API_KEY"),
+            model_server=env.get(f"{ENV_PREFIX}MODEL_SERVER", "auto").strip().lower(),
         )
 
 

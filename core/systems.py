@@ -19,7 +19,7 @@ ModelFactory = Callable[[SystemSpec], Backend]
 def build_system(spec: SystemSpec, key: Optional[str] = None,
                  build_model: Optional[ModelFactory] = None) -> Backend:
     """The system `spec` names. `key` overrides the API key from the environment;
-    `build_model` lets the dashboard reuse the models it keeps loaded."""
+    `build_model` replaces how the model itself is built."""
     model = (build_model or (lambda s: build_backend(s, key=key)))(spec.model_only)
     if not spec.kb:
         return model

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
 from core.finetune import builders
 from core.finetune.adapters import list_adapters, merge_adapter
@@ -13,7 +12,6 @@ from core.finetune.job import submit_training
 from core.finetune.monitor import estimate
 from core.jobs import queue, scheduler
 from core.rag.knowledge import ready_knowledge_bases
-from ui.backends import release_dashboard_models
 from ui.common import database, ensure_router, flash, reported_errors, show_flash
 from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
 
@@ -104,8 +102,6 @@ def train_section(db, dataset: str) -> None:
         planned = estimate(db, config, get_dataset(db, dataset))
         st.caption(f"About {planned.steps} steps, roughly {planned.seconds / 60:.1f} min ({planned.basis}).")
         if st.button("Launch training", type="primary", key="ft_launch"):
-            if config.device != "cpu" and torch.cuda.is_available():
-                release_dashboard_models()  # a GPU job needs the memory this process's models hold
             job = submit_training(db, config)
             st.session_state["ft_job"] = job.id
             flash(f"Job {job.id} {job.status}: about {planned.steps} steps, roughly {planned.seconds / 60:.1f} min.")

@@ -27,6 +27,8 @@ def data_dir(tmp_path, monkeypatch):
     (models / "cache").symlink_to(SHARED_MODEL_CACHE, target_is_directory=True)
     monkeypatch.setenv("RAGTUNE_MODELS_DIR", str(models))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # In-process models unless a test starts a server (set, not deleted: app.py's default must not leak).
+    monkeypatch.setenv("RAGTUNE_MODEL_SERVER", "auto")
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     return path

@@ -21,9 +21,9 @@ from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
 from core.jobs.processes import job_dir
 from core.jobs.scheduler import submit
-from core.llm.loading import (DEFAULT_MODEL, SMOLLM2_NAME, release_models, resolve_source, smollm2_cache_dir,
-                              smollm2_gguf)
+from core.llm.loading import DEFAULT_MODEL, SMOLLM2_NAME, resolve_source, smollm2_cache_dir, smollm2_gguf
 from core.llm.pricing import hourly_cost
+from core.serving.routing import release_local_models
 from core.store import Database, current_database
 from core.store.tables import Job
 
@@ -35,7 +35,7 @@ def checkpoint_dir(job_id: int) -> Path:
 def submit_training(db: Database, training: TrainingConfig) -> Job:
     """Queue a training job (it starts at once when a slot is free)."""
     if training.device != "cpu" and torch_cuda_available():
-        release_models()  # this process's loaded models would hold GPU memory the job needs
+        release_local_models()  # models loaded here or in the model server would hold GPU memory the job needs
     return submit(db, "train", {"training": training.to_dict()},
                   title=f"train {training.adapter_name} on {training.dataset} ({training.base_model}"
                         f"{', QLoRA' if training.qlora else ''})")

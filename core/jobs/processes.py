@@ -34,12 +34,13 @@ def worker_command(job_id: int, gpus: int = 0) -> list[str]:
 
 def start_worker(command: list[str], log_path: Path) -> int:
     """Start the worker in a session of its own (a Streamlit restart or a Ctrl-C in
-    the terminal that launched it does not reach it); returns its pid."""
+    the terminal that launched it does not reach it); returns its pid. Workers
+    generate in their own main thread, never through the model server."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1", "RAGTUNE_MODEL_SERVER": "off"})
     return process.pid
 
 

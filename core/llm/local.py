@@ -17,6 +17,7 @@ from core.errors import InvalidInputError
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.loading import DEFAULT_MODEL, LoadedModel, load_model
 from core.llm.pricing import hourly_cost
+from core.llm.spec import SystemSpec
 
 DEFAULT_BATCH_SIZE = 8
 FALLBACK_CONTEXT = 2048
@@ -26,14 +27,29 @@ class LocalBackend(Backend):
     """Generates with a (cached) local model; see `core.llm.loading` for sources."""
 
     def __init__(self, source: str = DEFAULT_MODEL, adapter: Optional[str] = None,
-                 dtype: str = "auto", device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE):
-        self.loaded: LoadedModel = load_model(source, adapter, dtype, device)
+                 dtype: str = "auto", device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE,
+                 shared: bool = True):
+        """`shared=False` loads a copy of its own that this process's model cache
+        does not keep (the model server manages its models' memory itself)."""
+        load = load_model if shared else load_model.__wrapped__
+        self.loaded: LoadedModel = load(source, adapter, dtype, device)
         if not self.loaded.tokenizer.chat_template:
             raise InvalidInputError(
                 f"{self.loaded.name} has no chat template, so it cannot be asked questions as a chat: "
                 "use an instruct/chat model (or add a chat_template to its tokenizer_config.json).")
         self.model_id = f"local:{self.loaded.name}"
         self.batch_size = batch_size
+
+    @classmethod
+    def from_spec(cls, spec: SystemSpec, shared: bool = True) -> "LocalBackend":
+        """The model a `local` spec names; `adapter=NAME` is a registered adapter, else a folder."""
+        options = spec.typed_options
+        if "adapter" in options:
+            from core.finetune.adapters import adapter_path
+            from core.store import current_database
+
+            options["adapter"] = adapter_path(current_database(), options["adapter"])
+        return cls(spec.model, **options, shared=shared)
 
     @property
     def context_window(self) -> int:

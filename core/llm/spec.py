@@ -65,6 +65,11 @@ class SystemSpec:
         return f"{self.backend}:{self.model}" + (f"?{query}" if query else "")
 
     @property
+    def typed_options(self) -> dict:
+        """The backend's options as the types its constructor takes."""
+        return {key: NUMBER_OPTIONS.get(key, str)(value) for key, value in self.options.items()}
+
+    @property
     def model_only(self) -> "SystemSpec":
         """The same model without its knowledge base: what a RAG system wraps."""
         return SystemSpec(self.backend, self.model, dict(self.options))
@@ -135,16 +140,11 @@ def build_backend(spec: SystemSpec, key: Optional[str] = None) -> Backend:
     """The backend `spec` names. `key` overrides the API key from the environment
     (the dashboard passes st.secrets'); local models ignore it. The spec's `kb`
     is not applied here: retrieval wraps the backend this returns."""
-    options = {k: NUMBER_OPTIONS.get(k, str)(v) for k, v in spec.options.items()}
+    options = spec.typed_options
     if spec.backend == "local":
-        from core.llm.local import LocalBackend
+        from core.serving.routing import local_backend  # in this process, or through the model server
 
-        if "adapter" in options:  # a registered adapter's name, or a folder
-            from core.finetune.adapters import adapter_path
-            from core.store import current_database
-
-            options["adapter"] = adapter_path(current_database(), options["adapter"])
-        return LocalBackend(spec.model, **options)
+        return local_backend(spec)
     if spec.backend == "anthropic":
         from core.llm.anthropic_backend import AnthropicBackend
 

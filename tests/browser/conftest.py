@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright import sync_api as playwright
 
+from core.serving.lifecycle import stop_server
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -40,7 +42,9 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> Non
 @pytest.fixture
 def app_url(data_dir, tmp_path):
     port = free_port()
+    # As `make app` runs it: app.py turns the model server on (the test suite's default is off).
     env = {**os.environ, "RAGTUNE_DATA_DIR": str(data_dir)}
+    env.pop("RAGTUNE_MODEL_SERVER", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -53,6 +57,7 @@ def app_url(data_dir, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+        stop_server()  # the model server the app started, if it did
 
 
 @pytest.fixture

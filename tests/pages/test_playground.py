@@ -1,5 +1,6 @@
 from streamlit.testing.v1 import AppTest
 
+from core.serving.lifecycle import health, running_server, stop_server
 from tests.llm.fake_servers import FakeServer, anthropic_message
 from tests.pages.conftest import APP_PATH
 
@@ -69,3 +70,15 @@ def test_a_rag_system_shows_the_chunks_its_answer_cites(db, tmp_path, monkeypatc
     assert "Context chunks" in server.requests[0]["json"]["messages"][-1]["content"]
     assert any(e.label.startswith("[1] refunds.md:L") for e in at.expander)
     assert any("(retrieval " in c.value for c in at.caption)
+
+
+def test_local_models_answer_through_the_model_server_when_the_app_asks_for_it(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_MODEL_SERVER", "on")  # what app.py sets for `make app`
+    try:
+        at = ask(playground(), "Capital of France?", [f"local:{tiny_model_dir}?dtype=float32"])
+        assert not at.exception and not at.error
+        assert any("local:tiny-chat" in c.value and "out tokens" in c.value for c in at.caption)
+        stats = health(running_server().url)["stats"]
+        assert stats["requests"] == 1 and stats["compute_thread"] == "MainThread"
+    finally:
+        stop_server()

@@ -1,0 +1,83 @@
+"""A local model asked through the model server: the same spec, generated in the
+server's process, answered as a `Completion` like any backend's.
+
+Latency is what the asker waited (the whole request); tokens, cost and
+warnings are the server's. A batch is sent as concurrent requests, so the
+server's micro-batching turns it into one `generate_batch` call.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional, Sequence
+
+from core.errors import BackendError, InvalidInputError, NotFoundError
+from core.llm.base import Backend, Completion, GenerationOptions, Prompt
+from core.llm.remote import Stopwatch
+from core.llm.spec import SystemSpec
+
+REQUEST_TIMEOUT_S = 600.0  # a long answer on a CPU, behind a queue of others
+MAX_CONCURRENT = 16
+
+
+class ServerBackend(Backend):
+    def __init__(self, url: str, spec: SystemSpec, reconnect: Optional[Callable[[], str]] = None):
+        """`reconnect()` returns the URL of a (re)started server; without it, a dead
+        server is reported instead of restarted."""
+        self.spec = spec
+        self.model_id = spec.text
+        self.reconnect = reconnect
+        self._connect(url)
+
+    def _connect(self, url: str) -> None:
+        import openai
+
+        self.url = url
+        self.client = openai.OpenAI(base_url=f"{url}/v1", api_key="not-needed", max_retries=0,
+                                    timeout=REQUEST_TIMEOUT_S)
+
+    def generate(self, prompt: Prompt, options: GenerationOptions = GenerationOptions()) -> Completion:
+        import openai
+
+        try:
+            return self._ask(prompt, options)
+        except openai.APIConnectionError:
+            if self.reconnect is None:
+                raise BackendError(f"The local model server at {self.url} stopped answering: ask again "
+                                   "(the app restarts it), or start one with `python -m core serve`.") from None
+            self._connect(self.reconnect())
+            return self._ask(prompt, options)
+
+    def generate_batch(self, prompts: Sequence[Prompt],
+                       options: GenerationOptions = GenerationOptions()) -> list[Completion]:
+        with ThreadPoolExecutor(max_workers=min(len(prompts), MAX_CONCURRENT) or 1) as pool:
+            return list(pool.map(lambda prompt: self.generate(prompt, options), prompts))
+
+    def _ask(self, prompt: Prompt, options: GenerationOptions) -> Completion:
+        import openai
+
+        system = [{"role": "system", "content": prompt.system}] if prompt.system else []
+        messages = system + [{"role": m.role, "content": m.content} for m in prompt.messages]
+        try:
+            with Stopwatch() as watch:
+                response = self.client.chat.completions.create(
+                    model=self.spec.text, messages=messages, max_tokens=options.max_new_tokens,
+                    temperature=options.temperature, stop=list(options.stop) or None)
+        except openai.APIStatusError as exc:
+            raise _refusal(exc, self.spec.text) from None
+        lab = (response.model_extra or {}).get("lab", {})
+        return Completion(text=response.choices[0].message.content or "", input_tokens=response.usage.prompt_tokens,
+                          output_tokens=response.usage.completion_tokens, latency_ms=watch.ms,
+                          model=response.model, cost_usd=lab.get("cost_usd", 0.0),
+                          warnings=tuple(lab.get("warnings", ())))
+
+
+def _refusal(exc, spec: str) -> Exception:
+    """The server's own message, as the error type it stands for."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = body.get("message") or str(exc)
+    if exc.status_code == 404:
+        return NotFoundError(message)
+    if exc.status_code == 400:
+        return InvalidInputError(message)
+    return BackendError(f"The local model server failed on {spec} (HTTP {exc.status_code}): {message}")

@@ -1,0 +1,196 @@
+"""Finding, starting and stopping the model server of a data dir.
+
+One server per data dir. It records its address and pid in
+`<data_dir>/model-server.json` (written temp-then-rename); a record counts only
+while its pid is a live `core serve` process and answers `/health` with that
+pid, so a crashed server, a reused pid or a port taken by another program is
+detected and the record replaced. Starting happens under a file lock: two
+browser sessions asking at once start one server.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import psutil
+
+from core.errors import BackendError
+from core.settings import get_settings
+
+RECORD_NAME = "model-server.json"
+LOG_NAME = "model-server.log"
+START_TIMEOUT_S = 180.0
+HEALTH_TIMEOUT_S = 2.0
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    pid: int
+    host: str
+    port: int
+    started_at: float
+    parent_pid: Optional[int] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def record_path() -> Path:
+    return get_settings().data_dir / RECORD_NAME
+
+
+def log_path() -> Path:
+    return get_settings().data_dir / LOG_NAME
+
+
+def write_record(record: ServerRecord) -> None:
+    path = record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(asdict(record)), encoding="utf-8")
+    partial.replace(path)
+
+
+def read_record() -> Optional[ServerRecord]:
+    """The recorded server, or None when there is no readable record."""
+    try:
+        return ServerRecord(**json.loads(record_path().read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def remove_record(pid: int) -> None:
+    """Remove the record if it is still `pid`'s (never a newer server's)."""
+    record = read_record()
+    if record is not None and record.pid == pid:
+        record_path().unlink(missing_ok=True)
+
+
+def running_server() -> Optional[ServerRecord]:
+    """The data dir's server if it runs and answers, else None."""
+    record = read_record()
+    return record if record is not None and is_serving(record) else None
+
+
+def is_serving(record: ServerRecord) -> bool:
+    return _is_server_process(record.pid) and health(record.url).get("pid") == record.pid
+
+
+def health(url: str, timeout: float = HEALTH_TIMEOUT_S) -> dict:
+    """The server's `/health` answer, or {} when nothing answers there."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return {}
+
+
+def _is_server_process(pid: int) -> bool:
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        command = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    return "core" in command and "serve" in command
+
+
+def ensure_server(timeout: float = START_TIMEOUT_S) -> ServerRecord:
+    """The running server, started in the background first if there is none."""
+    record = running_server()
+    if record is not None:
+        return record
+    with _start_lock():
+        return running_server() or start_server(timeout=timeout)
+
+
+@contextmanager
+def _start_lock() -> Iterator[None]:
+    path = record_path().with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def server_command(parent_pid: int, options: Sequence[str] = ()) -> list[str]:
+    """The command that starts a server on a free port for this data dir; it
+    exits once `parent_pid` is gone and it has been idle a while."""
+    return [sys.executable, "-m", "core", "serve", "--port", "0", "--parent-pid", str(parent_pid), *options]
+
+
+def start_server(options: Sequence[str] = (), timeout: float = START_TIMEOUT_S) -> ServerRecord:
+    """Start a server in the background (more `core serve` options may follow) and
+    wait until it answers; its output goes to `<data_dir>/model-server.log`."""
+    log = log_path()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            server_command(os.getpid(), options), cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=output,
+            stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "RAGTUNE_MODEL_SERVER": "off"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BackendError(f"The local model server exited at start (code {process.returncode}): "
+                               f"{_tail(log)} (full log: {log})")
+        record = read_record()
+        if record is not None and record.pid == process.pid and is_serving(record):
+            return record
+        time.sleep(0.2)
+    process.kill()
+    raise BackendError(f"The local model server did not start within {timeout:.0f} s: see {log}.")
+
+
+def stop_server(timeout: float = 30.0) -> Optional[ServerRecord]:
+    """Stop the data dir's server (it finishes the batch it is generating); returns
+    the record of the server stopped, or None when none ran."""
+    record = running_server()
+    if record is None:
+        record_path().unlink(missing_ok=True)  # a stale record
+        return None
+    process = psutil.Process(record.pid)
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except psutil.TimeoutExpired:
+        process.kill()
+    remove_record(record.pid)
+    return record
+
+
+def release_server_models() -> list[str]:
+    """Ask a running server to drop its models (before a GPU job needs the memory);
+    returns the specs it released, [] when no server runs."""
+    record = running_server()
+    if record is None:
+        return []
+    request = urllib.request.Request(f"{record.url}/v1/release", method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())["released"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise BackendError(f"The local model server at {record.url} did not release its models: {exc}") from exc
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,96 @@
+"""One server per data dir: started on demand, a dead or stale one replaced, an orphan gone when idle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from core.errors import BackendError, InvalidInputError
+from core.llm.base import GenerationOptions, Prompt
+from core.llm.local import LocalBackend
+from core.llm.spec import build_backend, parse_spec
+from core.serving.client import ServerBackend
+from core.serving.lifecycle import (ServerRecord, ensure_server, read_record, record_path, running_server,
+                                    start_server, write_record)
+from core.serving.routing import local_backend
+
+SHORT = GenerationOptions(max_new_tokens=4)
+
+
+def kill(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    psutil.Process(pid).wait(10)
+
+
+def test_the_app_restarts_a_server_that_died(serve, tiny_spec, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_MODEL_SERVER", "on")
+    backend = build_backend(parse_spec(tiny_spec))
+    assert isinstance(backend, ServerBackend)
+    backend.generate(Prompt.ask("hi"), SHORT)
+    first = running_server()
+    kill(first.pid)
+    assert running_server() is None  # the record stays, but it no longer counts
+
+    answer = backend.generate(Prompt.ask("hi again"), SHORT)  # the same backend, the next question
+    assert answer.output_tokens > 0
+    assert running_server().pid not in (None, first.pid)
+
+
+def test_a_dead_server_is_reported_when_nothing_may_restart_it(serve, tiny_spec):
+    record = serve()
+    backend = local_backend(parse_spec(tiny_spec))  # auto: uses the running server, never starts one
+    assert isinstance(backend, ServerBackend)
+    kill(record.pid)
+    with pytest.raises(BackendError, match="stopped answering"):
+        backend.generate(Prompt.ask("hi"), SHORT)
+
+
+def test_a_stale_record_is_detected_and_replaced(serve, tiny_spec):
+    write_record(ServerRecord(pid=os.getpid(), host="127.0.0.1", port=9, started_at=time.time()))
+    assert running_server() is None  # the pid is alive, but it is no model server
+    record = ensure_server()
+    assert record.pid != os.getpid() and read_record() == record
+
+
+def test_two_askers_at_once_start_one_server(serve):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        records = list(pool.map(lambda _: ensure_server(), range(2)))
+    assert records[0] == records[1]
+
+
+def test_a_server_exits_once_its_parent_is_gone_and_it_is_idle(data_dir):
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    server = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", "0", "--parent-pid", str(parent.pid),
+                               "--idle-exit-s", "1"], env={**os.environ, "RAGTUNE_MODEL_SERVER": "off"})
+    try:
+        parent.wait(20)
+        assert server.wait(60) == 0
+    finally:
+        server.kill()
+    assert not record_path().exists()
+
+
+def test_routing_in_process_or_through_the_server(serve, tiny_spec, monkeypatch):
+    spec = parse_spec(tiny_spec)
+    assert isinstance(local_backend(spec), LocalBackend)  # auto, and no server runs
+    serve()
+    assert isinstance(local_backend(spec), ServerBackend)  # auto, and one runs
+    monkeypatch.setenv("RAGTUNE_MODEL_SERVER", "off")
+    assert isinstance(local_backend(spec), LocalBackend)  # workers: always in process
+    monkeypatch.setenv("RAGTUNE_MODEL_SERVER", "sometimes")
+    with pytest.raises(InvalidInputError, match="not one of auto, on, off"):
+        local_backend(spec)
+
+
+def test_a_second_server_for_the_same_data_dir_is_refused(serve):
+    record = serve()
+    with pytest.raises(BackendError, match=f"already runs at {record.url}"):
+        start_server(timeout=60)
