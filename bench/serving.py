@@ -8,6 +8,8 @@ Measures, for SmolLM2-135M-Instruct (dtype auto, greedy, the same questions):
   answer saved);
 - **Playground, in the app's thread**: the same with `RAGTUNE_MODEL_SERVER=off`, the path before
   the server (skip with `--skip-in-app`);
+- **Playground page, AppTest**: the page's script run by AppTest through the server, no browser (a
+  workshop's browsers run on the participants' laptops, not beside the model server);
 - **concurrency**: 1 and 4 users at once, both as 4 browser sessions asking together and as 4
   concurrent requests from the app's client (`ServerBackend`); aggregate tokens/s and p50 / p99 time
   to the whole answer.
@@ -121,16 +123,17 @@ def store_engine(data_dir: Path):
     return create_engine(f"sqlite:///{data_dir / 'lab.db'}")
 
 
-def stored_answer(data_dir: Path, question: str):
-    """The answer the app saved for `question`, or None yet (read from its store)."""
-    from sqlmodel import Session, select
+def stored_answers(data_dir: Path, questions: list[str]) -> dict[str, tuple[float, object]]:
+    """(when it was saved, the answer) for each of `questions` the app has answered, read from its store."""
+    from sqlmodel import Session, col, select
 
     from core.store.tables import PlaygroundAnswer, PlaygroundQuestion
 
     with Session(store_engine(data_dir)) as session:
-        row = session.exec(select(PlaygroundQuestion).where(PlaygroundQuestion.question == question)).first()
-        answer = row and session.exec(select(PlaygroundAnswer).where(PlaygroundAnswer.question_id == row.id)).first()
-    return answer or None
+        rows = session.exec(select(PlaygroundQuestion, PlaygroundAnswer)
+                            .where(PlaygroundAnswer.question_id == PlaygroundQuestion.id)
+                            .where(col(PlaygroundQuestion.question).in_(questions))).all()
+    return {q.question: (q.asked_at.replace(tzinfo=timezone.utc).timestamp(), a) for q, a in rows}
 
 
 def open_playground(browser, url: str):
@@ -141,42 +144,62 @@ def open_playground(browser, url: str):
 
 
 def ask_together(pages, data_dir: Path, questions: list[str]) -> list[tuple[float, object]]:
-    """Every page asks its question at once; (seconds from its click to its saved answer, answer) each."""
+    """Every page asks its question at once; (seconds from its click to its saved answer, answer) each.
+    The store is read every 0.2 s (cheap: the bench must not take CPU from what it measures)."""
     for page, question in zip(pages, questions):
         page.get_by_label("Question").fill(question)
     clicked = {}
     for page, question in zip(pages, questions):
+        clicked[question] = time.time()
         page.get_by_role("button", name="Ask").click(no_wait_after=True)
-        clicked[question] = time.perf_counter()
-    done: dict[str, tuple[float, object]] = {}
-    while len(done) < len(questions):
-        for question in set(questions) - set(done):
-            answer = stored_answer(data_dir, question)
-            if answer is not None:
-                done[question] = (time.perf_counter() - clicked[question], answer)
-        time.sleep(0.02)
-    for page in pages:  # the page finishes its rerun before the next question is typed
-        page.get_by_text("Answered").first.wait_for(timeout=60_000)
-    return [done[q] for q in questions]
+    while len(saved := stored_answers(data_dir, questions)) < len(questions):
+        time.sleep(0.2)
+    for page, question in zip(pages, questions):  # the page has drawn its answer and history
+        page.get_by_text(question.split(")")[0] + ")").first.wait_for(timeout=60_000)
+    return [(saved[q][0] - clicked[q], saved[q][1]) for q in questions]
 
 
 def playground(browser, url: str, data_dir: Path, name: str, users: int, rounds: int, tag: str) -> dict:
     pages = [open_playground(browser, url) for _ in range(users)]
-    ask_together(pages[:1], data_dir, [f"{tag} warm up: say hi."])  # loads the model
+    ask_together(pages[:1], data_dir, [f"({tag} warm-up) Say hi."])  # loads the model
     results, wall = [], 0.0
     for r in range(rounds):
-        questions = [f"{QUESTIONS[(r * users + u) % len(QUESTIONS)]} ({tag} {r}.{u})" for u in range(users)]
+        questions = [f"({tag} {r}.{u}) {QUESTIONS[(r * users + u) % len(QUESTIONS)]}" for u in range(users)]
         answered = ask_together(pages, data_dir, questions)
         wall += max(seconds for seconds, _ in answered)  # from the first click to the last answer, about
         results += answered
     for page in pages:
         page.context.close()
+    return playground_summary(name, users, wall, results)
+
+
+def playground_summary(name: str, users: int, wall: float, results: list[tuple[float, object]]) -> dict:
     answers = [answer for _, answer in results]
     if any(a.error for a in answers):
         raise RuntimeError(f"{name}: {[a.error for a in answers if a.error][0]}")
     tokens = sum(a.output_tokens for a in answers)
     stored = {"stored_tokens_per_s": tokens / sum(a.latency_ms / 1000 for a in answers)} if users == 1 else {}
     return summary(name, tokens, wall, [seconds for seconds, _ in results], users=users, **stored)
+
+
+def playground_apptest(data_dir: Path, rounds: int) -> dict:
+    """The Playground page run by AppTest in this process (no browser), through the model server."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.update(RAGTUNE_DATA_DIR=str(data_dir), RAGTUNE_MODEL_SERVER="on")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("pages/playground.py").run()
+    results = []
+    for r in range(-1, rounds):  # -1: warm-up, loads the model
+        question = f"(a {r}) {QUESTIONS[r % len(QUESTIONS)]}"
+        at.text_area(key="playground_question").input(question)
+        started = time.perf_counter()
+        at.button[0].click().run()
+        seconds = time.perf_counter() - started
+        if r >= 0:
+            results.append((seconds, stored_answers(data_dir, [question])[question][1]))
+    return playground_summary("Playground page, AppTest (no browser)", 1, sum(s for s, _ in results), results)
 
 
 def server_concurrency(url: str, users: int, rounds: int) -> dict:
@@ -228,6 +251,7 @@ def main() -> None:
         browser.close()
         with model_server(Path(tmp) / "server") as url:
             rows += [server_concurrency(url, users, args.rounds) for users in (1, 4)]
+            rows.append(playground_apptest(Path(tmp) / "server", args.rounds))
     report(rows)
 
 
@@ -238,6 +262,7 @@ def report(rows: list[dict]) -> None:
     ratios = {
         "playground_stored_vs_cli": app_one["stored_tokens_per_s"] / cli,
         "playground_page_vs_cli": app_one["tokens_per_s"] / cli,
+        "playground_apptest_stored_vs_cli": by_path["Playground page, AppTest (no browser)"]["stored_tokens_per_s"] / cli,
         "server_4_vs_1": by_path["server, 4 concurrent request(s)"]["tokens_per_s"]
         / by_path["server, 1 concurrent request(s)"]["tokens_per_s"],
         "playground_4_users_vs_1": by_path["Playground, server, 4 user(s)"]["tokens_per_s"] / app_one["tokens_per_s"],

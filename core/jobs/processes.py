@@ -50,14 +50,17 @@ def is_worker_alive(pid: Optional[int], job_id: int) -> bool:
     if not pid:
         return False
     _reap(pid)
+    command = live_command(pid)
+    return command is not None and WORKER_MODULE in command and str(job_id) in command
+
+
+def live_command(pid: int) -> Optional[list[str]]:
+    """The command line of process `pid`, or None when it is gone or a zombie."""
     try:
         process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        command = process.cmdline()
+        return None if process.status() == psutil.STATUS_ZOMBIE else process.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
-    return WORKER_MODULE in command and str(job_id) in command
+        return None
 
 
 def signal_worker(pid: int, sig: int = signal.SIGTERM) -> None:

@@ -25,6 +25,7 @@ from typing import Iterator, Optional, Sequence
 import psutil
 
 from core.errors import BackendError
+from core.jobs.processes import live_command
 from core.settings import get_settings
 
 RECORD_NAME = "model-server.json"
@@ -98,14 +99,8 @@ def health(url: str, timeout: float = HEALTH_TIMEOUT_S) -> dict:
 
 
 def _is_server_process(pid: int) -> bool:
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        command = process.cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
-    return "core" in command and "serve" in command
+    command = live_command(pid)
+    return command is not None and "core" in command and "serve" in command
 
 
 def ensure_server(timeout: float = START_TIMEOUT_S) -> ServerRecord:

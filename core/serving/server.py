@@ -19,6 +19,7 @@ from typing import Optional
 import psutil
 
 from core.errors import InvalidInputError
+from core.jobs.processes import live_command
 from core.llm.spec import parse_spec
 from core.serving.compute import DEFAULT_WINDOW_S, ComputeLoop
 from core.serving.lifecycle import ServerRecord, remove_record, running_server, write_record
@@ -109,13 +110,6 @@ def _wait_started(http) -> None:
 
 
 def _orphaned_and_idle(compute: ComputeLoop, options: ServerOptions) -> bool:
-    if options.parent_pid is None or (psutil.pid_exists(options.parent_pid) and not _is_zombie(options.parent_pid)):
+    if options.parent_pid is None or live_command(options.parent_pid) is not None:
         return False
     return time.monotonic() - compute.stats.last_used > options.idle_exit_s
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True

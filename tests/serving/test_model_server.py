@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -95,3 +96,19 @@ def test_release_drops_every_loaded_model(serve, tiny_spec):
     assert release_server_models() == [parse_spec(tiny_spec).text]
     assert health(server.url)["models"] == []
     assert ask(server, tiny_spec, "hi again").usage.completion_tokens > 0  # loads again on demand
+
+
+def test_an_async_client_asking_for_json_as_ragas_does_is_answered(serve, tiny_spec):
+    """ragas's `llm_factory(..., client=AsyncOpenAI(...))` asks with instructor's JSON mode: the
+    schema in the system message and `response_format` json_object; `finish_reason` tells a cut answer."""
+    server = serve()
+
+    async def ask_async():
+        async with openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="unused") as client:
+            return await client.chat.completions.create(
+                model=tiny_spec, response_format={"type": "json_object"}, max_tokens=3,
+                messages=[{"role": "system", "content": "Answer in JSON: {\"verdict\": 0 or 1}"},
+                          {"role": "user", "content": "Is Paris in France?"}])
+
+    response = asyncio.run(ask_async())
+    assert response.usage.completion_tokens == 3 and response.choices[0].finish_reason == "length"
