@@ -8,6 +8,7 @@ and background workers can share one file.
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -99,16 +100,30 @@ def _configure_sqlite_connection(dbapi_connection, _record) -> None:
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys = ON")
     try:
-        cursor.execute("PRAGMA journal_mode = WAL")
-    except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc).lower():  # a read-only database still serves reads
-            raise
+        _enable_wal(cursor)
     finally:
         cursor.close()
     # The sqlite3 module defers BEGIN until the first write, so a transaction's
     # reads are not isolated from another process's writes; SQLAlchemy's
     # "begin" event issues BEGIN (or BEGIN IMMEDIATE) itself instead.
     dbapi_connection.isolation_level = None
+
+
+def _enable_wal(cursor) -> None:
+    """Switching a new file to WAL needs it alone for a moment, and SQLite does not apply the busy
+    timeout to that: another process opening the same new file at once gets "locked" at once."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            message = str(exc).lower()
+            if "readonly" in message:  # a read-only database still serves reads
+                return
+            if "locked" not in message or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _begin_sqlite_transaction(connection) -> None:
