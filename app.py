@@ -27,6 +27,9 @@ navigation = st.navigation(
         "Compare": [
             st.Page("pages/playground.py", title="Playground", icon=":material/forum:", url_path="playground"),
         ],
+        "Grade": [
+            st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:", url_path="evaluate"),
+        ],
     }
 )
 sidebar()

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "core.finetune.train_commands",
     "core.jobs.commands",
     "core.serving.commands",
+    "core.evaluation.commands",
+    "core.evaluation.run_commands",
 )
 
 

@@ -43,7 +43,8 @@ def create_dataset(db: Database, name: str, examples: Sequence[dict], source: st
     """Split, measure, check and save `examples` as dataset `name`.
 
     Lengths are counted with the tokenizer of `base` (a model name or folder); `questions` are the
-    ("where", question) pairs checked for leakage (default: every file in `eval_sets/`)."""
+    ("where", question) pairs checked for leakage (default: every file in `eval_sets/` and every
+    eval set in the store)."""
     name = check_new_name(db, name)
     check_validation_fraction(validation_fraction)
     check_examples(examples)
@@ -52,7 +53,7 @@ def create_dataset(db: Database, name: str, examples: Sequence[dict], source: st
     details = {**(details or {}), "seed": seed, "validation_fraction": validation_fraction,
                "token_lengths": {"base": base, **length_stats(lengths)},
                "leakage": _leakage({"train": train, "validation": validation},
-                                   eval_questions() if questions is None else questions)}
+                                   _all_eval_questions(db) if questions is None else questions)}
     folder = _write_folder(name, {"train": train, "validation": validation})
     try:
         with db.session() as session:
@@ -63,6 +64,12 @@ def create_dataset(db: Database, name: str, examples: Sequence[dict], source: st
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return row
+
+
+def _all_eval_questions(db: Database) -> list[tuple[str, str]]:
+    from core.evaluation.sets import stored_questions
+
+    return eval_questions() + stored_questions(db)
 
 
 def check_new_name(db: Database, name: str) -> str:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 KINDS = {
     "train": "core.finetune.job:TrainingJob",
+    "eval": "core.evaluation.job:EvalJob",
 }
 
 

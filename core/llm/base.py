@@ -60,6 +60,7 @@ class Completion:
     warnings: tuple[str, ...] = field(default=())
     retrieval_ms: Optional[float] = None  # the part of latency_ms spent retrieving (RAG systems)
     citations: tuple[Citation, ...] = field(default=())
+    contexts: tuple[Citation, ...] = field(default=())  # RAG systems: every chunk the model was given
 
 
 def cost_line(answer) -> str:
@@ -74,6 +75,9 @@ class Backend(ABC):
     """A model that answers prompts. Subclasses implement `generate`."""
 
     model_id: str
+    # True where `generate_batch` is one batched computation (a local model); others are asked per
+    # prompt, several at a time, so one failure fails only its own prompt.
+    native_batching: bool = False
 
     @abstractmethod
     def generate(self, prompt: Prompt, options: GenerationOptions = GenerationOptions()) -> Completion:

@@ -26,6 +26,8 @@ FALLBACK_CONTEXT = 2048
 class LocalBackend(Backend):
     """Generates with a (cached) local model; see `core.llm.loading` for sources."""
 
+    native_batching = True
+
     def __init__(self, source: str = DEFAULT_MODEL, adapter: Optional[str] = None,
                  dtype: str = "auto", device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE,
                  shared: bool = True):

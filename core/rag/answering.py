@@ -51,13 +51,33 @@ def answer_question(retriever: Retriever, backend: Backend, question: str, *, k:
                     min_similarity: float = MIN_SIMILARITY,
                     options: GenerationOptions = GenerationOptions()) -> RagAnswer:
     """Retrieve, then generate an answer citing the retrieved chunks."""
+    return answer_questions(retriever, backend, [question], k=k, mode=mode, min_similarity=min_similarity,
+                            options=options)[0]
+
+
+def answer_questions(retriever: Retriever, backend: Backend, questions: list[str], *, k: int = 4,
+                     mode: str = "hybrid", min_similarity: float = MIN_SIMILARITY,
+                     options: GenerationOptions = GenerationOptions()) -> list[RagAnswer]:
+    """Retrieve for every question, then ask the model once (`generate_batch`) for all the
+    questions that found relevant chunks."""
+    retrieved = [_retrieve(retriever, question, k, mode) for question in questions]
+    asked = [i for i, (hits, _) in enumerate(retrieved) if is_relevant(hits, min_similarity)]
+    prompts = [build_prompt(questions[i], retrieved[i][0]) for i in asked]
+    completions = dict(zip(asked, backend.generate_batch(prompts, options) if prompts else []))
+    return [_answer(question, hits, retrieval_ms, completions.get(i))
+            for i, (question, (hits, retrieval_ms)) in enumerate(zip(questions, retrieved))]
+
+
+def _retrieve(retriever: Retriever, question: str, k: int, mode: str) -> tuple[list[Hit], float]:
     started = time.perf_counter()
     hits = retriever.search(question, mode=mode, k=k)
-    retrieval_ms = (time.perf_counter() - started) * 1000
-    if not is_relevant(hits, min_similarity):
+    return hits, (time.perf_counter() - started) * 1000
+
+
+def _answer(question: str, hits: list[Hit], retrieval_ms: float, completion: Completion | None) -> RagAnswer:
+    if completion is None:  # nothing relevant: the model was not asked
         return RagAnswer(question, I_DONT_KNOW, (), tuple(hits), retrieval_ms, 0.0,
                          warnings=("No chunk was relevant enough to answer from.",))
-    completion = backend.generate(build_prompt(question, hits), options)
     citations, unknown = resolve_citations(completion.text, hits)
     warnings = tuple(f"The answer cites [{n}], which is not one of the {len(hits)} chunks." for n in unknown)
     return RagAnswer(question, completion.text, citations, tuple(hits), retrieval_ms, completion.latency_ms,

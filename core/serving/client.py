@@ -21,6 +21,8 @@ MAX_CONCURRENT = 16
 
 
 class ServerBackend(Backend):
+    native_batching = True  # the server batches concurrent requests
+
     def __init__(self, url: str, spec: SystemSpec, reconnect: Optional[Callable[[], str]] = None):
         """`reconnect()` returns the URL of a (re)started server; without it, a dead
         server is reported instead of restarted."""

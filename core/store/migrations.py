@@ -158,6 +158,78 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        "m005_eval_sets",
+        (
+            """CREATE TABLE eval_sets (
+                id INTEGER NOT NULL PRIMARY KEY,
+                name VARCHAR NOT NULL UNIQUE,
+                source VARCHAR NOT NULL,
+                sha256 VARCHAR NOT NULL,
+                item_count INTEGER NOT NULL,
+                created_at DATETIME NOT NULL
+            )""",
+            """CREATE TABLE eval_items (
+                id INTEGER NOT NULL PRIMARY KEY,
+                set_id INTEGER NOT NULL REFERENCES eval_sets (id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                item_id VARCHAR NOT NULL,
+                question VARCHAR NOT NULL,
+                reference_answer VARCHAR,
+                kind VARCHAR,
+                relevant_sources JSON NOT NULL,
+                keywords JSON NOT NULL,
+                tags JSON NOT NULL,
+                UNIQUE (set_id, item_id)
+            )""",
+            "CREATE INDEX ix_eval_items_set_id ON eval_items (set_id)",
+            """CREATE TABLE eval_runs (
+                id INTEGER NOT NULL PRIMARY KEY,
+                job_id INTEGER REFERENCES jobs (id) ON DELETE SET NULL,
+                eval_set VARCHAR NOT NULL,
+                systems JSON NOT NULL,
+                metrics JSON NOT NULL,
+                options JSON NOT NULL,
+                system_configs JSON NOT NULL,
+                git_revision VARCHAR NOT NULL,
+                summary JSON NOT NULL,
+                created_at DATETIME NOT NULL,
+                finished_at DATETIME
+            )""",
+            """CREATE TABLE eval_results (
+                id INTEGER NOT NULL PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+                item_id VARCHAR NOT NULL,
+                position INTEGER NOT NULL,
+                system VARCHAR NOT NULL,
+                model VARCHAR NOT NULL,
+                text VARCHAR NOT NULL,
+                input_tokens INTEGER NOT NULL,
+                output_tokens INTEGER NOT NULL,
+                latency_ms FLOAT NOT NULL,
+                batch_share_ms FLOAT NOT NULL,
+                cost_usd FLOAT NOT NULL,
+                error VARCHAR,
+                warnings JSON NOT NULL,
+                retrieval_ms FLOAT,
+                citations JSON NOT NULL,
+                contexts JSON NOT NULL,
+                answered_at DATETIME NOT NULL,
+                UNIQUE (run_id, system, item_id)
+            )""",
+            "CREATE INDEX ix_eval_results_run_id ON eval_results (run_id)",
+            """CREATE TABLE eval_scores (
+                id INTEGER NOT NULL PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+                result_id INTEGER NOT NULL REFERENCES eval_results (id) ON DELETE CASCADE,
+                system VARCHAR NOT NULL,
+                metric VARCHAR NOT NULL,
+                value FLOAT NOT NULL,
+                UNIQUE (result_id, metric)
+            )""",
+            "CREATE INDEX ix_eval_scores_run_id ON eval_scores (run_id)",
+        ),
+    ),
 )
 
 

@@ -189,3 +189,84 @@ class Adapter(SQLModel, table=True):
     cost_usd: float = 0.0
     merged_path: Optional[str] = None  # a full model folder, once merged on request
     created_at: datetime = Field(default_factory=utc_now)
+
+
+class EvalSet(SQLModel, table=True):
+    """A golden eval set: questions (with references, sources, keywords) every system is asked."""
+
+    __tablename__ = "eval_sets"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(sa_column_kwargs={"unique": True})
+    source: str  # the file it was imported from, or "upload:<file name>"
+    sha256: str  # of the imported text: the same file imported twice is the same set
+    item_count: int = 0
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class EvalItem(SQLModel, table=True):
+    """One question of an eval set, as its JSONL line gave it (see eval_sets/README.md)."""
+
+    __tablename__ = "eval_items"
+    __table_args__ = (UniqueConstraint("set_id", "item_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    set_id: int = Field(foreign_key="eval_sets.id", ondelete="CASCADE", index=True)
+    position: int  # its place in the file, from 0
+    item_id: str  # the line's `id`
+    question: str
+    reference_answer: Optional[str] = None
+    kind: Optional[str] = None  # factual | behaviour
+    relevant_sources: list[str] = Field(default_factory=list, sa_type=JSON)
+    keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class EvalRun(SQLModel, table=True):
+    """One evaluation: an eval set asked of several systems, every answer graded. It runs as a job."""
+
+    __tablename__ = "eval_runs"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: Optional[int] = Field(default=None, foreign_key="jobs.id", ondelete="SET NULL")
+    eval_set: str  # the set's name when the run was made
+    systems: list[str] = Field(default_factory=list, sa_type=JSON)  # canonical spec strings, in order
+    metrics: list[str] = Field(default_factory=list, sa_type=JSON)
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Per system: what the spec resolved to when it ran (model, adapter, knowledge base generation).
+    system_configs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    git_revision: str = ""
+    # Per system and metric: mean, 95% bootstrap interval and count; latency percentiles; cost per 1k.
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utc_now)
+    finished_at: Optional[datetime] = None
+
+
+class EvalResult(RecordedAnswer, table=True):
+    """One system's answer to one eval item, with what it was given and how long the batch took."""
+
+    __tablename__ = "eval_results"
+    __table_args__ = (UniqueConstraint("run_id", "system", "item_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="eval_runs.id", ondelete="CASCADE", index=True)
+    item_id: str
+    position: int
+    # latency_ms is what the asker waited: the whole batch's wall time. This is the answer's share of it.
+    batch_share_ms: float = 0.0
+    # RAG systems: every retrieved chunk given to the model, {"number", "source", "start_line", "end_line", "text"}
+    contexts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+
+
+class EvalScore(SQLModel, table=True):
+    """One metric's score of one answer: a row each, so runs aggregate in SQL."""
+
+    __tablename__ = "eval_scores"
+    __table_args__ = (UniqueConstraint("result_id", "metric"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="eval_runs.id", ondelete="CASCADE", index=True)
+    result_id: int = Field(foreign_key="eval_results.id", ondelete="CASCADE")
+    system: str
+    metric: str
+    value: float

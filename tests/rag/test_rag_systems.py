@@ -73,3 +73,25 @@ def test_retrieval_options_need_a_knowledge_base():
     with pytest.raises(InvalidInputError, match="mode='fuzzy' is not one of hybrid, dense, bm25"):
         parse_spec("local?kb=team&mode=fuzzy")
     assert parse_spec("local?kb=team&mode=dense&k=2").text == "local:smollm2?k=2&kb=team&mode=dense"
+
+
+def test_a_batch_retrieves_for_every_question_then_asks_the_model_once(team_kb, tiny_model_dir):
+    from core.llm.local import LocalBackend
+    from core.rag.knowledge import open_retriever
+    from core.store import current_database
+
+    class CountingBackend(LocalBackend):
+        batches: list[int] = []
+
+        def generate_batch(self, prompts, options=GenerationOptions()):
+            self.batches.append(len(prompts))
+            return super().generate_batch(prompts, options)
+
+    model = CountingBackend(str(tiny_model_dir), dtype="float32")
+    system = RagSystem(model, open_retriever(current_database(), team_kb), k=2)
+    questions = ["How long do refunds take?", "Who won the 1962 football world cup in Chile?", "How do refunds work?"]
+    answers = system.generate_batch([Prompt.ask(q) for q in questions], GenerationOptions(max_new_tokens=4))
+    assert model.batches == [2] and system.native_batching  # the irrelevant question never reached the model
+    assert answers[1].text == "I don't know" and answers[1].contexts == ()
+    assert [len(a.contexts) for a in (answers[0], answers[2])] == [2, 2]
+    assert answers[0].contexts[0].number == 1 and "refund" in " ".join(c.text for c in answers[0].contexts).lower()

@@ -1,0 +1,149 @@
+"""The "eval" job kind: what the worker runs for an eval run.
+
+Each system answers the set's items in batches (one `generate_batch` call for
+a local model). A batch that fails as a whole is asked again item by item, so
+one bad item fails alone; a system that cannot be built records the error for
+each of its items. Nothing is skipped silently, and a resumed run asks only
+what has no answer yet.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any, Callable, Optional
+
+from core.errors import BackendError, LabError
+from core.evaluation.metrics import PER_ANSWER, Graded, semantic_similarity
+from core.evaluation.runs import SEMANTIC, RunOptions, answered_items, finish_run, get_run, save_answers
+from core.evaluation.sets import eval_items
+from core.jobs.context import JobContext
+from core.jobs.kinds import JobCancelled, JobKind
+from core.llm.base import Backend, Completion, GenerationOptions, Prompt
+from core.llm.spec import parse_spec
+from core.playground import answer_record
+from core.store.tables import EvalItem, EvalResult, EvalRun
+from core.systems import build_system
+
+Outcome = Completion | LabError
+API_CONCURRENCY = 4  # requests in flight per API system
+
+
+class EvalJob(JobKind):
+    def validate(self, config: dict[str, Any]) -> None:
+        from core.store import current_database
+
+        get_run(current_database(), config["run_id"])
+
+    def run(self, context: JobContext) -> dict[str, Any]:
+        run = get_run(context.db, context.config["run_id"])
+        items = eval_items(context.db, run.eval_set)
+        grader = Grader(run.metrics)
+        batch_size = RunOptions(**run.options).batch_size
+        total, done = len(items) * len(run.systems), 0
+        configs = {}
+        for system in run.systems:
+            pending = [i for i in items if i.item_id not in answered_items(context.db, run.id, system)]
+            done += len(items) - len(pending)
+            backend, configs[system] = _build(system)
+            for start in range(0, len(pending), batch_size):
+                if context.cancel_requested():
+                    raise JobCancelled({"run_id": run.id, "answered": done})
+                batch = pending[start:start + batch_size]
+                _answer_batch(context, run, system, backend, batch, grader)
+                done += len(batch)
+                context.progress(done / total, f"{system}: {done} of {total} answers")
+        finish_run(context.db, run.id, configs)
+        return {"run_id": run.id, "answers": total}
+
+
+def _build(system: str) -> tuple[Backend | LabError, dict[str, Any]]:
+    """The system (or why it cannot be built) and what its spec resolved to."""
+    spec = parse_spec(system)
+    try:
+        backend = build_system(spec)
+    except LabError as exc:
+        return exc, {"spec": system, "error": str(exc)}
+    return backend, {"spec": system, "model_id": backend.model_id, **_resolved(spec)}
+
+
+def _resolved(spec) -> dict[str, Any]:
+    """The adapter's folder and the knowledge base's live generation, for the record."""
+    resolved: dict[str, Any] = {}
+    if "adapter" in spec.options:
+        from core.finetune.adapters import adapter_path
+        from core.store import current_database
+
+        resolved["adapter_path"] = adapter_path(current_database(), spec.options["adapter"])
+    if spec.kb:
+        from core.rag.knowledge import get_knowledge_base
+        from core.store import current_database
+
+        kb = get_knowledge_base(current_database(), spec.kb)
+        resolved["knowledge_base"] = {"name": kb.name, "generation": kb.generation, "config": kb.config}
+    return resolved
+
+
+def _answer_batch(context: JobContext, run: EvalRun, system: str, backend: Backend | LabError,
+                  batch: list[EvalItem], grader: "Grader") -> None:
+    """Ask, time, grade and save one batch (a system that could not be built fails each item)."""
+    options = RunOptions(**run.options).generation
+    started = time.perf_counter()
+    outcomes = [backend] * len(batch) if isinstance(backend, LabError) else _ask(backend, batch, options, context.log)
+    share_ms = (time.perf_counter() - started) * 1000 / len(batch)
+    results = [EvalResult(run_id=run.id, item_id=item.item_id, position=item.position, batch_share_ms=share_ms,
+                          contexts=[asdict(c) for c in getattr(outcome, "contexts", ())],
+                          **answer_record(system, outcome))
+               for item, outcome in zip(batch, outcomes)]
+    save_answers(context.db, results, grader.grade(batch, outcomes))
+
+
+def _ask(backend: Backend, batch: list[EvalItem], options: GenerationOptions,
+         log: Callable[[str], None]) -> list[Outcome]:
+    """A local model answers the batch in one call; an API is asked per item, a few at a time."""
+    prompts = [Prompt.ask(item.question) for item in batch]
+    if not backend.native_batching:
+        with ThreadPoolExecutor(min(API_CONCURRENCY, len(prompts))) as pool:
+            return list(pool.map(lambda prompt: _ask_one(backend, prompt, options), prompts))
+    try:
+        return list(backend.generate_batch(prompts, options))
+    except Exception as exc:  # one bad item must not fail its neighbours: ask them one by one
+        log(f"a batch of {len(batch)} failed ({type(exc).__name__}: {exc}); asking its items one by one")
+        return [_ask_one(backend, prompt, options) for prompt in prompts]
+
+
+def _ask_one(backend: Backend, prompt: Prompt, options: GenerationOptions) -> Outcome:
+    try:
+        return backend.generate(prompt, options)
+    except LabError as exc:
+        return exc
+    except Exception as exc:
+        return BackendError(f"{type(exc).__name__}: {exc}")
+
+
+class Grader:
+    """Scores answers with the run's metrics; the embedding model loads on first need."""
+
+    def __init__(self, metrics: list[str]):
+        self.metrics = metrics
+        self._embedder = None
+
+    def grade(self, batch: list[EvalItem], outcomes: list[Outcome]) -> list[dict[str, Optional[float]]]:
+        graded = [Graded(outcome.text, item.reference_answer, tuple(item.keywords))
+                  for item, outcome in zip(batch, outcomes) if isinstance(outcome, Completion)]
+        answered = [isinstance(outcome, Completion) for outcome in outcomes]
+        scores = [{metric: PER_ANSWER[metric](g) for metric in self.metrics if metric in PER_ANSWER} for g in graded]
+        if SEMANTIC in self.metrics:
+            for by_metric, similarity in zip(scores, semantic_similarity(graded, self._embed)):
+                by_metric[SEMANTIC] = similarity
+        pending = iter(scores)
+        return [next(pending) if ok else {} for ok in answered]
+
+    def _embed(self, texts: list[str]):
+        if self._embedder is None:
+            from core.rag.config import DEFAULT_EMBEDDING_MODEL
+            from core.rag.embeddings import Embedder, resolve_model_path
+
+            self._embedder = Embedder(resolve_model_path(DEFAULT_EMBEDDING_MODEL))
+        return self._embedder.embed(texts)

@@ -1,0 +1,81 @@
+"""Offline answer metrics: exact match, keyword presence, token F1, semantic similarity.
+
+Each scores one answer from 0 to 1, or gives None where the item lacks what the
+metric needs (no reference answer, no keywords): a missing score is not a zero.
+Normalisation follows SQuAD's: lowercase, no punctuation, no articles.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans({character: " " for character in string.punctuation})
+
+
+@dataclass(frozen=True)
+class Graded:
+    """What a metric sees of one answer to one eval item."""
+
+    answer: str
+    reference: Optional[str] = None
+    keywords: tuple[str, ...] = ()
+
+
+def normalise(text: str) -> str:
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
+
+
+def exact_match(graded: Graded) -> Optional[float]:
+    if graded.reference is None:
+        return None
+    return float(normalise(graded.answer) == normalise(graded.reference))
+
+
+def token_f1(graded: Graded) -> Optional[float]:
+    """Overlap of answer and reference words: the harmonic mean of precision and recall."""
+    if graded.reference is None:
+        return None
+    answer, reference = normalise(graded.answer).split(), normalise(graded.reference).split()
+    if not answer or not reference:
+        return float(answer == reference)
+    common = sum((Counter(answer) & Counter(reference)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(answer), common / len(reference)
+    return 2 * precision * recall / (precision + recall)
+
+
+def keyword_presence(graded: Graded) -> Optional[float]:
+    """The share of the item's required keywords the answer contains (case-insensitive)."""
+    if not graded.keywords:
+        return None
+    answer = graded.answer.lower()
+    return sum(keyword.lower() in answer for keyword in graded.keywords) / len(graded.keywords)
+
+
+PER_ANSWER: dict[str, Callable[[Graded], Optional[float]]] = {
+    "exact_match": exact_match,
+    "keyword_presence": keyword_presence,
+    "token_f1": token_f1,
+}
+
+
+def semantic_similarity(graded: Sequence[Graded], embed: Callable[[list[str]], np.ndarray]) -> list[Optional[float]]:
+    """Cosine similarity of each answer to its reference, with the local embedding model
+    (`embed` returns one normalised row per text), in one batch."""
+    pairs = [(i, g) for i, g in enumerate(graded) if g.reference is not None]
+    scores: list[Optional[float]] = [None] * len(graded)
+    if not pairs:
+        return scores
+    vectors = embed([g.answer for _, g in pairs] + [g.reference for _, g in pairs])
+    answers, references = vectors[:len(pairs)], vectors[len(pairs):]
+    for (i, _), a, r in zip(pairs, answers, references):
+        scores[i] = float(np.clip(np.dot(a, r), -1.0, 1.0))
+    return scores

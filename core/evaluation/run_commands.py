@@ -1,0 +1,141 @@
+"""`python -m core eval run|list|show`: eval runs from the command line, for CI gating too.
+
+`eval run` waits for the run and exits 1 when it did not finish or a `--fail-under` threshold
+fails (metric means, as the JSON names them), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.cli import add_command
+from core.errors import AlreadyExistsError, InvalidInputError
+from core.evaluation.runs import METRICS, RunOptions, get_run, list_runs, results, submit_eval
+from core.evaluation.sets import get_eval_set, import_eval_file
+from core.store import current_database
+
+
+def register(subparsers) -> None:
+    evaluation = subparsers.add_parser("eval", help="evaluation runs: an eval set asked of systems, graded")
+    commands = evaluation.add_subparsers(dest="eval_command", metavar="COMMAND", required=True)
+    run = add_command(commands, "run", "run an eval set on systems and wait for the scores", run_eval)
+    run.add_argument("--set", required=True, metavar="FILE_OR_NAME", help="a stored eval set, or a JSONL file")
+    run.add_argument("--system", action="append", required=True, metavar="SPEC", help="repeat for each system")
+    run.add_argument("--metric", action="append", choices=METRICS, help="repeat; default: all offline metrics")
+    run.add_argument("--max-new-tokens", type=int, default=RunOptions.max_new_tokens, metavar="N")
+    run.add_argument("--batch-size", type=int, default=RunOptions.batch_size, metavar="N")
+    run.add_argument("--json", type=Path, metavar="OUT", help="write the run, its summary and answers as JSON")
+    run.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
+                     help="exit 1 when a system's mean of METRIC is under VALUE")
+    run.add_argument("--no-wait", action="store_true", help="print the run id and return at once")
+    listing = add_command(commands, "list", "list eval runs, newest first", run_list)
+    listing.add_argument("--json", action="store_true")
+    show = add_command(commands, "show", "a run's summary per system", run_show)
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from core.jobs.commands import wait_for
+    from core.jobs.queue import SUCCEEDED
+
+    thresholds = _thresholds(args.fail_under)
+    db = current_database()
+    run = submit_eval(db, _eval_set(db, args.set), args.system, args.metric or METRICS,
+                      RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size))
+    print(run.id, flush=True)
+    if args.no_wait:
+        return 0
+    job = wait_for(run.job_id)
+    run = get_run(db, run.id)
+    if args.json:
+        args.json.write_text(json.dumps(run_report(db, run.id), indent=2), encoding="utf-8")
+    if job.status != SUCCEEDED:
+        print(f"eval run {run.id} {job.status}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
+        return 1
+    print(describe(run))
+    failures = _failures(run.summary, thresholds)
+    for failure in failures:
+        print(f"FAIL {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _eval_set(db, name_or_file: str) -> str:
+    """A stored set's name; a JSONL file is imported first (named after the file) unless it is already."""
+    path = Path(name_or_file).expanduser()
+    if not (name_or_file.endswith(".jsonl") and path.is_file()):
+        return get_eval_set(db, name_or_file).name
+    try:
+        return import_eval_file(db, path).name
+    except AlreadyExistsError:
+        import hashlib
+
+        stored = get_eval_set(db, path.stem)
+        if stored.sha256 != hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest():
+            raise AlreadyExistsError(f"A different eval set named {path.stem!r} is stored: run it by name, or "
+                                     f"remove it (`python -m core evalset remove {path.stem}`).") from None
+        return stored.name
+
+
+def _thresholds(texts: list[str]) -> dict[str, float]:
+    thresholds = {}
+    for text in texts:
+        metric, _, value = text.partition("=")
+        try:
+            thresholds[metric] = float(value)
+        except ValueError:
+            raise InvalidInputError(f"--fail-under {text!r} is not METRIC=NUMBER, e.g. token_f1=0.5.") from None
+        if metric not in METRICS:
+            raise InvalidInputError(f"--fail-under names an unknown metric {metric!r}: use {', '.join(METRICS)}.")
+    return thresholds
+
+
+def _failures(summary: dict, thresholds: dict[str, float]) -> list[str]:
+    failures = []
+    for system, stats in summary.items():
+        for metric, minimum in thresholds.items():
+            mean = stats["metrics"].get(metric, {}).get("mean")
+            if mean is None or mean < minimum:
+                failures.append(f"{system}: {metric} {'missing' if mean is None else f'{mean:.3f}'} < {minimum}")
+    return failures
+
+
+def describe(run) -> str:
+    lines = [f"eval run {run.id} on {run.eval_set} ({run.git_revision or 'no git revision'})"]
+    for system, stats in run.summary.items():
+        metrics = "  ".join(f"{name}={m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+                            for name, m in sorted(stats["metrics"].items()))
+        p50 = stats["latency_ms"].get("p50")
+        cost = stats["cost_per_1k_usd"]
+        lines.append(f"{system}: {stats['answers'] - stats['failed']}/{stats['answers']} answered  {metrics}  "
+                     f"p50 {p50 / 1000 if p50 else 0:.2f} s  " + (f"${cost:.4f}/1k" if cost is not None else ""))
+    return "\n".join(lines)
+
+
+def run_report(db, run_id: int) -> dict:
+    run = get_run(db, run_id)
+    return {**run.model_dump(mode="json"),
+            "answers": [r.model_dump(mode="json", exclude={"id", "run_id"}) for r in results(db, run_id)]}
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = list_runs(current_database())
+    if args.json:
+        print(json.dumps([{**run.model_dump(mode="json"), "status": job.status if job else None}
+                          for run, job in rows], indent=2))
+        return 0
+    for run, job in rows:
+        print(f"{run.id}\t{job.status if job else '-'}\t{run.eval_set}\t{', '.join(run.systems)}\t{run.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    db = current_database()
+    if args.json:
+        print(json.dumps(run_report(db, args.id), indent=2))
+        return 0
+    print(describe(get_run(db, args.id)))
+    return 0

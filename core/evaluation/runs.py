@@ -1,0 +1,171 @@
+"""Eval runs: an eval set asked of several systems, every answer graded and kept.
+
+`submit_eval` checks everything a run needs, makes the run row and queues an
+"eval" job (`core.evaluation.job`), so a run survives the browser closing. The
+job records each batch's answers and scores in one transaction, so a resumed
+run never redoes an answered item; `summarise` aggregates the scores in SQL.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from core.errors import InvalidInputError, NotFoundError
+from core.evaluation.metrics import PER_ANSWER
+from core.evaluation.sets import get_eval_set
+from core.evaluation.stats import bootstrap_mean, latency_percentiles
+from core.llm.base import GenerationOptions
+from core.llm.spec import parse_spec
+from core.store import Database
+from core.store.tables import EvalResult, EvalRun, EvalScore, Job
+
+SEMANTIC = "semantic_similarity"
+METRICS = (*PER_ANSWER, SEMANTIC)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+    batch_size: int = 8  # items asked of a system at once (one `generate_batch` call)
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1 or self.batch_size < 1:
+            raise InvalidInputError("max_new_tokens and batch_size must be at least 1.")
+        if self.temperature < 0:
+            raise InvalidInputError("temperature cannot be negative (0 answers greedily).")
+
+    @property
+    def generation(self) -> GenerationOptions:
+        return GenerationOptions(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+
+
+def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Sequence[str] = METRICS,
+                options: RunOptions = RunOptions()) -> EvalRun:
+    """Check the run, save it and queue its job; returns the run (its `job_id` set)."""
+    from core.jobs.scheduler import submit
+
+    get_eval_set(db, eval_set)
+    specs = list(dict.fromkeys(parse_spec(system).text for system in systems))
+    if not specs:
+        raise InvalidInputError("No system to evaluate: give at least one system spec.")
+    unknown = [metric for metric in metrics if metric not in METRICS]
+    if unknown or not metrics:
+        raise InvalidInputError(f"Unknown metric(s) {', '.join(unknown) or '(none given)'}: "
+                                f"choose from {', '.join(METRICS)}.")
+    with db.session() as session:
+        run = EvalRun(eval_set=eval_set, systems=specs, metrics=list(metrics), options=asdict(options),
+                      git_revision=git_revision())
+        session.add(run)
+    try:
+        job = submit(db, "eval", {"run_id": run.id},
+                     title=f"eval {eval_set} on {len(specs)} system(s): {', '.join(specs)}")
+    except BaseException:
+        delete_run(db, run.id)
+        raise
+    return _update(db, run.id, job_id=job.id)
+
+
+def git_revision() -> str:
+    """The app's revision, `-dirty` with uncommitted changes; "" outside a git checkout."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def get_run(db: Database, run_id: int) -> EvalRun:
+    with db.session() as session:
+        run = session.get(EvalRun, run_id)
+    if run is None:
+        raise NotFoundError(f"No eval run {run_id}: `python -m core eval list` shows them.")
+    return run
+
+
+def list_runs(db: Database, limit: int = 50) -> list[tuple[EvalRun, Optional[Job]]]:
+    """The newest runs with their jobs (the job says whether a run is still going)."""
+    with db.session() as session:
+        rows = session.exec(select(EvalRun, Job).join(Job, isouter=True)
+                            .order_by(col(EvalRun.id).desc()).limit(limit)).all()
+    return [(run, job) for run, job in rows]
+
+
+def delete_run(db: Database, run_id: int) -> None:
+    with db.session() as session:
+        session.delete(session.get(EvalRun, run_id))
+
+
+def answered_items(db: Database, run_id: int, system: str) -> set[str]:
+    with db.session() as session:
+        return set(session.exec(select(EvalResult.item_id).where(EvalResult.run_id == run_id,
+                                                                 EvalResult.system == system)).all())
+
+
+def save_answers(db: Database, results: list[EvalResult], scores: list[dict[str, Optional[float]]]) -> None:
+    """A batch's answers and their scores, in one transaction (None: the metric did not apply)."""
+    with db.session() as session:
+        session.add_all(results)
+        session.flush()
+        session.add_all(EvalScore(run_id=result.run_id, result_id=result.id, system=result.system, metric=metric,
+                                  value=value)
+                        for result, by_metric in zip(results, scores)
+                        for metric, value in by_metric.items() if value is not None)
+
+
+def results(db: Database, run_id: int) -> list[EvalResult]:
+    with db.session() as session:
+        return list(session.exec(select(EvalResult).where(EvalResult.run_id == run_id)
+                                 .order_by(EvalResult.system, EvalResult.position)).all())
+
+
+def summarise(db: Database, run_id: int) -> dict[str, Any]:
+    """Per system: each metric's mean with a 95% bootstrap interval, answers and failures,
+    latency percentiles (what the asker waited, and the answer's share of its batch), cost."""
+    with db.session() as session:
+        scores = session.exec(select(EvalScore.system, EvalScore.metric, EvalScore.value)
+                              .where(EvalScore.run_id == run_id).order_by(EvalScore.id)).all()
+        answers = session.exec(select(EvalResult.system, func.count(), func.count(EvalResult.error),
+                                      func.sum(EvalResult.cost_usd))
+                               .where(EvalResult.run_id == run_id).group_by(EvalResult.system)).all()
+        latencies = session.exec(select(EvalResult.system, EvalResult.latency_ms, EvalResult.batch_share_ms)
+                                 .where(EvalResult.run_id == run_id, col(EvalResult.error).is_(None))).all()
+    summary: dict[str, Any] = {}
+    for system, count, failed, cost in answers:
+        answered = count - failed
+        waited = [w for s, w, _ in latencies if s == system]
+        shares = [share for s, _, share in latencies if s == system]
+        summary[system] = {
+            "answers": count, "failed": failed, "metrics": {},
+            "latency_ms": latency_percentiles(waited) if waited else {},
+            "batch_share_ms": latency_percentiles(shares) if shares else {},
+            "cost_per_1k_usd": (cost or 0.0) / answered * 1000 if answered else None,
+        }
+    by_key: dict[tuple[str, str], list[float]] = {}
+    for system, metric, value in scores:
+        by_key.setdefault((system, metric), []).append(value)
+    for (system, metric), values in by_key.items():
+        summary[system]["metrics"][metric] = bootstrap_mean(values).as_dict()
+    return summary
+
+
+def finish_run(db: Database, run_id: int, system_configs: dict[str, Any]) -> EvalRun:
+    from core.store.tables import utc_now
+
+    return _update(db, run_id, summary=summarise(db, run_id), system_configs=system_configs, finished_at=utc_now())
+
+
+def _update(db: Database, run_id: int, **fields) -> EvalRun:
+    with db.session() as session:
+        run = session.get(EvalRun, run_id)
+        for name, value in fields.items():
+            setattr(run, name, value)
+        session.add(run)
+    return run

@@ -1,0 +1,172 @@
+"""Golden eval sets: JSONL files checked line by line, kept as rows in the store.
+
+The format is `eval_sets/README.md`'s. Every line is checked and every problem
+reported with its line number; a file with any problem imports nothing. A set
+is a row plus its items, written in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlmodel import col, select
+
+from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from core.rag.config import validate_name
+from core.store import Database
+from core.store.tables import EvalItem, EvalSet
+
+MAX_PROBLEMS_SHOWN = 10
+NonEmpty = Field(min_length=1)
+
+
+class ItemLine(BaseModel):
+    """One line of an eval set file."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: Union[str, int]
+    question: str = NonEmpty
+    reference_answer: Optional[str] = None
+    relevant_sources: list[str] = []
+    kind: Optional[Literal["factual", "behaviour"]] = None
+    keywords: list[str] = []
+    tags: list[str] = []
+
+    @field_validator("id")
+    @classmethod
+    def _id_text(cls, value: Union[str, int]) -> str:
+        text = str(value).strip()
+        if not text:
+            raise ValueError("must not be empty")
+        return text
+
+    @field_validator("relevant_sources", "keywords", "tags")
+    @classmethod
+    def _no_blank_entries(cls, values: list[str]) -> list[str]:
+        if any(not value.strip() for value in values):
+            raise ValueError("must not hold empty strings")
+        return [value.strip() for value in values]
+
+
+def parse_eval_set(text: str, where: str = "the eval set") -> list[ItemLine]:
+    """The items of a JSONL eval set; `InvalidInputError` listing every bad line otherwise."""
+    items, problems, first_line = [], [], {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = ItemLine.model_validate(json.loads(line))
+        except ValueError as exc:  # json's and pydantic's errors
+            problems.append(f"line {number}: {_describe(exc)}")
+            continue
+        if item.id in first_line:
+            problems.append(f"line {number}: id {item.id!r} is already used on line {first_line[item.id]}")
+            continue
+        first_line[item.id] = number
+        items.append(item)
+    if not items and not problems:
+        problems.append("it holds no questions")
+    if problems:
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        more = f"; and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        raise InvalidInputError(f"{where} cannot be imported: " + "; ".join(shown) + more +
+                                ". Nothing was imported; eval_sets/README.md describes the format.")
+    return items
+
+
+def _describe(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(_field_problem(error) for error in exc.errors())
+    return f"not valid JSON ({exc})"
+
+
+def _field_problem(error: dict) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "the line"
+    if error["type"] == "extra_forbidden":
+        return f"unknown field {field!r} (known: {', '.join(ItemLine.model_fields)})"
+    if error["type"] == "missing":
+        return f"{field} is missing"
+    if error["type"] == "model_type":
+        return "not a JSON object"
+    return f"{field}: {error['msg']}"
+
+
+def import_eval_set(db: Database, name: str, text: str, source: str) -> EvalSet:
+    """Check `text` and store it as eval set `name`, from `source` (a path or "upload:<file>")."""
+    name = validate_name(name, "eval set", "support-v1")
+    items = parse_eval_set(text, source)
+    with db.session(immediate=True) as session:
+        if session.exec(select(EvalSet).where(EvalSet.name == name)).first():
+            raise AlreadyExistsError(f"An eval set named {name!r} exists: remove it "
+                                     f"(`python -m core evalset remove {name}`), or pick another name.")
+        row = EvalSet(name=name, source=source, sha256=hashlib.sha256(text.encode()).hexdigest(),
+                      item_count=len(items))
+        session.add(row)
+        session.flush()
+        session.add_all(EvalItem(set_id=row.id, position=position, item_id=item.id,
+                                 **item.model_dump(exclude={"id"})) for position, item in enumerate(items))
+    return row
+
+
+def import_eval_upload(db: Database, name: str, data: bytes, file_name: str) -> EvalSet:
+    """Import the bytes of an uploaded file."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{file_name} is not UTF-8 text ({exc}): save it as UTF-8 and upload it "
+                                "again.") from exc
+    return import_eval_set(db, name, text, f"upload:{file_name}")
+
+
+def import_eval_file(db: Database, path: Union[str, Path], name: Optional[str] = None) -> EvalSet:
+    """Import a JSONL file; the set is named after the file unless `name` is given."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"No eval set file {path}: check the path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path} cannot be read as UTF-8 text ({exc}).") from exc
+    return import_eval_set(db, name or path.stem, text, str(path))
+
+
+def list_eval_sets(db: Database) -> list[EvalSet]:
+    with db.session() as session:
+        return list(session.exec(select(EvalSet).order_by(EvalSet.name)).all())
+
+
+def get_eval_set(db: Database, name: str) -> EvalSet:
+    with db.session() as session:
+        row = session.exec(select(EvalSet).where(EvalSet.name == name)).first()
+    if row is None:
+        known = ", ".join(s.name for s in list_eval_sets(db)) or "none yet"
+        raise NotFoundError(f"No eval set named {name!r} (known: {known}): import one with "
+                            "`python -m core evalset import FILE`.")
+    return row
+
+
+def eval_items(db: Database, name: str) -> list[EvalItem]:
+    """The set's items in file order."""
+    eval_set = get_eval_set(db, name)
+    with db.session() as session:
+        return list(session.exec(select(EvalItem).where(EvalItem.set_id == eval_set.id)
+                                 .order_by(col(EvalItem.position))).all())
+
+
+def remove_eval_set(db: Database, name: str) -> None:
+    eval_set = get_eval_set(db, name)
+    with db.session() as session:
+        session.delete(session.get(EvalSet, eval_set.id))
+
+
+def stored_questions(db: Database) -> list[tuple[str, str]]:
+    """("eval set NAME:ID", question) for every stored item: what the leakage check compares against."""
+    with db.session() as session:
+        rows = session.exec(select(EvalSet.name, EvalItem.item_id, EvalItem.question)
+                            .where(EvalItem.set_id == EvalSet.id).order_by(EvalSet.name, EvalItem.position)).all()
+    return [(f"eval set {name}:{item_id}", question) for name, item_id, question in rows]

@@ -1,0 +1,40 @@
+"""Offline metrics against hand-computed values."""
+
+import pytest
+
+from core.evaluation.metrics import Graded, exact_match, keyword_presence, normalise, semantic_similarity, token_f1
+
+
+def test_normalisation_drops_case_punctuation_and_articles():
+    assert normalise("The  refund, is 30 days!") == "refund is 30 days"
+
+
+def test_exact_match_after_normalisation():
+    assert exact_match(Graded("The Pocket plan.", "pocket plan")) == 1.0
+    assert exact_match(Graded("Pocket", "Sprout")) == 0.0
+    assert exact_match(Graded("anything")) is None
+
+
+def test_token_f1_by_hand():
+    # answer: refund window is 45 days (5 words); reference: 45 days (2); common 2 -> P 0.4, R 1.0
+    assert token_f1(Graded("The refund window is 45 days", "45 days")) == pytest.approx(2 * 0.4 * 1.0 / 1.4)
+    assert token_f1(Graded("Sprout", "45 days")) == 0.0
+    assert token_f1(Graded("", "")) == 1.0
+    assert token_f1(Graded("no reference")) is None
+
+
+def test_keyword_presence_is_the_share_found_case_insensitively():
+    graded = Graded("TL;DR: It costs $9.\n— Acme Support", keywords=("tl;dr:", "— Acme Support", "$12"))
+    assert keyword_presence(graded) == pytest.approx(2 / 3)
+    assert keyword_presence(Graded("no keywords")) is None
+
+
+def test_semantic_similarity_with_the_local_embedding_model():
+    from core.rag.embeddings import Embedder, resolve_model_path
+
+    embed = Embedder(resolve_model_path("")).embed
+    close, missing, far = semantic_similarity([
+        Graded("Refunds take five business days.", "A refund arrives in 5 working days."),
+        Graded("No reference to compare with."),
+        Graded("Refunds take five business days.", "The office cat is named Miso.")], embed)
+    assert close > 0.6 > far and missing is None

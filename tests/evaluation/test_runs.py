@@ -1,0 +1,127 @@
+"""Eval runs as jobs: real answers from the tiny model, real metrics, failures recorded, resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from core.cli import main
+from core.errors import InvalidInputError, NotFoundError
+from core.evaluation.runs import RunOptions, get_run, results, submit_eval
+from core.evaluation.sets import import_eval_set
+from core.jobs import queue, scheduler
+from core.jobs.processes import signal_worker
+from core.store.tables import EvalScore
+from tests.llm.fake_servers import FakeServer, Reply, openai_chat
+from tests.training_fixtures import wait_until
+
+ITEMS = [{"id": f"q{n}", "question": f"What is fact number {n}?", "reference_answer": f"Fact {n} is blue.",
+          "keywords": ["blue"]} for n in range(1, 5)]
+
+
+@pytest.fixture
+def small_set(db):
+    text = "\n".join(json.dumps(item) for item in ITEMS)
+    return import_eval_set(db, "small", text, "test").name
+
+
+def finished(db, run):
+    job = wait_until(db, run.job_id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    return get_run(db, run.id)
+
+
+def test_a_run_answers_grades_and_summarises_every_item(db, small_set, tiny_model_dir):
+    tiny = f"local:{tiny_model_dir}?dtype=float32"
+    run = finished(db, submit_eval(db, small_set, [tiny, "local:/no/such/model"], options=RunOptions(max_new_tokens=6)))
+    answers = results(db, run.id)
+    assert len(answers) == 8
+    broken = [a for a in answers if a.system == "local:/no/such/model"]
+    assert all("does not exist" in a.error for a in broken)  # recorded, not skipped
+    good = [a for a in answers if a.system == parse_text(tiny) and not a.error]
+    assert len(good) == 4 and all(a.model == "local:tiny-chat" and a.output_tokens > 0 for a in good)
+    assert all(a.batch_share_ms == pytest.approx(good[0].latency_ms / 4, rel=0.5) for a in good)  # one batch of 4
+
+    summary = run.summary[parse_text(tiny)]
+    assert summary["answers"] == 4 and summary["failed"] == 0
+    assert set(summary["metrics"]) == {"exact_match", "keyword_presence", "token_f1", "semantic_similarity"}
+    for estimate in summary["metrics"].values():
+        assert estimate["low"] <= estimate["mean"] <= estimate["high"] and estimate["n"] == 4
+    assert summary["latency_ms"]["p50"] > 0 and summary["cost_per_1k_usd"] > 0
+    assert (run.summary["local:/no/such/model"]["answers"], run.summary["local:/no/such/model"]["failed"]) == (4, 4)
+    assert run.system_configs[parse_text(tiny)]["model_id"] == "local:tiny-chat"
+    assert run.finished_at is not None
+
+
+def parse_text(spec: str) -> str:
+    from core.llm.spec import parse_spec
+
+    return parse_spec(spec).text
+
+
+def test_an_api_that_fails_halfway_fails_only_the_items_it_refused(db, small_set):
+    failing = Reply(status=500, body={"error": {"message": "overloaded"}})
+    with FakeServer(openai_chat("It is blue."), openai_chat("It is blue."), failing) as server:
+        spec = f"openai:served?base_url={server.url}/v1&max_retries=0"
+        run = finished(db, submit_eval(db, small_set, [spec], ["keyword_presence"]))
+    answers = results(db, run.id)
+    assert sorted(a.text for a in answers if not a.error) == ["It is blue.", "It is blue."]
+    assert sum("HTTP 500" in (a.error or "") for a in answers) == 2 and len(server.requests) == 4  # none re-asked
+    assert run.summary[parse_text(spec)]["metrics"]["keyword_presence"] == {"mean": 1.0, "low": 1.0, "high": 1.0,
+                                                                              "n": 2}
+
+
+def test_a_killed_run_resumes_without_redoing_answered_items(db, tiny_model_dir):
+    text = "\n".join(json.dumps({"id": f"q{n}", "question": f"Say {n}."}) for n in range(40))
+    import_eval_set(db, "long", text, "test")
+    run = submit_eval(db, "long", [f"local:{tiny_model_dir}?dtype=float32"], ["token_f1"],
+                      RunOptions(max_new_tokens=24, batch_size=1))
+    wait_until(db, run.job_id, [queue.RUNNING])
+    before = []
+    while len(before) < 3:
+        before = results(db, run.id)
+    signal_worker(queue.get_job(db, run.job_id).pid, signal.SIGKILL)
+    job = wait_until(db, run.job_id, [queue.INTERRUPTED])
+    kept = {a.item_id: a.id for a in results(db, run.id)}
+    scheduler.resume(db, job.id)
+    finished(db, run)
+    after = results(db, run.id)
+    assert len(after) == 40 and len({a.item_id for a in after}) == 40
+    assert {a.item_id: a.id for a in after if a.item_id in kept} == kept  # the same rows: not asked again
+
+
+def test_bad_runs_are_refused_before_anything_is_queued(db, small_set):
+    with pytest.raises(NotFoundError, match="No eval set named 'ghost'"):
+        submit_eval(db, "ghost", ["local"])
+    with pytest.raises(InvalidInputError, match="Unknown metric"):
+        submit_eval(db, small_set, ["local"], ["vibes"])
+    with pytest.raises(InvalidInputError, match="Unknown backend"):
+        submit_eval(db, small_set, ["nonsense:x"])
+    assert queue.list_jobs(db) == []
+
+
+def test_the_command_line_gates_on_thresholds(db, small_set, tiny_model_dir, tmp_path, capsys):
+    tiny = f"local:{tiny_model_dir}?dtype=float32"
+    out = tmp_path / "run.json"
+    assert main(["eval", "run", "--set", small_set, "--system", tiny, "--metric", "token_f1", "--max-new-tokens",
+                 "4", "--json", str(out), "--fail-under", "token_f1=2"]) == 1
+    captured = capsys.readouterr()
+    assert "FAIL local:" in captured.err and "token_f1" in captured.err
+    report = json.loads(out.read_text())
+    assert len(report["answers"]) == 4 and report["metrics"] == ["token_f1"]
+    assert main(["eval", "list"]) == 0 and "\tsucceeded\tsmall\t" in capsys.readouterr().out
+    assert main(["eval", "show", str(report["id"])]) == 0 and "4/4 answered" in capsys.readouterr().out
+    assert main(["eval", "run", "--set", small_set, "--system", tiny, "--fail-under", "f1"]) == 2
+
+
+def test_scores_are_rows_a_query_can_aggregate(db, small_set, tiny_model_dir):
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    run = finished(db, submit_eval(db, small_set, [f"local:{tiny_model_dir}?dtype=float32"], ["keyword_presence"],
+                                   RunOptions(max_new_tokens=4)))
+    with db.session() as session:
+        mean = session.exec(select(func.avg(EvalScore.value)).where(EvalScore.run_id == run.id)).one()
+    assert mean == pytest.approx(next(iter(run.summary.values()))["metrics"]["keyword_presence"]["mean"])
