@@ -3,14 +3,11 @@
 from streamlit.testing.v1 import AppTest
 
 from core.evaluation.sets import import_eval_file, list_eval_sets
-from tests.pages.conftest import APP_PATH
+from tests.pages.conftest import open_page
 
 
 def evaluate() -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.run()
-    at.switch_page("pages/evaluate.py").run()
-    return at
+    return open_page("pages/evaluate.py")
 
 
 def test_an_empty_store_says_how_to_start():

@@ -6,14 +6,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.jobs import queue
 from tests.training_fixtures import wait_until
-from tests.pages.conftest import APP_PATH
+from tests.pages.conftest import open_page
 
 
 def finetune() -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.run()
-    at.switch_page("pages/finetune.py").run()
-    return at
+    return open_page("pages/finetune.py")
 
 
 def test_an_empty_store_says_where_to_start():

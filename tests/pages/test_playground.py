@@ -2,14 +2,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.serving.lifecycle import health, running_server, stop_server
 from tests.llm.fake_servers import FakeServer, anthropic_message
-from tests.pages.conftest import APP_PATH
+from tests.pages.conftest import open_page
 
 
 def playground() -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=60)
-    at.run()
-    at.switch_page("pages/playground.py").run()
-    return at
+    return open_page("pages/playground.py", timeout=60)
 
 
 def ask(at: AppTest, question: str, systems: list[str]) -> AppTest:
