@@ -1,4 +1,4 @@
-"""Evaluate: the golden eval sets every system is graded on (upload, inspect, remove) and the demo."""
+"""Evaluate: eval sets (upload, inspect, remove, the demo) and runs (start, follow, read the results)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,16 @@ from pathlib import Path
 import streamlit as st
 
 from core.evaluation.demo import set_up_demo
+from core.evaluation.runs import METRICS, RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
+from core.evaluation.views import item_choices, metric_bars, question_rows, summary_rows
+from core.finetune.adapters import list_adapters
+from core.jobs import queue, scheduler
+from core.playground import preset_systems
+from core.rag.knowledge import ready_knowledge_bases
 from ui.common import database, ensure_router, flash, reported_errors, show_flash
+
+LIVE_REFRESH_S = 2
 
 ensure_router()
 st.title("Evaluate")
@@ -54,9 +62,87 @@ def sets_section(db) -> None:
         flash(f"Removed {chosen}.")
 
 
+def run_form(db) -> None:
+    sets = list_eval_sets(db)
+    if not sets:
+        return
+    st.subheader("Run an evaluation")
+    with st.form("ev_run"):
+        eval_set = st.selectbox("Eval set", [s.name for s in sets], key="ev_run_set")
+        systems = st.multiselect("Systems", preset_systems([a.name for a in list_adapters(db)],
+                                                           ready_knowledge_bases(db)),
+                                 default=["local"], accept_new_options=True, key="ev_run_systems",
+                                 help="Pick presets or type any system spec, e.g. `local?kb=ledgerly-v2`")
+        metrics = st.multiselect("Metrics", METRICS, default=list(METRICS), key="ev_run_metrics")
+        left, right = st.columns(2)
+        max_new = left.number_input("Max new tokens", 1, 4096, RunOptions.max_new_tokens, key="ev_run_max_new")
+        batch = right.number_input("Batch size", 1, 256, RunOptions.batch_size, key="ev_run_batch",
+                                   help="questions a local model answers in one batched call")
+        if not st.form_submit_button("Start the run", type="primary"):
+            return
+    with reported_errors():
+        run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch)))
+        flash(f"Run {run.id} started: it goes on if you close the page.", ev_run_select=run.id)
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def runs_section(db) -> None:
+    """Re-read every few seconds: reconcile jobs, show progress, then the results."""
+    with reported_errors():
+        scheduler.refresh(db)
+        runs = {run.id: (run, job) for run, job in list_runs(db)}
+        if not runs:
+            return
+        st.subheader("Runs")
+        chosen = st.selectbox("Run", list(runs), key="ev_run_select", format_func=lambda i: (
+            f"{i} · {runs[i][1].status if runs[i][1] else '-'} · {runs[i][0].eval_set} · "
+            f"{', '.join(runs[i][0].systems)}"))
+        run, job = runs[chosen]
+        job_status(db, job)
+        if run.summary:
+            results_view(db, run)
+
+
+def job_status(db, job) -> None:
+    if job is None:
+        return
+    if job.status in queue.ACTIVE:
+        st.progress(job.progress, text=job.progress_text or job.status)
+        if st.button("Cancel", key=f"ev_cancel_{job.id}"):
+            scheduler.cancel(db, job.id)
+            st.rerun(scope="fragment")
+    if job.error:
+        st.error(job.error)
+    if job.status in queue.RESUMABLE and st.button("Resume (answered questions are kept)", key=f"ev_resume_{job.id}"):
+        scheduler.resume(db, job.id)
+        st.rerun(scope="fragment")
+
+
+def results_view(db, run) -> None:
+    st.caption(f"Revision {run.git_revision or '?'} · options {run.options}. Latency: what each asker waited "
+               "(a batch's whole time) and each answer's share of its batch.")
+    st.table(summary_rows(run), hide_index=True)
+    st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
+    items = dict(item_choices(db, run))
+    item = st.selectbox("Question", list(items), key=f"ev_item_{run.id}", format_func=lambda i: f"{i} · {items[i]}")
+    for column, answer in zip(st.columns(len(run.systems)), question_rows(db, run, item)):
+        with column:
+            st.markdown(f"**`{answer['system']}`**")
+            if answer["error"]:
+                st.error(answer["error"])
+                continue
+            st.markdown(answer["text"] or "_(empty answer)_")
+            st.caption(" · ".join(f"{name} {value:.2f}" for name, value in sorted(answer["scores"].items())))
+            for context in answer["contexts"]:
+                with st.expander(f"[{context['number']}] {context['source']}:L{context['start_line']}-L{context['end_line']}"):
+                    st.code(context["text"], language=None)
+
+
 db = database()
 if db is not None:
     demo_section(db)
     with reported_errors():
         upload_section(db)
         sets_section(db)
+        run_form(db)
+    runs_section(db)

@@ -33,3 +33,28 @@ def test_the_demo_button_sets_up_the_demo(db):
     assert not at.exception
     assert any("Demo ready: 5 created" in s.value for s in at.success)
     assert [s.name for s in list_eval_sets(db)] == ["ledgerly-v1", "ledgerly-v2"]
+
+
+def test_a_run_started_on_the_page_shows_its_results_and_answers(db, tiny_model_dir):
+    from core.evaluation.runs import list_runs
+    from core.jobs import queue
+    from tests.training_fixtures import wait_until
+
+    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl")
+    tiny = f"local:{tiny_model_dir}?dtype=float32"
+    at = evaluate()
+    at.multiselect(key="ev_run_systems").set_value([tiny])
+    at.multiselect(key="ev_run_metrics").set_value(["token_f1", "keyword_presence"])
+    at.number_input(key="ev_run_max_new").set_value(4)
+    at.button[-1].click()  # the form's submit button: forms have no key of their own
+    at.run()
+    assert not at.exception and any("Run 1 started" in s.value for s in at.success)
+    [(run, job)] = list_runs(db)
+    wait_until(db, job.id, [queue.SUCCEEDED])
+
+    at = evaluate()
+    assert not at.exception and not at.error
+    table = at.table[0].value
+    assert table.iloc[0]["system"].startswith("local:") and table.iloc[0]["answered"] == 40
+    assert "[" in table.iloc[0]["token_f1"]  # mean [low, high]
+    assert any("token_f1" in c.value for c in at.caption)  # the first question's scores

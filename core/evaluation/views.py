@@ -1,0 +1,67 @@
+"""What the Evaluate page shows of a run: the results table, the metric bars, one question's answers.
+Plain rows and plotly figures, computed from the store (no Streamlit here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+from sqlmodel import select
+
+from core.evaluation.runs import results
+from core.evaluation.sets import eval_items
+from core.store import Database
+from core.store.tables import EvalRun, EvalScore
+
+
+def summary_rows(run: EvalRun) -> list[dict[str, Any]]:
+    """One row per system: answers, each metric's mean with its 95% interval, latency, cost."""
+    rows = []
+    for system, stats in run.summary.items():
+        row: dict[str, Any] = {"system": system, "answered": stats["answers"] - stats["failed"],
+                               "failed": stats["failed"]}
+        for metric, estimate in sorted(stats["metrics"].items()):
+            row[metric] = f"{estimate['mean']:.3f} [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+        latency = stats["latency_ms"]
+        row["p50 s (waited)"] = round(latency["p50"] / 1000, 2) if latency else None
+        row["p99 s (waited)"] = round(latency["p99"] / 1000, 2) if latency else None
+        share = stats["batch_share_ms"]
+        row["p50 s (batch share)"] = round(share["p50"] / 1000, 2) if share else None
+        cost = stats["cost_per_1k_usd"]
+        row["$ per 1k answers"] = round(cost, 4) if cost is not None else None
+        rows.append(row)
+    return rows
+
+
+def metric_bars(run: EvalRun) -> go.Figure:
+    """Each metric's mean per system, with its 95% bootstrap interval as error bars."""
+    figure = go.Figure()
+    for system, stats in run.summary.items():
+        metrics = sorted(stats["metrics"])
+        estimates = [stats["metrics"][m] for m in metrics]
+        figure.add_bar(name=system, x=metrics, y=[e["mean"] for e in estimates],
+                       error_y=dict(type="data", symmetric=False, array=[e["high"] - e["mean"] for e in estimates],
+                                    arrayminus=[e["mean"] - e["low"] for e in estimates]))
+    figure.update_layout(barmode="group", yaxis=dict(title="mean (95% CI)", range=[0, 1.05]), height=360,
+                         title=f"Run {run.id}: {run.eval_set}", margin=dict(l=10, r=10, t=40, b=10),
+                         legend=dict(orientation="h"))
+    return figure
+
+
+def question_rows(db: Database, run: EvalRun, item_id: str) -> list[dict[str, Any]]:
+    """Every system's answer to one item, with its scores, contexts and any error."""
+    answers = [a for a in results(db, run.id) if a.item_id == item_id]
+    with db.session() as session:
+        scores = session.exec(select(EvalScore).where(EvalScore.run_id == run.id,
+                                                      EvalScore.result_id.in_([a.id for a in answers]))).all()
+    by_result: dict[int, dict[str, float]] = {}
+    for score in scores:
+        by_result.setdefault(score.result_id, {})[score.metric] = score.value
+    return [{"system": a.system, "text": a.text, "error": a.error, "scores": by_result.get(a.id, {}),
+             "contexts": a.contexts, "latency_ms": a.latency_ms, "output_tokens": a.output_tokens}
+            for a in answers]
+
+
+def item_choices(db: Database, run: EvalRun) -> list[tuple[str, str]]:
+    """(item id, question) of the run's set, in file order."""
+    return [(item.item_id, item.question) for item in eval_items(db, run.eval_set)]

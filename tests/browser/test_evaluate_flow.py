@@ -1,0 +1,29 @@
+"""Evaluation in headless Chromium: set up the demo, run its eval set on SmolLM2 alone and with
+retrieval (RAG), and read the results table and chart."""
+
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_url):
+    page = browser.new_context().new_page()
+    page.goto(f"{app_url}/evaluate")
+    page.get_by_text("The demo: Ledgerly's docs v1 and v2").click()
+    page.get_by_role("button", name="Set up the demo").click()
+    page.get_by_text("Demo ready: 5 created").wait_for(timeout=180_000)
+
+    systems = page.get_by_role("combobox", name="Systems")
+    systems.click()
+    systems.press_sequentially("kb=ledgerly-v1")  # the list opens on typing, filtered
+    page.get_by_role("option", name="local?kb=ledgerly-v1", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_label("Max new tokens").fill("12")
+    page.get_by_role("button", name="Start the run").click()
+    page.get_by_text(re.compile(r"Run 1 started")).wait_for(timeout=60_000)
+
+    page.locator(".js-plotly-plot").filter(has_text="Run 1: ledgerly-v1").wait_for(timeout=420_000)
+    results = page.locator("table").filter(has_text="keyword_presence").inner_text()
+    assert "local:smollm2" in results and "kb=ledgerly-v1" in results and "p99 s (waited)" in results
