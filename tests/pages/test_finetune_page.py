@@ -5,8 +5,8 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from core.jobs import queue
-from tests.training_fixtures import wait_until
 from tests.pages.conftest import open_page
+from tests.training_fixtures import wait_until
 
 
 def finetune() -> AppTest:
