@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.evaluation.demo import set_up_demo
+from core.evaluation.judge import is_weak_judge
 from core.evaluation.runs import METRICS, RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
 from core.evaluation.views import item_choices, metric_bars, question_rows, summary_rows
@@ -74,6 +75,9 @@ def run_form(db) -> None:
                                  default=["local"], accept_new_options=True, key="ev_run_systems",
                                  help="Pick presets or type any system spec, e.g. `local?kb=ledgerly-v2`")
         metrics = st.multiselect("Metrics", METRICS, default=list(METRICS), key="ev_run_metrics")
+        judge = st.text_input("Judge (optional)", key="ev_run_judge", placeholder="anthropic:claude-sonnet-4-5",
+                              help="A system that grades each answer's correctness 1-5 against the reference. "
+                                   "The local model works but is a weak judge.")
         left, right = st.columns(2)
         max_new = left.number_input("Max new tokens", 1, 4096, RunOptions.max_new_tokens, key="ev_run_max_new")
         batch = right.number_input("Batch size", 1, 256, RunOptions.batch_size, key="ev_run_batch",
@@ -81,7 +85,7 @@ def run_form(db) -> None:
         if not st.form_submit_button("Start the run", type="primary"):
             return
     with reported_errors():
-        run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch)))
+        run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch)), judge=judge)
         flash(f"Run {run.id} started: it goes on if you close the page.", ev_run_select=run.id)
 
 
@@ -121,6 +125,9 @@ def job_status(db, job) -> None:
 def results_view(db, run) -> None:
     st.caption(f"Revision {run.git_revision or '?'} · options {run.options}. Latency: what each asker waited "
                "(a batch's whole time) and each answer's share of its batch.")
+    if run.judge:
+        st.caption(f"Judge: `{run.judge}`" + (" (a small local model: a weak judge, read its scores with care)"
+                                             if is_weak_judge(run.judge) else ""))
     st.table(summary_rows(run), hide_index=True)
     st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
     items = dict(item_choices(db, run))
@@ -133,6 +140,8 @@ def results_view(db, run) -> None:
                 continue
             st.markdown(answer["text"] or "_(empty answer)_")
             st.caption(" · ".join(f"{name} {value:.2f}" for name, value in sorted(answer["scores"].items())))
+            for name, reason in answer["reasons"].items():
+                st.caption(f"{name}: {reason}")
             for context in answer["contexts"]:
                 with st.expander(f"[{context['number']}] {context['source']}:L{context['start_line']}-L{context['end_line']}"):
                     st.code(context["text"], language=None)

@@ -16,7 +16,9 @@ from typing import Any, Callable, Optional
 
 from core.errors import BackendError, LabError
 from core.evaluation.metrics import PER_ANSWER, Graded, semantic_similarity
-from core.evaluation.runs import SEMANTIC, RunOptions, answered_items, finish_run, get_run, save_answers
+from core.evaluation.judge import METRIC as JUDGE_METRIC
+from core.evaluation.judge import judge
+from core.evaluation.runs import SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, save_answers
 from core.evaluation.sets import eval_items
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
@@ -39,7 +41,7 @@ class EvalJob(JobKind):
     def run(self, context: JobContext) -> dict[str, Any]:
         run = get_run(context.db, context.config["run_id"])
         items = eval_items(context.db, run.eval_set)
-        grader = Grader(run.metrics)
+        grader = Grader(run.metrics, _judge_backend(run.judge))
         batch_size = RunOptions(**run.options).batch_size
         total, done = len(items) * len(run.systems), 0
         configs = {}
@@ -56,6 +58,11 @@ class EvalJob(JobKind):
                 context.progress(done / total, f"{system}: {done} of {total} answers")
         finish_run(context.db, run.id, configs)
         return {"run_id": run.id, "answers": total}
+
+
+def _judge_backend(judge: Optional[str]) -> Optional[Backend]:
+    """The judge, built once for the run; a judge that cannot be built fails the run at once."""
+    return build_system(parse_spec(judge)) if judge else None
 
 
 def _build(system: str) -> tuple[Backend | LabError, dict[str, Any]]:
@@ -123,22 +130,30 @@ def _ask_one(backend: Backend, prompt: Prompt, options: GenerationOptions) -> Ou
 
 
 class Grader:
-    """Scores answers with the run's metrics; the embedding model loads on first need."""
+    """Scores answers with the run's metrics (and its judge); the embedding model loads on first need."""
 
-    def __init__(self, metrics: list[str]):
+    def __init__(self, metrics: list[str], judge_backend: Optional[Backend] = None):
         self.metrics = metrics
+        self.judge_backend = judge_backend
         self._embedder = None
 
-    def grade(self, batch: list[EvalItem], outcomes: list[Outcome]) -> list[dict[str, Optional[float]]]:
-        graded = [Graded(outcome.text, item.reference_answer, tuple(item.keywords))
-                  for item, outcome in zip(batch, outcomes) if isinstance(outcome, Completion)]
-        answered = [isinstance(outcome, Completion) for outcome in outcomes]
-        scores = [{metric: PER_ANSWER[metric](g) for metric in self.metrics if metric in PER_ANSWER} for g in graded]
+    def grade(self, batch: list[EvalItem], outcomes: list[Outcome]) -> list[dict[str, Score]]:
+        """Each answer's {metric: (value, reason)}; failed answers and metrics that do not apply get none."""
+        answered = [(item, outcome) for item, outcome in zip(batch, outcomes) if isinstance(outcome, Completion)]
+        graded = [Graded(outcome.text, item.reference_answer, tuple(item.keywords)) for item, outcome in answered]
+        scores = [{metric: (PER_ANSWER[metric](g), None) for metric in self.metrics if metric in PER_ANSWER}
+                  for g in graded]
         if SEMANTIC in self.metrics:
             for by_metric, similarity in zip(scores, semantic_similarity(graded, self._embed)):
-                by_metric[SEMANTIC] = similarity
-        pending = iter(scores)
-        return [next(pending) if ok else {} for ok in answered]
+                by_metric[SEMANTIC] = (similarity, None)
+        if self.judge_backend is not None:
+            for by_metric, (item, outcome) in zip(scores, answered):
+                if item.reference_answer:
+                    verdict = judge(self.judge_backend, item.question, item.reference_answer, outcome.text)
+                    by_metric[JUDGE_METRIC] = (verdict.value, verdict.reason)
+        pending = iter([{m: s for m, s in by_metric.items() if s[0] is not None or m == JUDGE_METRIC}
+                        for by_metric in scores])
+        return [next(pending) if isinstance(outcome, Completion) else {} for outcome in outcomes]
 
     def _embed(self, texts: list[str]):
         if self._embedder is None:

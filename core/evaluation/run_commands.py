@@ -13,8 +13,10 @@ from pathlib import Path
 
 from core.cli import add_command
 from core.errors import AlreadyExistsError, InvalidInputError
+from core.evaluation.judge import METRIC as JUDGE_METRIC
 from core.evaluation.runs import METRICS, RunOptions, get_run, list_runs, results, submit_eval
 from core.evaluation.sets import get_eval_set, import_eval_file
+from core.evaluation.views import format_estimate
 from core.store import current_database
 
 
@@ -25,6 +27,8 @@ def register(subparsers) -> None:
     run.add_argument("--set", required=True, metavar="FILE_OR_NAME", help="a stored eval set, or a JSONL file")
     run.add_argument("--system", action="append", required=True, metavar="SPEC", help="repeat for each system")
     run.add_argument("--metric", action="append", choices=METRICS, help="repeat; default: all offline metrics")
+    run.add_argument("--judge", metavar="SPEC", help="a system that grades correctness 1-5 against the reference "
+                     "(e.g. anthropic:claude-sonnet-4-5); the local model works but judges poorly")
     run.add_argument("--max-new-tokens", type=int, default=RunOptions.max_new_tokens, metavar="N")
     run.add_argument("--batch-size", type=int, default=RunOptions.batch_size, metavar="N")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the run, its summary and answers as JSON")
@@ -45,7 +49,7 @@ def run_eval(args: argparse.Namespace) -> int:
     thresholds = _thresholds(args.fail_under)
     db = current_database()
     run = submit_eval(db, _eval_set(db, args.set), args.system, args.metric or METRICS,
-                      RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size))
+                      RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size), judge=args.judge)
     print(run.id, flush=True)
     if args.no_wait:
         return 0
@@ -88,8 +92,9 @@ def _thresholds(texts: list[str]) -> dict[str, float]:
             thresholds[metric] = float(value)
         except ValueError:
             raise InvalidInputError(f"--fail-under {text!r} is not METRIC=NUMBER, e.g. token_f1=0.5.") from None
-        if metric not in METRICS:
-            raise InvalidInputError(f"--fail-under names an unknown metric {metric!r}: use {', '.join(METRICS)}.")
+        if metric not in (*METRICS, JUDGE_METRIC):
+            raise InvalidInputError(f"--fail-under names an unknown metric {metric!r}: use "
+                                    f"{', '.join((*METRICS, JUDGE_METRIC))}.")
     return thresholds
 
 
@@ -106,8 +111,7 @@ def _failures(summary: dict, thresholds: dict[str, float]) -> list[str]:
 def describe(run) -> str:
     lines = [f"eval run {run.id} on {run.eval_set} ({run.git_revision or 'no git revision'})"]
     for system, stats in run.summary.items():
-        metrics = "  ".join(f"{name}={m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
-                            for name, m in sorted(stats["metrics"].items()))
+        metrics = "  ".join(f"{name}={format_estimate(m)}" for name, m in sorted(stats["metrics"].items()))
         p50 = stats["latency_ms"].get("p50")
         cost = stats["cost_per_1k_usd"]
         lines.append(f"{system}: {stats['answers'] - stats['failed']}/{stats['answers']} answered  {metrics}  "

@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from core.errors import InvalidInputError, NotFoundError
+from core.evaluation.judge import METRIC as JUDGE_METRIC
 from core.evaluation.metrics import PER_ANSWER
 from core.evaluation.sets import get_eval_set
 from core.evaluation.stats import bootstrap_mean, latency_percentiles
@@ -48,11 +49,13 @@ class RunOptions:
 
 
 def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Sequence[str] = METRICS,
-                options: RunOptions = RunOptions()) -> EvalRun:
-    """Check the run, save it and queue its job; returns the run (its `job_id` set)."""
+                options: RunOptions = RunOptions(), judge: Optional[str] = None) -> EvalRun:
+    """Check the run, save it and queue its job; returns the run (its `job_id` set). With a `judge`
+    (a system spec), every answer to an item with a reference is also graded by that judge."""
     from core.jobs.scheduler import submit
 
     get_eval_set(db, eval_set)
+    judge = parse_spec(judge).text if judge and judge.strip() else None
     specs = list(dict.fromkeys(parse_spec(system).text for system in systems))
     if not specs:
         raise InvalidInputError("No system to evaluate: give at least one system spec.")
@@ -61,8 +64,8 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
         raise InvalidInputError(f"Unknown metric(s) {', '.join(unknown) or '(none given)'}: "
                                 f"choose from {', '.join(METRICS)}.")
     with db.session() as session:
-        run = EvalRun(eval_set=eval_set, systems=specs, metrics=list(metrics), options=asdict(options),
-                      git_revision=git_revision())
+        run = EvalRun(eval_set=eval_set, systems=specs, metrics=list(metrics) + ([JUDGE_METRIC] if judge else []),
+                      judge=judge, options=asdict(options), git_revision=git_revision())
         session.add(run)
     try:
         job = submit(db, "eval", {"run_id": run.id},
@@ -109,15 +112,18 @@ def answered_items(db: Database, run_id: int, system: str) -> set[str]:
                                                                  EvalResult.system == system)).all())
 
 
-def save_answers(db: Database, results: list[EvalResult], scores: list[dict[str, Optional[float]]]) -> None:
-    """A batch's answers and their scores, in one transaction (None: the metric did not apply)."""
+Score = tuple[Optional[float], Optional[str]]  # (value, reason); a judge failure has no value
+
+
+def save_answers(db: Database, results: list[EvalResult], scores: list[dict[str, Score]]) -> None:
+    """A batch's answers and their scores, in one transaction (a metric that did not apply is absent)."""
     with db.session() as session:
         session.add_all(results)
         session.flush()
         session.add_all(EvalScore(run_id=result.run_id, result_id=result.id, system=result.system, metric=metric,
-                                  value=value)
+                                  value=value, reason=reason)
                         for result, by_metric in zip(results, scores)
-                        for metric, value in by_metric.items() if value is not None)
+                        for metric, (value, reason) in by_metric.items())
 
 
 def results(db: Database, run_id: int) -> list[EvalResult]:
@@ -148,11 +154,13 @@ def summarise(db: Database, run_id: int) -> dict[str, Any]:
             "batch_share_ms": latency_percentiles(shares) if shares else {},
             "cost_per_1k_usd": (cost or 0.0) / answered * 1000 if answered else None,
         }
-    by_key: dict[tuple[str, str], list[float]] = {}
+    by_key: dict[tuple[str, str], list[Optional[float]]] = {}
     for system, metric, value in scores:
         by_key.setdefault((system, metric), []).append(value)
     for (system, metric), values in by_key.items():
-        summary[system]["metrics"][metric] = bootstrap_mean(values).as_dict()
+        valid = [v for v in values if v is not None]
+        estimate = bootstrap_mean(valid).as_dict() if valid else {"mean": None, "low": None, "high": None, "n": 0}
+        summary[system]["metrics"][metric] = {**estimate, "failed": len(values) - len(valid)}
     return summary
 
 

@@ -21,7 +21,7 @@ def summary_rows(run: EvalRun) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"system": system, "answered": stats["answers"] - stats["failed"],
                                "failed": stats["failed"]}
         for metric, estimate in sorted(stats["metrics"].items()):
-            row[metric] = f"{estimate['mean']:.3f} [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+            row[metric] = format_estimate(estimate)
         latency = stats["latency_ms"]
         row["p50 s (waited)"] = round(latency["p50"] / 1000, 2) if latency else None
         row["p99 s (waited)"] = round(latency["p99"] / 1000, 2) if latency else None
@@ -33,11 +33,17 @@ def summary_rows(run: EvalRun) -> list[dict[str, Any]]:
     return rows
 
 
+def format_estimate(estimate: dict[str, Any]) -> str:
+    """"mean [low, high]", and how many answers the judge could not grade."""
+    text = "-" if estimate["mean"] is None else f"{estimate['mean']:.3f} [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+    return text + (f" ({estimate['failed']} not graded)" if estimate.get("failed") else "")
+
+
 def metric_bars(run: EvalRun) -> go.Figure:
     """Each metric's mean per system, with its 95% bootstrap interval as error bars."""
     figure = go.Figure()
     for system, stats in run.summary.items():
-        metrics = sorted(stats["metrics"])
+        metrics = sorted(m for m, e in stats["metrics"].items() if e["mean"] is not None)
         estimates = [stats["metrics"][m] for m in metrics]
         figure.add_bar(name=system, x=metrics, y=[e["mean"] for e in estimates],
                        error_y=dict(type="data", symmetric=False, array=[e["high"] - e["mean"] for e in estimates],
@@ -54,10 +60,12 @@ def question_rows(db: Database, run: EvalRun, item_id: str) -> list[dict[str, An
     with db.session() as session:
         scores = session.exec(select(EvalScore).where(EvalScore.run_id == run.id,
                                                       EvalScore.result_id.in_([a.id for a in answers]))).all()
-    by_result: dict[int, dict[str, float]] = {}
+    by_result: dict[int, list[EvalScore]] = {}
     for score in scores:
-        by_result.setdefault(score.result_id, {})[score.metric] = score.value
-    return [{"system": a.system, "text": a.text, "error": a.error, "scores": by_result.get(a.id, {}),
+        by_result.setdefault(score.result_id, []).append(score)
+    return [{"system": a.system, "text": a.text, "error": a.error,
+             "scores": {s.metric: s.value for s in by_result.get(a.id, []) if s.value is not None},
+             "reasons": {s.metric: s.reason for s in by_result.get(a.id, []) if s.reason},
              "contexts": a.contexts, "latency_ms": a.latency_ms, "output_tokens": a.output_tokens}
             for a in answers]
 

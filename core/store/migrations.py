@@ -189,6 +189,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 eval_set VARCHAR NOT NULL,
                 systems JSON NOT NULL,
                 metrics JSON NOT NULL,
+                judge VARCHAR,
                 options JSON NOT NULL,
                 system_configs JSON NOT NULL,
                 git_revision VARCHAR NOT NULL,
@@ -224,7 +225,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 result_id INTEGER NOT NULL REFERENCES eval_results (id) ON DELETE CASCADE,
                 system VARCHAR NOT NULL,
                 metric VARCHAR NOT NULL,
-                value FLOAT NOT NULL,
+                value FLOAT,
+                reason VARCHAR,
                 UNIQUE (result_id, metric)
             )""",
             "CREATE INDEX ix_eval_scores_run_id ON eval_scores (run_id)",

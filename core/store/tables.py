@@ -232,6 +232,7 @@ class EvalRun(SQLModel, table=True):
     eval_set: str  # the set's name when the run was made
     systems: list[str] = Field(default_factory=list, sa_type=JSON)  # canonical spec strings, in order
     metrics: list[str] = Field(default_factory=list, sa_type=JSON)
+    judge: Optional[str] = None  # the system spec that judges correctness, if any
     options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Per system: what the spec resolved to when it ran (model, adapter, knowledge base generation).
     system_configs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -259,7 +260,8 @@ class EvalResult(RecordedAnswer, table=True):
 
 
 class EvalScore(SQLModel, table=True):
-    """One metric's score of one answer: a row each, so runs aggregate in SQL."""
+    """One metric's score of one answer: a row each, so runs aggregate in SQL. A judge that gave no
+    valid verdict leaves `value` empty and says why in `reason`."""
 
     __tablename__ = "eval_scores"
     __table_args__ = (UniqueConstraint("result_id", "metric"),)
@@ -269,4 +271,5 @@ class EvalScore(SQLModel, table=True):
     result_id: int = Field(foreign_key="eval_results.id", ondelete="CASCADE")
     system: str
     metric: str
-    value: float
+    value: Optional[float] = None
+    reason: Optional[str] = None  # a judge's reason for its score, or why it gave none

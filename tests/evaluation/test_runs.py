@@ -70,7 +70,7 @@ def test_an_api_that_fails_halfway_fails_only_the_items_it_refused(db, small_set
     assert sorted(a.text for a in answers if not a.error) == ["It is blue.", "It is blue."]
     assert sum("HTTP 500" in (a.error or "") for a in answers) == 2 and len(server.requests) == 4  # none re-asked
     assert run.summary[parse_text(spec)]["metrics"]["keyword_presence"] == {"mean": 1.0, "low": 1.0, "high": 1.0,
-                                                                              "n": 2}
+                                                                              "n": 2, "failed": 0}
 
 
 def test_a_killed_run_resumes_without_redoing_answered_items(db, tiny_model_dir):

@@ -1,0 +1,80 @@
+"""LLM-as-judge, pointwise: is the answer correct against the reference? A score from 1 to 5 with a reason.
+
+Any system can judge (Claude with a key, an OpenAI-compatible server, the local model). The reply
+must be a JSON object `{"score": 1-5, "reason": "..."}`; one that is not is asked again, and after
+the last attempt the answer is recorded as a judge failure, with what went wrong. Scores are stored
+as `judge_correctness` = (score - 1) / 4, so they sit on the same 0-1 axis as the other metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from pydantic import BaseModel, Field, ValidationError
+
+from core.errors import LabError
+from core.llm.base import Backend, GenerationOptions, Prompt
+from core.llm.spec import parse_spec
+
+METRIC = "judge_correctness"
+MAX_ATTEMPTS = 3
+JUDGE_OPTIONS = GenerationOptions(max_new_tokens=200, temperature=0.0)
+SYSTEM = (
+    "You grade answers to questions against a reference answer. Judge only whether the answer states "
+    "the same facts as the reference; ignore style and length. Score 5: fully correct; 4: correct with a "
+    "minor omission; 3: partly correct; 2: mostly wrong; 1: wrong or no answer. Reply with only a JSON "
+    'object: {"score": <1-5>, "reason": "<one sentence>"}'
+)
+_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+class JudgeReply(BaseModel):
+    score: int = Field(ge=1, le=5)
+    reason: str = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    value: Optional[float]  # (score - 1) / 4, or None when the judge gave no valid verdict
+    reason: str
+
+
+def is_weak_judge(spec: str) -> bool:
+    """A small local model grades poorly: the UI says so beside its scores."""
+    return parse_spec(spec).backend == "local"
+
+
+def judge_prompt(question: str, reference: str, answer: str) -> Prompt:
+    return Prompt.ask(f"Question: {question}\n\nReference answer: {reference}\n\nAnswer to grade: {answer}\n\n"
+                      "Reply with the JSON object only.", system=SYSTEM)
+
+
+def parse_reply(text: str) -> JudgeReply:
+    """The verdict in the judge's reply; `ValueError` saying what is wrong with it otherwise."""
+    found = _OBJECT.search(text or "")
+    if not found:
+        raise ValueError(f"no JSON object in the reply {text[:120]!r}")
+    try:
+        return JudgeReply.model_validate(json.loads(found.group(0)))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the reply's JSON is not valid ({exc})") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"the verdict is not a score of 1-5 with a reason ({problems})") from exc
+
+
+def judge(backend: Backend, question: str, reference: str, answer: str,
+          attempts: int = MAX_ATTEMPTS) -> Verdict:
+    """Ask until a valid verdict comes (at most `attempts` times); a failure is a verdict without value."""
+    problem = ""
+    for _ in range(attempts):
+        try:
+            reply = parse_reply(backend.generate(judge_prompt(question, reference, answer), JUDGE_OPTIONS).text)
+        except (ValueError, LabError) as exc:
+            problem = str(exc)
+            continue
+        return Verdict((reply.score - 1) / 4, f"{reply.score}/5: {reply.reason}")
+    return Verdict(None, f"judge failure after {attempts} attempts: {problem}")
