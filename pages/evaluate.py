@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.evaluation.demo import set_up_demo
 from core.evaluation.judge import is_weak_judge
+from core.evaluation.labels import LABELS, judge_agreement, save_label
 from core.evaluation.runs import METRICS, RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
 from core.evaluation.views import item_choices, metric_bars, question_rows, summary_rows
@@ -114,12 +115,12 @@ def job_status(db, job) -> None:
         st.progress(job.progress, text=job.progress_text or job.status)
         if st.button("Cancel", key=f"ev_cancel_{job.id}"):
             scheduler.cancel(db, job.id)
-            st.rerun(scope="fragment")
+            st.rerun()
     if job.error:
         st.error(job.error)
     if job.status in queue.RESUMABLE and st.button("Resume (answered questions are kept)", key=f"ev_resume_{job.id}"):
         scheduler.resume(db, job.id)
-        st.rerun(scope="fragment")
+        st.rerun()
 
 
 def results_view(db, run) -> None:
@@ -130,8 +131,13 @@ def results_view(db, run) -> None:
                                              if is_weak_judge(run.judge) else ""))
     st.table(summary_rows(run), hide_index=True)
     st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
+    agreement = judge_agreement(db, run.id)
+    if agreement:
+        st.caption(f"Judge-human agreement: Cohen's kappa {agreement['kappa']:.2f} "
+                   f"({agreement['agreement']:.0%} the same grade, {agreement['pairs']} labelled answers).")
     items = dict(item_choices(db, run))
     item = st.selectbox("Question", list(items), key=f"ev_item_{run.id}", format_func=lambda i: f"{i} · {items[i]}")
+    reviewer = st.text_input("Your name, to label answers", key="ev_reviewer")
     for column, answer in zip(st.columns(len(run.systems)), question_rows(db, run, item)):
         with column:
             st.markdown(f"**`{answer['system']}`**")
@@ -142,9 +148,22 @@ def results_view(db, run) -> None:
             st.caption(" · ".join(f"{name} {value:.2f}" for name, value in sorted(answer["scores"].items())))
             for name, reason in answer["reasons"].items():
                 st.caption(f"{name}: {reason}")
+            label_form(db, answer, reviewer)
             for context in answer["contexts"]:
                 with st.expander(f"[{context['number']}] {context['source']}:L{context['start_line']}-L{context['end_line']}"):
                     st.code(context["text"], language=None)
+
+
+def label_form(db, answer: dict, reviewer: str) -> None:
+    for label in answer["labels"]:
+        st.caption(f"Label · {label}")
+    with st.popover("Label this answer"):
+        grade = st.radio("Grade", LABELS, horizontal=True, key=f"ev_label_{answer['id']}")
+        comment = st.text_input("Comment", key=f"ev_comment_{answer['id']}")
+        if st.button("Save label", key=f"ev_save_{answer['id']}"):
+            with reported_errors():
+                save_label(db, answer["id"], reviewer, grade, comment)
+                st.rerun()
 
 
 db = database()

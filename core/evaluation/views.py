@@ -8,6 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 from sqlmodel import select
 
+from core.evaluation.labels import run_labels
 from core.evaluation.runs import results
 from core.evaluation.sets import eval_items
 from core.store import Database
@@ -55,7 +56,7 @@ def metric_bars(run: EvalRun) -> go.Figure:
 
 
 def question_rows(db: Database, run: EvalRun, item_id: str) -> list[dict[str, Any]]:
-    """Every system's answer to one item, with its scores, contexts and any error."""
+    """Every system's answer to one item, with its scores, reviewers' labels, contexts and any error."""
     answers = [a for a in results(db, run.id) if a.item_id == item_id]
     with db.session() as session:
         scores = session.exec(select(EvalScore).where(EvalScore.run_id == run.id,
@@ -63,7 +64,11 @@ def question_rows(db: Database, run: EvalRun, item_id: str) -> list[dict[str, An
     by_result: dict[int, list[EvalScore]] = {}
     for score in scores:
         by_result.setdefault(score.result_id, []).append(score)
-    return [{"system": a.system, "text": a.text, "error": a.error,
+    labels: dict[int, list[str]] = {}
+    for label in run_labels(db, run.id):
+        labels.setdefault(label.result_id, []).append(
+            f"{label.reviewer}: {label.label}" + (f" ({label.comment})" if label.comment else ""))
+    return [{"id": a.id, "system": a.system, "text": a.text, "error": a.error, "labels": labels.get(a.id, []),
              "scores": {s.metric: s.value for s in by_result.get(a.id, []) if s.value is not None},
              "reasons": {s.metric: s.reason for s in by_result.get(a.id, []) if s.reason},
              "contexts": a.contexts, "latency_ms": a.latency_ms, "output_tokens": a.output_tokens}

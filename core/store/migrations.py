@@ -230,6 +230,17 @@ MIGRATIONS: tuple[Migration, ...] = (
                 UNIQUE (result_id, metric)
             )""",
             "CREATE INDEX ix_eval_scores_run_id ON eval_scores (run_id)",
+            """CREATE TABLE eval_labels (
+                id INTEGER NOT NULL PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+                result_id INTEGER NOT NULL REFERENCES eval_results (id) ON DELETE CASCADE,
+                reviewer VARCHAR NOT NULL,
+                label VARCHAR NOT NULL,
+                comment VARCHAR NOT NULL,
+                labelled_at DATETIME NOT NULL,
+                UNIQUE (result_id, reviewer)
+            )""",
+            "CREATE INDEX ix_eval_labels_run_id ON eval_labels (run_id)",
         ),
     ),
 )

@@ -273,3 +273,18 @@ class EvalScore(SQLModel, table=True):
     metric: str
     value: Optional[float] = None
     reason: Optional[str] = None  # a judge's reason for its score, or why it gave none
+
+
+class EvalLabel(SQLModel, table=True):
+    """A reviewer's grade of one answer: the human side of judge-human agreement."""
+
+    __tablename__ = "eval_labels"
+    __table_args__ = (UniqueConstraint("result_id", "reviewer"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="eval_runs.id", ondelete="CASCADE", index=True)
+    result_id: int = Field(foreign_key="eval_results.id", ondelete="CASCADE")
+    reviewer: str
+    label: str  # correct | partly | wrong
+    comment: str = ""
+    labelled_at: datetime = Field(default_factory=utc_now)

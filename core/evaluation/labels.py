@@ -1,0 +1,70 @@
+"""Human labels: reviewers grade answers (correct / partly / wrong, with a comment) under their name,
+and a run reports how well its judge agrees with them (Cohen's kappa)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Optional, Sequence
+
+from sqlmodel import select
+
+from core.errors import InvalidInputError, NotFoundError
+from core.evaluation.judge import METRIC as JUDGE_METRIC
+from core.store import Database
+from core.store.tables import EvalLabel, EvalResult, EvalScore, utc_now
+
+LABELS = ("correct", "partly", "wrong")
+
+
+def save_label(db: Database, result_id: int, reviewer: str, label: str, comment: str = "") -> EvalLabel:
+    """Record (or change) `reviewer`'s label of one answer."""
+    reviewer = reviewer.strip()
+    if not reviewer:
+        raise InvalidInputError("Labels are kept under the reviewer's name: enter your name first.")
+    if label not in LABELS:
+        raise InvalidInputError(f"A label is one of {', '.join(LABELS)}, not {label!r}.")
+    with db.session(immediate=True) as session:
+        result = session.get(EvalResult, result_id)
+        if result is None:
+            raise NotFoundError(f"No answer {result_id} to label: the run may have been deleted.")
+        row = session.exec(select(EvalLabel).where(EvalLabel.result_id == result_id,
+                                                   EvalLabel.reviewer == reviewer)).first()
+        row = row or EvalLabel(run_id=result.run_id, result_id=result_id, reviewer=reviewer, label=label)
+        row.label, row.comment, row.labelled_at = label, comment.strip(), utc_now()
+        session.add(row)
+    return row
+
+
+def run_labels(db: Database, run_id: int) -> list[EvalLabel]:
+    with db.session() as session:
+        return list(session.exec(select(EvalLabel).where(EvalLabel.run_id == run_id)).all())
+
+
+def judge_label(value: float) -> str:
+    """The judge's 1-5 score, stored as (score - 1) / 4, in the reviewers' three grades."""
+    score = round(value * 4) + 1
+    return "correct" if score >= 4 else "partly" if score == 3 else "wrong"
+
+
+def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
+    """Agreement of two raters beyond chance: 1 always agree, 0 as chance, below 0 worse than chance."""
+    if len(first) != len(second) or not first:
+        raise ValueError("kappa needs two equally long, non-empty sequences of labels")
+    observed = sum(a == b for a, b in zip(first, second)) / len(first)
+    counts_a, counts_b = Counter(first), Counter(second)
+    expected = sum(counts_a[label] * counts_b[label] for label in counts_a) / len(first) ** 2
+    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def judge_agreement(db: Database, run_id: int) -> Optional[dict]:
+    """Cohen's kappa between the judge and the reviewers over every labelled, judged answer
+    (one pair per label), or None when there is no such answer."""
+    with db.session() as session:
+        pairs = session.exec(select(EvalScore.value, EvalLabel.label)
+                             .where(EvalLabel.result_id == EvalScore.result_id, EvalLabel.run_id == run_id,
+                                    EvalScore.metric == JUDGE_METRIC, EvalScore.value.is_not(None))).all()
+    if not pairs:
+        return None
+    judged, labelled = [judge_label(value) for value, _ in pairs], [label for _, label in pairs]
+    return {"kappa": cohen_kappa(judged, labelled), "pairs": len(pairs),
+            "agreement": sum(a == b for a, b in zip(judged, labelled)) / len(pairs)}
