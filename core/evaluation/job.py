@@ -18,7 +18,8 @@ from core.errors import BackendError, LabError
 from core.evaluation.metrics import PER_ANSWER, Graded, semantic_similarity
 from core.evaluation.judge import METRIC as JUDGE_METRIC
 from core.evaluation.judge import judge
-from core.evaluation.runs import SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, save_answers
+from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, save_answers,
+                                  save_scores, unscored)
 from core.evaluation.sets import eval_items
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
@@ -30,6 +31,7 @@ from core.systems import build_system
 
 Outcome = Completion | LabError
 API_CONCURRENCY = 4  # requests in flight per API system
+RESCORE_BATCH = 16
 
 
 class EvalJob(JobKind):
@@ -40,6 +42,8 @@ class EvalJob(JobKind):
 
     def run(self, context: JobContext) -> dict[str, Any]:
         run = get_run(context.db, context.config["run_id"])
+        if "rescore" in context.config:
+            return _rescore(context, run, context.config["rescore"])
         items = eval_items(context.db, run.eval_set)
         grader = Grader(run.metrics, _judge_backend(run.judge))
         batch_size = RunOptions(**run.options).batch_size
@@ -58,6 +62,22 @@ class EvalJob(JobKind):
                 context.progress(done / total, f"{system}: {done} of {total} answers")
         finish_run(context.db, run.id, configs)
         return {"run_id": run.id, "answers": total}
+
+
+def _rescore(context: JobContext, run: EvalRun, metrics: list[str]) -> dict[str, Any]:
+    """Grade the stored answers that have none of `metrics` yet; the systems are not asked again."""
+    grader = Grader(metrics, _judge_backend(run.judge) if JUDGE_METRIC in metrics else None)
+    items = {item.item_id: item for item in eval_items(context.db, run.eval_set)}
+    todo = unscored(context.db, run.id, metrics)
+    for start in range(0, len(todo), RESCORE_BATCH):
+        if context.cancel_requested():
+            raise JobCancelled({"run_id": run.id, "rescored": start})
+        batch = todo[start:start + RESCORE_BATCH]
+        answers = [Completion(r.text, r.input_tokens, r.output_tokens, r.latency_ms, r.model, r.cost_usd) for r in batch]
+        save_scores(context.db, batch, grader.grade([items[r.item_id] for r in batch], answers))
+        context.progress((start + len(batch)) / len(todo), f"re-scored {start + len(batch)} of {len(todo)} answers")
+    finish_run(context.db, run.id, run.system_configs)
+    return {"run_id": run.id, "rescored": len(todo)}
 
 
 def _judge_backend(judge: Optional[str]) -> Optional[Backend]:

@@ -1,4 +1,4 @@
-"""`python -m core eval run|list|show`: eval runs from the command line, for CI gating too.
+"""`python -m core eval run|rescore|list|show`: eval runs from the command line, for CI gating too.
 
 `eval run` waits for the run and exits 1 when it did not finish or a `--fail-under` threshold
 fails (metric means, as the JSON names them), 0 otherwise.
@@ -14,7 +14,7 @@ from pathlib import Path
 from core.cli import add_command
 from core.errors import AlreadyExistsError, InvalidInputError
 from core.evaluation.judge import METRIC as JUDGE_METRIC
-from core.evaluation.runs import METRICS, RunOptions, get_run, list_runs, results, submit_eval
+from core.evaluation.runs import METRICS, RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
 from core.evaluation.sets import get_eval_set, import_eval_file
 from core.evaluation.views import format_estimate
 from core.store import current_database
@@ -35,6 +35,12 @@ def register(subparsers) -> None:
     run.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                      help="exit 1 when a system's mean of METRIC is under VALUE")
     run.add_argument("--no-wait", action="store_true", help="print the run id and return at once")
+    rescore = add_command(commands, "rescore", "grade a finished run's answers again (new metrics, another "
+                          "judge) without asking the systems again", run_rescore)
+    rescore.add_argument("id", type=int)
+    rescore.add_argument("--metric", action="append", default=[], choices=METRICS)
+    rescore.add_argument("--judge", metavar="SPEC")
+    rescore.add_argument("--no-wait", action="store_true")
     listing = add_command(commands, "list", "list eval runs, newest first", run_list)
     listing.add_argument("--json", action="store_true")
     show = add_command(commands, "show", "a run's summary per system", run_show)
@@ -65,6 +71,23 @@ def run_eval(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def run_rescore(args: argparse.Namespace) -> int:
+    from core.jobs.commands import wait_for
+    from core.jobs.queue import SUCCEEDED
+
+    db = current_database()
+    job = submit_rescore(db, args.id, args.metric, args.judge)
+    if args.no_wait:
+        print(job.id)
+        return 0
+    job = wait_for(job.id)
+    if job.status != SUCCEEDED:
+        print(f"re-scoring run {args.id} {job.status}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
+        return 1
+    print(describe(get_run(db, args.id)))
+    return 0
 
 
 def _eval_set(db, name_or_file: str) -> str:

@@ -120,10 +120,56 @@ def save_answers(db: Database, results: list[EvalResult], scores: list[dict[str,
     with db.session() as session:
         session.add_all(results)
         session.flush()
-        session.add_all(EvalScore(run_id=result.run_id, result_id=result.id, system=result.system, metric=metric,
-                                  value=value, reason=reason)
-                        for result, by_metric in zip(results, scores)
-                        for metric, (value, reason) in by_metric.items())
+        session.add_all(_score_rows(results, scores))
+
+
+def save_scores(db: Database, results: list[EvalResult], scores: list[dict[str, Score]]) -> None:
+    """New scores of answers already stored (a re-score), in one transaction."""
+    with db.session() as session:
+        session.add_all(_score_rows(results, scores))
+
+
+def _score_rows(results: list[EvalResult], scores: list[dict[str, Score]]) -> list[EvalScore]:
+    return [EvalScore(run_id=result.run_id, result_id=result.id, system=result.system, metric=metric, value=value,
+                      reason=reason)
+            for result, by_metric in zip(results, scores) for metric, (value, reason) in by_metric.items()]
+
+
+def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge: Optional[str] = None) -> Job:
+    """Grade a finished run's stored answers again, with `metrics` and/or another `judge`, without asking
+    the systems again: the old scores of those metrics are replaced. Runs as a job."""
+    from core.jobs import queue
+    from core.jobs.scheduler import submit
+
+    run = get_run(db, run_id)
+    job = queue.get_job(db, run.job_id) if run.job_id else None
+    if job is not None and job.status in queue.ACTIVE:
+        raise InvalidInputError(f"Run {run_id} is still {job.status}: re-score it once it has finished.")
+    unknown = [metric for metric in metrics if metric not in METRICS]
+    if unknown:
+        raise InvalidInputError(f"Unknown metric(s) {', '.join(unknown)}: choose from {', '.join(METRICS)}.")
+    judge = parse_spec(judge).text if judge and judge.strip() else None
+    rescored = list(dict.fromkeys([*metrics, *([JUDGE_METRIC] if judge else [])]))
+    if not rescored:
+        raise InvalidInputError("Nothing to re-score with: give metrics, a judge, or both.")
+    with db.session() as session:
+        for score in session.exec(select(EvalScore).where(EvalScore.run_id == run_id,
+                                                          col(EvalScore.metric).in_(rescored))).all():
+            session.delete(score)
+    _update(db, run_id, metrics=list(dict.fromkeys([*run.metrics, *rescored])), judge=judge or run.judge)
+    job = submit(db, "eval", {"run_id": run_id, "rescore": rescored},
+                 title=f"re-score eval run {run_id} with {', '.join(rescored)}" + (f" (judge {judge})" if judge else ""))
+    _update(db, run_id, job_id=job.id)
+    return job
+
+
+def unscored(db: Database, run_id: int, metrics: Sequence[str]) -> list[EvalResult]:
+    """The run's answers (not failures) with no score yet for any of `metrics`."""
+    with db.session() as session:
+        scored = select(EvalScore.result_id).where(EvalScore.run_id == run_id, col(EvalScore.metric).in_(metrics))
+        return list(session.exec(select(EvalResult).where(EvalResult.run_id == run_id, col(EvalResult.error).is_(None),
+                                                          col(EvalResult.id).not_in(scored))
+                                 .order_by(EvalResult.id)).all())
 
 
 def results(db: Database, run_id: int) -> list[EvalResult]:

@@ -81,3 +81,23 @@ def test_a_run_with_a_judge_stores_its_scores_reasons_and_failures(db, key, tiny
     assert "4/5: Right price, billing period left out." in reasons
     assert any(r.startswith("judge failure after 3 attempts") for r in reasons)
     assert len(results(db, run.id)) == 3
+
+
+def test_a_finished_run_is_rescored_with_a_judge_without_asking_the_system_again(db, key, tiny_model_dir):
+    from core.cli import main
+
+    items = [{"id": "a", "question": "Team price?", "reference_answer": "$9."},
+             {"id": "b", "question": "Free plan?", "reference_answer": "Pocket."}]
+    import_eval_set(db, "later", "\n".join(json.dumps(i) for i in items), "test")
+    run = submit_eval(db, "later", [f"local:{tiny_model_dir}?dtype=float32"], ["token_f1"])
+    wait_until(db, run.job_id, [queue.SUCCEEDED])
+    answered = {a.id: a.answered_at for a in results(db, run.id)}
+    with FakeServer(VALID) as server:
+        assert main(["eval", "rescore", str(run.id), "--judge", f"anthropic?base_url={server.url}&max_retries=0",
+                     "--metric", "exact_match"]) == 0
+    run = get_run(db, run.id)
+    [stats] = run.summary.values()
+    assert stats["metrics"]["judge_correctness"]["mean"] == 0.75 and "exact_match" in stats["metrics"]
+    assert "token_f1" in stats["metrics"] and run.judge.startswith("anthropic:")
+    assert {a.id: a.answered_at for a in results(db, run.id)} == answered  # the same answers, graded again
+    assert len(server.requests) == 2
