@@ -1,10 +1,11 @@
 """The "eval" job kind: what the worker runs for an eval run.
 
-Each system answers the set's items in batches (one `generate_batch` call for
-a local model). A batch that fails as a whole is asked again item by item, so
-one bad item fails alone; a system that cannot be built records the error for
-each of its items. Nothing is skipped silently, and a resumed run asks only
-what has no answer yet.
+Each system answers the set's items in batches: a local model in one
+`generate_batch` call (a batch that fails as a whole is asked again item by
+item, so one bad item fails alone), an API per item, a few at a time. A system
+that cannot be built records the error for each of its items. Nothing is
+skipped silently, and a resumed run asks only what has no answer yet. A
+re-score grades stored answers again without asking anyone.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from core.evaluation.sets import eval_items
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
-from core.llm.spec import parse_spec
+from core.llm.spec import SystemSpec, parse_spec
 from core.playground import answer_record
+from core.store import Database
 from core.store.tables import EvalItem, EvalResult, EvalRun
 from core.systems import build_system
 
@@ -52,7 +54,7 @@ class EvalJob(JobKind):
         for system in run.systems:
             pending = [i for i in items if i.item_id not in answered_items(context.db, run.id, system)]
             done += len(items) - len(pending)
-            backend, configs[system] = _build(system)
+            backend, configs[system] = _build(context.db, system)
             for start in range(0, len(pending), batch_size):
                 if context.cancel_requested():
                     raise JobCancelled({"run_id": run.id, "answered": done})
@@ -85,29 +87,26 @@ def _judge_backend(judge: Optional[str]) -> Optional[Backend]:
     return build_system(parse_spec(judge)) if judge else None
 
 
-def _build(system: str) -> tuple[Backend | LabError, dict[str, Any]]:
+def _build(db: Database, system: str) -> tuple[Backend | LabError, dict[str, Any]]:
     """The system (or why it cannot be built) and what its spec resolved to."""
     spec = parse_spec(system)
     try:
         backend = build_system(spec)
     except LabError as exc:
         return exc, {"spec": system, "error": str(exc)}
-    return backend, {"spec": system, "model_id": backend.model_id, **_resolved(spec)}
+    return backend, {"spec": system, "model_id": backend.model_id, **_resolved(db, spec)}
 
 
-def _resolved(spec) -> dict[str, Any]:
+def _resolved(db: Database, spec: SystemSpec) -> dict[str, Any]:
     """The adapter's folder and the knowledge base's live generation, for the record."""
+    from core.finetune.adapters import adapter_path
+    from core.rag.knowledge import get_knowledge_base
+
     resolved: dict[str, Any] = {}
     if "adapter" in spec.options:
-        from core.finetune.adapters import adapter_path
-        from core.store import current_database
-
-        resolved["adapter_path"] = adapter_path(current_database(), spec.options["adapter"])
+        resolved["adapter_path"] = adapter_path(db, spec.options["adapter"])
     if spec.kb:
-        from core.rag.knowledge import get_knowledge_base
-        from core.store import current_database
-
-        kb = get_knowledge_base(current_database(), spec.kb)
+        kb = get_knowledge_base(db, spec.kb)
         resolved["knowledge_base"] = {"name": kb.name, "generation": kb.generation, "config": kb.config}
     return resolved
 

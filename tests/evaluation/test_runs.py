@@ -125,3 +125,18 @@ def test_scores_are_rows_a_query_can_aggregate(db, small_set, tiny_model_dir):
     with db.session() as session:
         mean = session.exec(select(func.avg(EvalScore.value)).where(EvalScore.run_id == run.id)).one()
     assert mean == pytest.approx(next(iter(run.summary.values()))["metrics"]["keyword_presence"]["mean"])
+
+
+def test_a_rag_system_keeps_every_context_and_its_knowledge_base_generation(db, tiny_model_dir):
+    from core.rag.config import KnowledgeBaseConfig
+    from core.rag.knowledge import create_knowledge_base
+
+    create_knowledge_base(db, "docs", KnowledgeBaseConfig(source_path="eval_sets/demo/docs/v1"))
+    import_eval_set(db, "prices", json.dumps({"id": "p", "question": "How much is the Team plan per user?",
+                                              "reference_answer": "$9 per user per month."}), "test")
+    rag = f"local:{tiny_model_dir}?dtype=float32&kb=docs&k=3"
+    run = finished(db, submit_eval(db, "prices", [rag], ["token_f1"], RunOptions(max_new_tokens=4)))
+    [answer] = results(db, run.id)
+    assert len(answer.contexts) == 3 and answer.contexts[0]["number"] == 1 and answer.retrieval_ms > 0
+    assert any("pricing.md" in c["source"] for c in answer.contexts)
+    assert run.system_configs[parse_text(rag)]["knowledge_base"]["generation"] == 1
