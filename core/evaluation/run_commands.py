@@ -31,6 +31,8 @@ def register(subparsers) -> None:
                      "(e.g. anthropic:claude-sonnet-4-5); the local model works but judges poorly")
     run.add_argument("--max-new-tokens", type=int, default=RunOptions.max_new_tokens, metavar="N")
     run.add_argument("--batch-size", type=int, default=RunOptions.batch_size, metavar="N")
+    run.add_argument("--temperature", type=float, default=RunOptions.temperature, help="0 (default) answers greedily")
+    run.add_argument("--seed", type=int, help="with a temperature above 0: the same seed samples the same answers")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the run, its summary and answers as JSON")
     run.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                      help="exit 1 when a system's mean of METRIC is under VALUE")
@@ -55,7 +57,8 @@ def run_eval(args: argparse.Namespace) -> int:
     thresholds = _thresholds(args.fail_under)
     db = current_database()
     run = submit_eval(db, _eval_set(db, args.set), args.system, args.metric or METRICS,
-                      RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size), judge=args.judge)
+                      RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                                 temperature=args.temperature, seed=args.seed), judge=args.judge)
     print(run.id, flush=True)
     if args.no_wait:
         return 0

@@ -36,6 +36,7 @@ class RunOptions:
     max_new_tokens: int = 128
     temperature: float = 0.0
     batch_size: int = 8  # items asked of a system at once (one `generate_batch` call)
+    seed: Optional[int] = None  # with temperature > 0: the same seed samples the same answers
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.batch_size < 1:
@@ -45,7 +46,7 @@ class RunOptions:
 
     @property
     def generation(self) -> GenerationOptions:
-        return GenerationOptions(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+        return GenerationOptions(max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=self.seed)
 
 
 def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Sequence[str] = METRICS,

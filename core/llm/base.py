@@ -32,6 +32,7 @@ class GenerationOptions:
     max_new_tokens: int = 256
     temperature: float = 0.0  # 0 means greedy
     stop: tuple[str, ...] = ()
+    seed: Optional[int] = None  # sampled generation repeats with the same seed (and the same batch)
 
 
 @dataclass(frozen=True)

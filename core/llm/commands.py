@@ -20,6 +20,7 @@ def register(subparsers) -> None:
     ask.add_argument("--system-prompt", default="", help="system prompt (default: none)")
     ask.add_argument("--max-new-tokens", type=int, default=GenerationOptions.max_new_tokens, metavar="N")
     ask.add_argument("--temperature", type=float, default=0.0, help="0 (default) answers greedily")
+    ask.add_argument("--seed", type=int, help="with a temperature above 0: the same seed samples the same answer")
     ask.add_argument("--json", action="store_true", help="print the completion as JSON")
 
 
@@ -29,7 +30,8 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.max_new_tokens < 1:
         raise InvalidInputError("--max-new-tokens must be at least 1.")
     backend = build_system(parse_spec(args.spec))
-    options = GenerationOptions(max_new_tokens=args.max_new_tokens, temperature=max(args.temperature, 0.0))
+    options = GenerationOptions(max_new_tokens=args.max_new_tokens, temperature=max(args.temperature, 0.0),
+                                seed=args.seed)
     completion = backend.generate(Prompt.ask(args.question.strip(), system=args.system_prompt), options)
     print(json.dumps(asdict(completion), indent=2) if args.json else describe(completion))
     return 0

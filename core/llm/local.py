@@ -125,6 +125,8 @@ class LocalBackend(Backend):
             eos_token_id=model.generation_config.eos_token_id or tokenizer.eos_token_id,
             stop_strings=list(options.stop) or None,
         )
+        if sampling and options.seed is not None:
+            torch.manual_seed(options.seed)
         output = model.generate(**padded, generation_config=config, tokenizer=tokenizer)
         new_tokens = output[:, padded["input_ids"].shape[1]:].tolist()
         return [_until_end(row, _end_ids(config, tokenizer)) for row in new_tokens]

@@ -45,6 +45,8 @@ class OpenAICompatibleBackend(Backend):
         }
         if options.stop:
             request["stop"] = list(options.stop)
+        if options.seed is not None:
+            request["seed"] = options.seed
         with explained_errors(SERVICE, self.model_id, self.url), Stopwatch() as watch:
             response = self.client.chat.completions.create(**request)
         text = (response.choices[0].message.content or "") if response.choices else ""

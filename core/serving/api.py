@@ -50,6 +50,7 @@ class ChatRequest(BaseModel):
     max_completion_tokens: Optional[int] = Field(default=None, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     stop: Union[str, list[str], None] = None
+    seed: Optional[int] = None
     n: int = 1
     stream: bool = False
     tools: Optional[list] = None
@@ -125,7 +126,7 @@ def parse_request(request: ChatRequest) -> tuple[SystemSpec, Prompt, GenerationO
         raise InvalidInputError("The messages must end with a user message: that is what the model answers.")
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     options = GenerationOptions(max_new_tokens=request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS,
-                                temperature=request.temperature, stop=stop)
+                                temperature=request.temperature, stop=stop, seed=request.seed)
     return served_spec(request.model), Prompt(turns, system), options
 
 

@@ -64,7 +64,7 @@ class ServerBackend(Backend):
             with Stopwatch() as watch:
                 response = self.client.chat.completions.create(
                     model=self.spec.text, messages=messages, max_tokens=options.max_new_tokens,
-                    temperature=options.temperature, stop=list(options.stop) or None)
+                    temperature=options.temperature, stop=list(options.stop) or None, seed=options.seed)
         except openai.APIStatusError as exc:
             raise _refusal(exc, self.spec.text) from None
         lab = (response.model_extra or {}).get("lab", {})

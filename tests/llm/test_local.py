@@ -152,3 +152,13 @@ def test_a_corrupt_adapter_folder_is_explained(tiny_model_dir, tiny_adapter, dam
 def test_a_missing_adapter_folder_is_named(tiny_model_dir, tmp_path):
     with pytest.raises(InvalidInputError, match="does not exist"):
         LocalBackend(str(tiny_model_dir), adapter=str(tmp_path / "gone"))
+
+
+def test_sampled_generation_repeats_with_the_same_seed(tiny):
+    prompts = [Prompt.ask("Say something."), Prompt.ask("Say more.")]
+    sampled = GenerationOptions(max_new_tokens=12, temperature=1.5, seed=7)
+    first, again = tiny.generate_batch(prompts, sampled), tiny.generate_batch(prompts, sampled)
+    assert [c.text for c in first] == [c.text for c in again]
+    others = [tiny.generate_batch(prompts, GenerationOptions(max_new_tokens=12, temperature=1.5, seed=s))
+              for s in range(8, 12)]
+    assert any([c.text for c in other] != [c.text for c in first] for other in others)

@@ -24,6 +24,13 @@ def test_answer_and_usage_from_a_self_hosted_server_without_a_key(monkeypatch):
     assert (request["json"]["max_tokens"], request["json"]["stop"]) == (16, ["\n"])
 
 
+def test_a_seed_is_sent_when_given_and_left_out_otherwise():
+    with FakeServer(openai_chat("ok")) as server:
+        backend(server).generate(Prompt.ask("hi"), GenerationOptions(temperature=0.8, seed=42))
+        backend(server).generate(Prompt.ask("hi"))
+    assert server.requests[0]["json"]["seed"] == 42 and "seed" not in server.requests[1]["json"]
+
+
 def test_a_given_key_is_sent_as_a_bearer_token():
     with FakeServer(openai_chat("ok")) as server:
         backend(server, key="sk-local").generate(Prompt.ask("hi"))

@@ -16,7 +16,7 @@ def test_every_system_answers_and_failing_ones_record_their_error(db, tiny_model
     local, no_key, bad = exchange.answers
     assert asked == [0, 1, 2]
     assert exchange.question.question == "Capital of France?"
-    assert exchange.question.options == {"max_new_tokens": 4, "temperature": 0.0, "stop": []}
+    assert exchange.question.options == {"max_new_tokens": 4, "temperature": 0.0, "stop": [], "seed": None}
     assert local.error is None and local.model == "local:tiny-chat" and local.output_tokens >= 1
     assert "ANTHROPIC_API_KEY" in no_key.error and no_key.text == ""
     assert bad.error.startswith("Unknown backend 'nonsense'")
