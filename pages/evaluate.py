@@ -131,6 +131,10 @@ def results_view(db, run) -> None:
                                              if is_weak_judge(run.judge) else ""))
     st.table(summary_rows(run), hide_index=True)
     st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
+    if run.pairwise:
+        st.caption("Pairwise judge (each pair judged in both orders; orders that disagree are a tie):")
+        st.table([{key: value for key, value in outcome.items() if key != "verdicts"}
+                  for outcome in run.pairwise.values()], hide_index=True)
     agreement = judge_agreement(db, run.id)
     if agreement:
         st.caption(f"Judge-human agreement: Cohen's kappa {agreement['kappa']:.2f} "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -29,6 +29,9 @@ SYSTEM = (
     'object: {"score": <1-5>, "reason": "<one sentence>"}'
 )
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+Reply = TypeVar("Reply", bound=BaseModel)
 
 
 class JudgeReply(BaseModel):
@@ -52,29 +55,36 @@ def judge_prompt(question: str, reference: str, answer: str) -> Prompt:
                       "Reply with the JSON object only.", system=SYSTEM)
 
 
-def parse_reply(text: str) -> JudgeReply:
-    """The verdict in the judge's reply; `ValueError` saying what is wrong with it otherwise."""
+def parse_reply(text: str, reply_type: type[Reply] = JudgeReply) -> Reply:
+    """The JSON object in a judge's reply, validated as `reply_type`; `ValueError` saying what is wrong."""
     found = _OBJECT.search(text or "")
     if not found:
         raise ValueError(f"no JSON object in the reply {text[:120]!r}")
     try:
-        return JudgeReply.model_validate(json.loads(found.group(0)))
+        return reply_type.model_validate(json.loads(found.group(0)))
     except json.JSONDecodeError as exc:
         raise ValueError(f"the reply's JSON is not valid ({exc})") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"the verdict is not a score of 1-5 with a reason ({problems})") from exc
+        raise ValueError(f"the reply is not a valid verdict ({problems})") from exc
+
+
+def ask_judge(backend: Backend, prompt: Prompt, reply_type: type[Reply], attempts: int = MAX_ATTEMPTS) -> Reply:
+    """Ask until the reply is a valid verdict; `ValueError` with the last problem after `attempts`."""
+    problem = ""
+    for _ in range(attempts):
+        try:
+            return parse_reply(backend.generate(prompt, JUDGE_OPTIONS).text, reply_type)
+        except (ValueError, LabError) as exc:
+            problem = str(exc)
+    raise ValueError(f"judge failure after {attempts} attempts: {problem}")
 
 
 def judge(backend: Backend, question: str, reference: str, answer: str,
           attempts: int = MAX_ATTEMPTS) -> Verdict:
-    """Ask until a valid verdict comes (at most `attempts` times); a failure is a verdict without value."""
-    problem = ""
-    for _ in range(attempts):
-        try:
-            reply = parse_reply(backend.generate(judge_prompt(question, reference, answer), JUDGE_OPTIONS).text)
-        except (ValueError, LabError) as exc:
-            problem = str(exc)
-            continue
-        return Verdict((reply.score - 1) / 4, f"{reply.score}/5: {reply.reason}")
-    return Verdict(None, f"judge failure after {attempts} attempts: {problem}")
+    """Grade one answer; a judge that gives no valid verdict gives a verdict without value."""
+    try:
+        reply = ask_judge(backend, judge_prompt(question, reference, answer), JudgeReply, attempts)
+    except ValueError as exc:
+        return Verdict(None, str(exc))
+    return Verdict((reply.score - 1) / 4, f"{reply.score}/5: {reply.reason}")

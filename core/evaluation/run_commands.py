@@ -1,4 +1,4 @@
-"""`python -m core eval run|rescore|list|show`: eval runs from the command line, for CI gating too.
+"""`python -m core eval run|rescore|pairwise|list|show`: eval runs from the command line, for CI gating too.
 
 `eval run` waits for the run and exits 1 when it did not finish or a `--fail-under` threshold
 fails (metric means, as the JSON names them), 0 otherwise.
@@ -43,6 +43,12 @@ def register(subparsers) -> None:
     rescore.add_argument("--metric", action="append", default=[], choices=METRICS)
     rescore.add_argument("--judge", metavar="SPEC")
     rescore.add_argument("--no-wait", action="store_true")
+    pairwise = add_command(commands, "pairwise", "a judge compares two of a run's systems question by question, "
+                           "in both orders", run_pairwise)
+    pairwise.add_argument("id", type=int)
+    pairwise.add_argument("a", metavar="SYSTEM_A")
+    pairwise.add_argument("b", metavar="SYSTEM_B")
+    pairwise.add_argument("--judge", required=True, metavar="SPEC")
     listing = add_command(commands, "list", "list eval runs, newest first", run_list)
     listing.add_argument("--json", action="store_true")
     show = add_command(commands, "show", "a run's summary per system", run_show)
@@ -90,6 +96,20 @@ def run_rescore(args: argparse.Namespace) -> int:
         print(f"re-scoring run {args.id} {job.status}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
         return 1
     print(describe(get_run(db, args.id)))
+    return 0
+
+
+def run_pairwise(args: argparse.Namespace) -> int:
+    from core.evaluation.pairwise import judge_pairs
+    from core.llm.spec import parse_spec
+    from core.systems import build_system
+
+    outcome = judge_pairs(current_database(), args.id, args.a, args.b, args.judge,
+                          build_system(parse_spec(args.judge)))
+    consistency = outcome["position_consistency"]
+    print(f"{outcome['a']} vs {outcome['b']} over {outcome['pairs']} questions: A wins {outcome['a_wins']}, "
+          f"B wins {outcome['b_wins']}, ties {outcome['ties']}, judge failures {outcome['failures']}; position "
+          f"consistency {'-' if consistency is None else f'{consistency:.0%}'}")
     return 0
 
 

@@ -74,7 +74,7 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
     except BaseException:
         delete_run(db, run.id)
         raise
-    return _update(db, run.id, job_id=job.id)
+    return update_run(db, run.id, job_id=job.id)
 
 
 def git_revision() -> str:
@@ -157,10 +157,10 @@ def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge
         for score in session.exec(select(EvalScore).where(EvalScore.run_id == run_id,
                                                           col(EvalScore.metric).in_(rescored))).all():
             session.delete(score)
-    _update(db, run_id, metrics=list(dict.fromkeys([*run.metrics, *rescored])), judge=judge or run.judge)
+    update_run(db, run_id, metrics=list(dict.fromkeys([*run.metrics, *rescored])), judge=judge or run.judge)
     job = submit(db, "eval", {"run_id": run_id, "rescore": rescored},
                  title=f"re-score eval run {run_id} with {', '.join(rescored)}" + (f" (judge {judge})" if judge else ""))
-    _update(db, run_id, job_id=job.id)
+    update_run(db, run_id, job_id=job.id)
     return job
 
 
@@ -214,10 +214,10 @@ def summarise(db: Database, run_id: int) -> dict[str, Any]:
 def finish_run(db: Database, run_id: int, system_configs: dict[str, Any]) -> EvalRun:
     from core.store.tables import utc_now
 
-    return _update(db, run_id, summary=summarise(db, run_id), system_configs=system_configs, finished_at=utc_now())
+    return update_run(db, run_id, summary=summarise(db, run_id), system_configs=system_configs, finished_at=utc_now())
 
 
-def _update(db: Database, run_id: int, **fields) -> EvalRun:
+def update_run(db: Database, run_id: int, **fields) -> EvalRun:
     with db.session() as session:
         run = session.get(EvalRun, run_id)
         for name, value in fields.items():

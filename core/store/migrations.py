@@ -194,6 +194,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 system_configs JSON NOT NULL,
                 git_revision VARCHAR NOT NULL,
                 summary JSON NOT NULL,
+                pairwise JSON NOT NULL,
                 created_at DATETIME NOT NULL,
                 finished_at DATETIME
             )""",

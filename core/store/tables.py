@@ -239,6 +239,8 @@ class EvalRun(SQLModel, table=True):
     git_revision: str = ""
     # Per system and metric: mean, 95% bootstrap interval and count; latency percentiles; cost per 1k.
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # "A vs B": a pairwise judge's wins, ties, failures, position consistency and verdicts.
+    pairwise: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utc_now)
     finished_at: Optional[datetime] = None
 

@@ -1,0 +1,80 @@
+"""LLM-as-judge, pairwise: which of two systems answered each question better?
+
+Each pair is judged twice, once with each answer shown first, because judges favour a position.
+When the two orders disagree the pair is a tie, and the share of pairs whose orders agreed is the
+judge's position consistency. The result is kept in the run's `pairwise` field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from core.errors import InvalidInputError
+from core.evaluation.judge import ask_judge
+from core.evaluation.runs import get_run, results, update_run
+from core.evaluation.sets import eval_items
+from core.llm.base import Backend, Prompt
+from core.llm.spec import parse_spec
+from core.store import Database
+
+SYSTEM = (
+    "You compare two answers to the same question against a reference answer and say which one is more "
+    'correct. Reply with only a JSON object: {"winner": "A" or "B" or "tie", "reason": "<one sentence>"}'
+)
+
+
+class PairReply(BaseModel):
+    winner: Literal["A", "B", "tie"]
+    reason: str = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class PairVerdict:
+    item_id: str
+    winner: Optional[str]  # "A", "B", "tie", or None when the judge gave no valid verdict
+    consistent: Optional[bool]  # did both orders agree (None on a failure)
+    reasons: tuple[str, ...]
+
+
+def ask_pair(backend: Backend, question: str, reference: str, first: str, second: str) -> PairReply:
+    prompt = Prompt.ask(f"Question: {question}\n\nReference answer: {reference or '(none)'}\n\nAnswer A: {first}\n\n"
+                        f"Answer B: {second}\n\nReply with the JSON object only.", system=SYSTEM)
+    return ask_judge(backend, prompt, PairReply)
+
+
+def compare(backend: Backend, item_id: str, question: str, reference: str, answer_a: str, answer_b: str) -> PairVerdict:
+    """Judge A against B in both orders; a disagreement between the orders is a tie."""
+    try:
+        straight = ask_pair(backend, question, reference, answer_a, answer_b)
+        swapped = ask_pair(backend, question, reference, answer_b, answer_a)
+    except ValueError as exc:
+        return PairVerdict(item_id, None, None, (str(exc),))
+    unswapped = {"A": "B", "B": "A", "tie": "tie"}[swapped.winner]
+    consistent = straight.winner == unswapped
+    return PairVerdict(item_id, straight.winner if consistent else "tie", consistent,
+                       (straight.reason, swapped.reason))
+
+
+def judge_pairs(db: Database, run_id: int, system_a: str, system_b: str, judge: str, backend: Backend) -> dict:
+    """Compare two of a run's systems on every question both answered; saved with the run."""
+    run = get_run(db, run_id)
+    system_a, system_b = parse_spec(system_a).text, parse_spec(system_b).text
+    missing = [s for s in (system_a, system_b) if s not in run.systems]
+    if missing or system_a == system_b:
+        raise InvalidInputError(f"Pick two different systems of run {run_id}: {', '.join(run.systems)}.")
+    answers = {(r.system, r.item_id): r for r in results(db, run_id) if r.error is None}
+    verdicts = [compare(backend, item.item_id, item.question, item.reference_answer or "",
+                        answers[system_a, item.item_id].text, answers[system_b, item.item_id].text)
+                for item in eval_items(db, run.eval_set)
+                if (system_a, item.item_id) in answers and (system_b, item.item_id) in answers]
+    judged = [v for v in verdicts if v.winner is not None]
+    outcome = {"judge": parse_spec(judge).text, "a": system_a, "b": system_b, "pairs": len(verdicts),
+               "a_wins": sum(v.winner == "A" for v in judged), "b_wins": sum(v.winner == "B" for v in judged),
+               "ties": sum(v.winner == "tie" for v in judged), "failures": len(verdicts) - len(judged),
+               "position_consistency": sum(bool(v.consistent) for v in judged) / len(judged) if judged else None,
+               "verdicts": [asdict(v) for v in verdicts]}
+    update_run(db, run_id, pairwise={**run.pairwise, f"{system_a} vs {system_b}": outcome})
+    return outcome

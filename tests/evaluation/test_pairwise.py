@@ -1,0 +1,62 @@
+"""The pairwise judge, both orders, against a fake Anthropic server (the network boundary)."""
+
+import pytest
+
+from core.cli import main
+from core.errors import InvalidInputError
+from core.evaluation.pairwise import compare, judge_pairs
+from core.evaluation.runs import get_run, save_answers
+from core.llm.anthropic_backend import AnthropicBackend
+from core.store.tables import EvalResult, EvalRun
+from tests.llm.fake_servers import FakeServer, anthropic_message
+
+
+def says(winner: str):
+    return anthropic_message(f'{{"winner": "{winner}", "reason": "{winner} is closer to the reference."}}')
+
+
+@pytest.fixture
+def claude(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    return lambda server: AnthropicBackend("claude-sonnet-4-5", base_url=server.url, max_retries=0)
+
+
+def test_orders_that_agree_name_the_winner(claude):
+    with FakeServer(says("A"), says("B")) as server:  # A first, then A shown second: the same answer wins
+        verdict = compare(claude(server), "q1", "Team price?", "$9.", "It is $9.", "It is $12.")
+    assert (verdict.winner, verdict.consistent) == ("A", True)
+    straight, swapped = (r["json"]["messages"][0]["content"] for r in server.requests)
+    assert "Answer A: It is $9." in straight and "Answer A: It is $12." in swapped
+
+
+def test_orders_that_disagree_are_a_tie(claude):
+    with FakeServer(says("A"), says("A")) as server:  # the judge always picks the first answer shown
+        verdict = compare(claude(server), "q1", "Team price?", "$9.", "It is $9.", "It is $12.")
+    assert (verdict.winner, verdict.consistent) == ("tie", False)
+
+
+def test_a_judge_that_never_gives_a_verdict_is_a_recorded_failure(claude):
+    with FakeServer(anthropic_message("Both are fine.")) as server:
+        verdict = compare(claude(server), "q1", "q", "r", "a", "b")
+    assert verdict.winner is None and "judge failure after 3 attempts" in verdict.reasons[0]
+
+
+def test_a_run_reports_wins_ties_and_position_consistency(db, claude, monkeypatch):
+    from core.evaluation.sets import import_eval_set
+
+    import_eval_set(db, "s", '{"id": "1", "question": "q1"}\n{"id": "2", "question": "q2"}', "test")
+    with db.session() as session:
+        run = EvalRun(eval_set="s", systems=["local:smollm2", "anthropic:claude-sonnet-4-5"], metrics=[])
+        session.add(run)
+    save_answers(db, [EvalResult(run_id=run.id, item_id=item, position=i, system=system, text=f"{system} {item}")
+                      for system in run.systems for i, item in enumerate(["1", "2"])], [{}] * 4)
+    with FakeServer(says("B"), says("A"), says("A"), says("A")) as server:
+        outcome = judge_pairs(db, run.id, "local", "anthropic", "anthropic", claude(server))
+    assert (outcome["a_wins"], outcome["b_wins"], outcome["ties"], outcome["pairs"]) == (0, 1, 1, 2)
+    assert outcome["position_consistency"] == 0.5
+    assert get_run(db, run.id).pairwise["local:smollm2 vs anthropic:claude-sonnet-4-5"]["b_wins"] == 1
+    with pytest.raises(InvalidInputError, match="Pick two different systems"):
+        judge_pairs(db, run.id, "local", "local", "anthropic", claude(server))
+    with FakeServer(says("tie")) as server:
+        assert main(["eval", "pairwise", str(run.id), "local", "anthropic", "--judge",
+                     f"anthropic?base_url={server.url}&max_retries=0"]) == 0
