@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 from core.cli import add_command
-from core.errors import AlreadyExistsError, InvalidInputError
+from core.errors import InvalidInputError
 from core.evaluation.judge import METRIC as JUDGE_METRIC
 from core.evaluation.runs import METRICS, RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
-from core.evaluation.sets import get_eval_set, import_eval_file
+from core.evaluation.sets import resolve_eval_set
 from core.evaluation.views import format_estimate
 from core.store import current_database
 
@@ -62,7 +62,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     thresholds = _thresholds(args.fail_under)
     db = current_database()
-    run = submit_eval(db, _eval_set(db, args.set), args.system, args.metric or METRICS,
+    run = submit_eval(db, resolve_eval_set(db, args.set).name, args.system, args.metric or METRICS,
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                                  temperature=args.temperature, seed=args.seed), judge=args.judge)
     print(run.id, flush=True)
@@ -111,23 +111,6 @@ def run_pairwise(args: argparse.Namespace) -> int:
           f"B wins {outcome['b_wins']}, ties {outcome['ties']}, judge failures {outcome['failures']}; position "
           f"consistency {'-' if consistency is None else f'{consistency:.0%}'}")
     return 0
-
-
-def _eval_set(db, name_or_file: str) -> str:
-    """A stored set's name; a JSONL file is imported first (named after the file) unless it is already."""
-    path = Path(name_or_file).expanduser()
-    if not (name_or_file.endswith(".jsonl") and path.is_file()):
-        return get_eval_set(db, name_or_file).name
-    try:
-        return import_eval_file(db, path).name
-    except AlreadyExistsError:
-        import hashlib
-
-        stored = get_eval_set(db, path.stem)
-        if stored.sha256 != hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest():
-            raise AlreadyExistsError(f"A different eval set named {path.stem!r} is stored: run it by name, or "
-                                     f"remove it (`python -m core evalset remove {path.stem}`).") from None
-        return stored.name
 
 
 def _thresholds(texts: list[str]) -> dict[str, float]:

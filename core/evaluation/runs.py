@@ -24,7 +24,7 @@ from core.evaluation.stats import bootstrap_mean, latency_percentiles
 from core.llm.base import GenerationOptions
 from core.llm.spec import parse_spec
 from core.store import Database
-from core.store.tables import EvalResult, EvalRun, EvalScore, Job
+from core.store.tables import EvalResult, EvalRun, EvalScore, Job, utc_now
 
 SEMANTIC = "semantic_similarity"
 METRICS = (*PER_ANSWER, SEMANTIC)
@@ -212,8 +212,6 @@ def summarise(db: Database, run_id: int) -> dict[str, Any]:
 
 
 def finish_run(db: Database, run_id: int, system_configs: dict[str, Any]) -> EvalRun:
-    from core.store.tables import utc_now
-
     return update_run(db, run_id, summary=summarise(db, run_id), system_configs=system_configs, finished_at=utc_now())
 
 

@@ -104,8 +104,7 @@ def import_eval_set(db: Database, name: str, text: str, source: str) -> EvalSet:
         if session.exec(select(EvalSet).where(EvalSet.name == name)).first():
             raise AlreadyExistsError(f"An eval set named {name!r} exists: remove it "
                                      f"(`python -m core evalset remove {name}`), or pick another name.")
-        row = EvalSet(name=name, source=source, sha256=hashlib.sha256(text.encode()).hexdigest(),
-                      item_count=len(items))
+        row = EvalSet(name=name, source=source, sha256=_digest(text), item_count=len(items))
         session.add(row)
         session.flush()
         session.add_all(EvalItem(set_id=row.id, position=position, item_id=item.id,
@@ -126,13 +125,36 @@ def import_eval_upload(db: Database, name: str, data: bytes, file_name: str) -> 
 def import_eval_file(db: Database, path: Union[str, Path], name: Optional[str] = None) -> EvalSet:
     """Import a JSONL file; the set is named after the file unless `name` is given."""
     path = Path(path).expanduser()
+    return import_eval_set(db, name or path.stem, _read(path), str(path))
+
+
+def resolve_eval_set(db: Database, name_or_file: str) -> EvalSet:
+    """A stored set by name, or a JSONL file's set: imported (named after the file) unless the
+    same text is stored under that name already."""
+    path = Path(name_or_file).expanduser()
+    if not (name_or_file.endswith(".jsonl") and path.is_file()):
+        return get_eval_set(db, name_or_file)
+    with db.session() as session:
+        stored = session.exec(select(EvalSet).where(EvalSet.name == path.stem)).first()
+    if stored is None:
+        return import_eval_file(db, path)
+    if stored.sha256 != _digest(_read(path)):
+        raise AlreadyExistsError(f"A different eval set named {path.stem!r} is stored: run it by name, or "
+                                 f"remove it (`python -m core evalset remove {path.stem}`).")
+    return stored
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NotFoundError(f"No eval set file {path}: check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{path} cannot be read as UTF-8 text ({exc}).") from exc
-    return import_eval_set(db, name or path.stem, text, str(path))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def list_eval_sets(db: Database) -> list[EvalSet]:

@@ -102,3 +102,15 @@ def test_an_upload_that_is_not_utf8_is_refused_with_its_name(db):
     with pytest.raises(InvalidInputError, match="questions.jsonl is not UTF-8 text"):
         import_eval_upload(db, "latin", '{"id": 1, "question": "Café?"}'.encode("latin-1"), "questions.jsonl")
     assert import_eval_upload(db, "ok", b'{"id": 1, "question": "Q?"}', "ok.jsonl").source == "upload:ok.jsonl"
+
+
+def test_a_file_given_to_a_run_is_imported_once_and_a_different_one_under_its_name_is_refused(db, tmp_path):
+    from core.evaluation.sets import resolve_eval_set
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text(lines({"id": "1", "question": "Q?"}))
+    first = resolve_eval_set(db, str(path))
+    assert resolve_eval_set(db, str(path)).id == first.id and resolve_eval_set(db, "mine").id == first.id
+    path.write_text(lines({"id": "1", "question": "Another Q?"}))
+    with pytest.raises(AlreadyExistsError, match="A different eval set named 'mine'"):
+        resolve_eval_set(db, str(path))
