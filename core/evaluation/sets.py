@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 from sqlmodel import col, select
 
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
@@ -22,6 +22,7 @@ from core.store.tables import EvalItem, EvalSet
 
 MAX_PROBLEMS_SHOWN = 10
 NonEmpty = Field(min_length=1)
+Verbatim = Annotated[str, StringConstraints(strip_whitespace=False)]  # a quoted passage keeps its indentation
 
 
 class ItemLine(BaseModel):
@@ -36,6 +37,7 @@ class ItemLine(BaseModel):
     kind: Optional[Literal["factual", "behaviour"]] = None
     keywords: list[str] = []
     tags: list[str] = []
+    reference_contexts: list[Verbatim] = []
 
     @field_validator("id")
     @classmethod
@@ -48,9 +50,14 @@ class ItemLine(BaseModel):
     @field_validator("relevant_sources", "keywords", "tags")
     @classmethod
     def _no_blank_entries(cls, values: list[str]) -> list[str]:
+        return [value.strip() for value in cls._no_blank_contexts(values)]
+
+    @field_validator("reference_contexts")
+    @classmethod
+    def _no_blank_contexts(cls, values: list[str]) -> list[str]:
         if any(not value.strip() for value in values):
             raise ValueError("must not hold empty strings")
-        return [value.strip() for value in values]
+        return values
 
 
 def parse_eval_set(text: str, where: str = "the eval set") -> list[ItemLine]:

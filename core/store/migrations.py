@@ -244,6 +244,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX ix_eval_labels_run_id ON eval_labels (run_id)",
         ),
     ),
+    Migration(
+        "m006_reference_contexts_and_run_sessions",
+        (
+            "ALTER TABLE eval_items ADD COLUMN reference_contexts JSON NOT NULL DEFAULT '[]'",
+            "ALTER TABLE eval_runs ADD COLUMN decision_session_id INTEGER "
+            "REFERENCES decision_sessions (id) ON DELETE SET NULL",
+        ),
+    ),
 )
 
 

@@ -220,6 +220,7 @@ class EvalItem(SQLModel, table=True):
     relevant_sources: list[str] = Field(default_factory=list, sa_type=JSON)
     keywords: list[str] = Field(default_factory=list, sa_type=JSON)
     tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    reference_contexts: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
 class EvalRun(SQLModel, table=True):
@@ -241,6 +242,9 @@ class EvalRun(SQLModel, table=True):
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # "A vs B": a pairwise judge's wins, ties, failures, position consistency and verdicts.
     pairwise: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The decision session whose proposed experiment this run carries out, if any.
+    decision_session_id: Optional[int] = Field(default=None, foreign_key="decision_sessions.id",
+                                               ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utc_now)
     finished_at: Optional[datetime] = None
 
