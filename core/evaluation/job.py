@@ -16,15 +16,15 @@ from dataclasses import asdict
 from typing import Any, Callable, Optional
 
 from core.errors import BackendError, LabError
-from core.evaluation.metrics import PER_ANSWER, Graded, semantic_similarity
-from core.evaluation.judge import METRIC as JUDGE_METRIC
+from core.evaluation.catalog import JUDGE_CORRECTNESS, RAGAS_METRICS
 from core.evaluation.judge import judge
+from core.evaluation.metrics import PER_ANSWER, Graded, semantic_similarity
 from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, save_answers,
                                   save_scores, unscored)
 from core.evaluation.sets import eval_items
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
-from core.llm.base import Backend, Completion, GenerationOptions, Prompt
+from core.llm.base import Backend, Citation, Completion, GenerationOptions, Prompt
 from core.llm.spec import SystemSpec, parse_spec
 from core.playground import answer_record
 from core.store import Database
@@ -47,7 +47,7 @@ class EvalJob(JobKind):
         if "rescore" in context.config:
             return _rescore(context, run, context.config["rescore"])
         items = eval_items(context.db, run.eval_set)
-        grader = Grader(run.metrics, _judge_backend(run.judge))
+        grader = Grader(run.metrics, run.judge)
         batch_size = RunOptions(**run.options).batch_size
         total, done = len(items) * len(run.systems), 0
         configs = {}
@@ -68,23 +68,24 @@ class EvalJob(JobKind):
 
 def _rescore(context: JobContext, run: EvalRun, metrics: list[str]) -> dict[str, Any]:
     """Grade the stored answers that have none of `metrics` yet; the systems are not asked again."""
-    grader = Grader(metrics, _judge_backend(run.judge) if JUDGE_METRIC in metrics else None)
+    grader = Grader(metrics, run.judge)
     items = {item.item_id: item for item in eval_items(context.db, run.eval_set)}
     todo = unscored(context.db, run.id, metrics)
     for start in range(0, len(todo), RESCORE_BATCH):
         if context.cancel_requested():
             raise JobCancelled({"run_id": run.id, "rescored": start})
         batch = todo[start:start + RESCORE_BATCH]
-        answers = [Completion(r.text, r.input_tokens, r.output_tokens, r.latency_ms, r.model, r.cost_usd) for r in batch]
+        answers = [_stored_completion(result) for result in batch]
         save_scores(context.db, batch, grader.grade([items[r.item_id] for r in batch], answers))
         context.progress((start + len(batch)) / len(todo), f"re-scored {start + len(batch)} of {len(todo)} answers")
     finish_run(context.db, run.id, run.system_configs)
     return {"run_id": run.id, "rescored": len(todo)}
 
 
-def _judge_backend(judge: Optional[str]) -> Optional[Backend]:
-    """The judge, built once for the run; a judge that cannot be built fails the run at once."""
-    return build_system(parse_spec(judge)) if judge else None
+def _stored_completion(result: EvalResult) -> Completion:
+    """A stored answer as the grader sees a fresh one, with every chunk its system was given."""
+    return Completion(result.text, result.input_tokens, result.output_tokens, result.latency_ms, result.model,
+                      result.cost_usd, contexts=tuple(Citation(**context) for context in result.contexts))
 
 
 def _build(db: Database, system: str) -> tuple[Backend | LabError, dict[str, Any]]:
@@ -149,28 +150,39 @@ def _ask_one(backend: Backend, prompt: Prompt, options: GenerationOptions) -> Ou
 
 
 class Grader:
-    """Scores answers with the run's metrics (and its judge); the embedding model loads on first need."""
+    """Scores answers with the run's metrics and its judge. The judge is built, and the embedding
+    model and ragas load, on first need; a judge that cannot be built fails the run at once."""
 
-    def __init__(self, metrics: list[str], judge_backend: Optional[Backend] = None):
+    def __init__(self, metrics: list[str], judge_spec: Optional[str] = None):
         self.metrics = metrics
-        self.judge_backend = judge_backend
+        self.judge_backend = build_system(parse_spec(judge_spec)) if judge_spec and JUDGE_CORRECTNESS in metrics \
+            else None
+        self.ragas = None
+        if any(metric in RAGAS_METRICS for metric in metrics):
+            from core.evaluation.ragas_metrics import RagasGrader
+
+            self.ragas = RagasGrader(metrics, judge_spec, self._embed)
         self._embedder = None
 
     def grade(self, batch: list[EvalItem], outcomes: list[Outcome]) -> list[dict[str, Score]]:
         """Each answer's {metric: (value, reason)}; failed answers and metrics that do not apply get none."""
         answered = [(item, outcome) for item, outcome in zip(batch, outcomes) if isinstance(outcome, Completion)]
-        graded = [Graded(outcome.text, item.reference_answer, tuple(item.keywords)) for item, outcome in answered]
+        graded = [_graded(item, outcome) for item, outcome in answered]
         scores = [{metric: (PER_ANSWER[metric](g), None) for metric in self.metrics if metric in PER_ANSWER}
                   for g in graded]
         if SEMANTIC in self.metrics:
             for by_metric, similarity in zip(scores, semantic_similarity(graded, self._embed)):
                 by_metric[SEMANTIC] = (similarity, None)
+        if self.ragas is not None:
+            for by_metric, ragas_scores in zip(scores, self.ragas.score([_sample(*pair) for pair in answered])):
+                by_metric.update(ragas_scores)
         if self.judge_backend is not None:
             for by_metric, (item, outcome) in zip(scores, answered):
                 if item.reference_answer:
                     verdict = judge(self.judge_backend, item.question, item.reference_answer, outcome.text)
-                    by_metric[JUDGE_METRIC] = (verdict.value, verdict.reason)
-        pending = iter([{m: s for m, s in by_metric.items() if s[0] is not None or m == JUDGE_METRIC}
+                    by_metric[JUDGE_CORRECTNESS] = (verdict.value, verdict.reason)
+        # A metric that does not apply has no row; a failed one keeps its reason.
+        pending = iter([{m: s for m, s in by_metric.items() if s[0] is not None or s[1] is not None}
                         for by_metric in scores])
         return [next(pending) if isinstance(outcome, Completion) else {} for outcome in outcomes]
 
@@ -181,3 +193,16 @@ class Grader:
 
             self._embedder = Embedder(resolve_model_path(DEFAULT_EMBEDDING_MODEL))
         return self._embedder.embed(texts)
+
+
+def _graded(item: EvalItem, answer: Completion) -> Graded:
+    return Graded(answer.text, item.reference_answer, tuple(item.keywords),
+                  retrieved_sources=tuple(c.source for c in answer.contexts) if answer.contexts else None,
+                  relevant_sources=tuple(item.relevant_sources))
+
+
+def _sample(item: EvalItem, answer: Completion):
+    from core.evaluation.ragas_metrics import Sample
+
+    return Sample(item.question, answer.text, item.reference_answer, tuple(c.text for c in answer.contexts),
+                  tuple(item.reference_contexts))

@@ -19,7 +19,6 @@ from core.errors import LabError
 from core.llm.base import Backend, GenerationOptions, Prompt
 from core.llm.spec import parse_spec
 
-METRIC = "judge_correctness"
 MAX_ATTEMPTS = 3
 JUDGE_OPTIONS = GenerationOptions(max_new_tokens=200, temperature=0.0)
 SYSTEM = (

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 from sqlmodel import select
 
 from core.errors import InvalidInputError, NotFoundError
-from core.evaluation.judge import METRIC as JUDGE_METRIC
+from core.evaluation.catalog import JUDGE_CORRECTNESS
 from core.store import Database
 from core.store.tables import EvalLabel, EvalResult, EvalScore, utc_now
 
@@ -62,7 +62,7 @@ def judge_agreement(db: Database, run_id: int) -> Optional[dict]:
     with db.session() as session:
         pairs = session.exec(select(EvalScore.value, EvalLabel.label)
                              .where(EvalLabel.result_id == EvalScore.result_id, EvalLabel.run_id == run_id,
-                                    EvalScore.metric == JUDGE_METRIC, EvalScore.value.is_not(None))).all()
+                                    EvalScore.metric == JUDGE_CORRECTNESS, EvalScore.value.is_not(None))).all()
     if not pairs:
         return None
     judged, labelled = [judge_label(value) for value, _ in pairs], [label for _, label in pairs]

@@ -1,8 +1,10 @@
-"""Offline answer metrics: exact match, keyword presence, token F1, semantic similarity.
+"""The lab's own offline metrics: exact match, keyword presence, token F1, semantic
+similarity, and retrieval quality against the item's labelled sources.
 
-Each scores one answer from 0 to 1, or gives None where the item lacks what the
-metric needs (no reference answer, no keywords): a missing score is not a zero.
-Normalisation follows SQuAD's: lowercase, no punctuation, no articles.
+Each scores one answer from 0 to 1, or gives None where the item or the system
+lacks what the metric needs (no reference answer, no keywords, no retrieval):
+a missing score is not a zero. Normalisation follows SQuAD's: lowercase, no
+punctuation, no articles.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from core.rag import metrics as retrieval
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans({character: " " for character in string.punctuation})
 
@@ -26,6 +30,8 @@ class Graded:
     answer: str
     reference: Optional[str] = None
     keywords: tuple[str, ...] = ()
+    retrieved_sources: Optional[tuple[str, ...]] = None  # RAG systems: the source of each chunk, best first
+    relevant_sources: tuple[str, ...] = ()
 
 
 def normalise(text: str) -> str:
@@ -60,10 +66,21 @@ def keyword_presence(graded: Graded) -> Optional[float]:
     return sum(keyword.lower() in answer for keyword in graded.keywords) / len(graded.keywords)
 
 
+def _retrieval_metric(score: Callable[[tuple[str, ...], tuple[str, ...]], float]) -> Callable[[Graded], Optional[float]]:
+    def metric(graded: Graded) -> Optional[float]:
+        if graded.retrieved_sources is None or not graded.relevant_sources:
+            return None
+        return score(graded.retrieved_sources, graded.relevant_sources)
+    return metric
+
+
 PER_ANSWER: dict[str, Callable[[Graded], Optional[float]]] = {
     "exact_match": exact_match,
     "keyword_presence": keyword_presence,
     "token_f1": token_f1,
+    "recall_at_5": _retrieval_metric(lambda ranked, relevant: retrieval.recall_at_k(ranked, relevant, 5)),
+    "mrr": _retrieval_metric(retrieval.reciprocal_rank),
+    "ndcg_at_5": _retrieval_metric(lambda ranked, relevant: retrieval.ndcg_at_k(ranked, relevant, 5)),
 }
 
 

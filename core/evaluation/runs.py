@@ -17,8 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from core.errors import InvalidInputError, NotFoundError
-from core.evaluation.judge import METRIC as JUDGE_METRIC
-from core.evaluation.metrics import PER_ANSWER
+from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
 from core.evaluation.sets import get_eval_set
 from core.evaluation.stats import bootstrap_mean, latency_percentiles
 from core.llm.base import GenerationOptions
@@ -27,7 +26,6 @@ from core.store import Database
 from core.store.tables import EvalResult, EvalRun, EvalScore, Job, utc_now
 
 SEMANTIC = "semantic_similarity"
-METRICS = (*PER_ANSWER, SEMANTIC)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -49,10 +47,13 @@ class RunOptions:
         return GenerationOptions(max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=self.seed)
 
 
-def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Sequence[str] = METRICS,
-                options: RunOptions = RunOptions(), judge: Optional[str] = None) -> EvalRun:
+def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Sequence[str] = OFFLINE_METRICS,
+                options: RunOptions = RunOptions(), judge: Optional[str] = None,
+                decision_session_id: Optional[int] = None) -> EvalRun:
     """Check the run, save it and queue its job; returns the run (its `job_id` set). With a `judge`
-    (a system spec), every answer to an item with a reference is also graded by that judge."""
+    (a system spec), every answer to an item with a reference is also graded by that judge, and the
+    judge's ragas metrics can be asked for. `decision_session_id` links the run to the decision
+    session whose experiment it carries out."""
     from core.jobs.scheduler import submit
 
     get_eval_set(db, eval_set)
@@ -60,13 +61,14 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
     specs = list(dict.fromkeys(parse_spec(system).text for system in systems))
     if not specs:
         raise InvalidInputError("No system to evaluate: give at least one system spec.")
-    unknown = [metric for metric in metrics if metric not in METRICS]
-    if unknown or not metrics:
-        raise InvalidInputError(f"Unknown metric(s) {', '.join(unknown) or '(none given)'}: "
-                                f"choose from {', '.join(METRICS)}.")
+    if not metrics:
+        raise InvalidInputError(f"No metric chosen: choose from {', '.join(METRICS)}.")
+    _check_metrics(metrics, judge)
+    _check_knowledge_bases(db, [*specs, *([judge] if judge else [])])
     with db.session() as session:
-        run = EvalRun(eval_set=eval_set, systems=specs, metrics=list(metrics) + ([JUDGE_METRIC] if judge else []),
-                      judge=judge, options=asdict(options), git_revision=git_revision())
+        run = EvalRun(eval_set=eval_set, systems=specs, metrics=list(metrics) + ([JUDGE_CORRECTNESS] if judge else []),
+                      judge=judge, options=asdict(options), git_revision=git_revision(),
+                      decision_session_id=decision_session_id)
         session.add(run)
     try:
         job = submit(db, "eval", {"run_id": run.id},
@@ -75,6 +77,28 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
         delete_run(db, run.id)
         raise
     return update_run(db, run.id, job_id=job.id)
+
+
+def _check_metrics(metrics: Sequence[str], judge: Optional[str]) -> None:
+    unknown = [metric for metric in metrics if metric not in METRICS]
+    if unknown:
+        raise InvalidInputError(f"Unknown metric(s) {', '.join(unknown)}: choose from {', '.join(METRICS)}.")
+    needing_judge = [metric for metric in metrics if CATALOG[metric].needs_judge]
+    if needing_judge and not judge:
+        raise InvalidInputError(f"{', '.join(needing_judge)} need(s) a judge: choose one (e.g. "
+                                "anthropic:claude-sonnet-4-5), or leave them out.")
+
+
+def _check_knowledge_bases(db: Database, specs: Sequence[str]) -> None:
+    """Every knowledge base the systems answer from exists, before anything is queued."""
+    from core.rag.knowledge import get_knowledge_base
+
+    for spec in map(parse_spec, specs):
+        if spec.kb:
+            try:
+                get_knowledge_base(db, spec.kb)
+            except NotFoundError as exc:
+                raise NotFoundError(f"{spec.text} answers from a knowledge base that does not exist: {exc}") from None
 
 
 def git_revision() -> str:
@@ -146,11 +170,9 @@ def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge
     job = queue.get_job(db, run.job_id) if run.job_id else None
     if job is not None and job.status in queue.ACTIVE:
         raise InvalidInputError(f"Run {run_id} is still {job.status}: re-score it once it has finished.")
-    unknown = [metric for metric in metrics if metric not in METRICS]
-    if unknown:
-        raise InvalidInputError(f"Unknown metric(s) {', '.join(unknown)}: choose from {', '.join(METRICS)}.")
     judge = parse_spec(judge).text if judge and judge.strip() else None
-    rescored = list(dict.fromkeys([*metrics, *([JUDGE_METRIC] if judge else [])]))
+    _check_metrics(metrics, judge or run.judge)
+    rescored = list(dict.fromkeys([*metrics, *([JUDGE_CORRECTNESS] if judge else [])]))
     if not rescored:
         raise InvalidInputError("Nothing to re-score with: give metrics, a judge, or both.")
     with db.session() as session:

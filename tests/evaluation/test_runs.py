@@ -9,11 +9,12 @@ import pytest
 
 from core.cli import main
 from core.errors import InvalidInputError, NotFoundError
-from core.evaluation.runs import RunOptions, get_run, results, submit_eval
+from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
 from core.evaluation.sets import import_eval_set
 from core.jobs import queue, scheduler
 from core.jobs.processes import signal_worker
 from core.store.tables import EvalScore
+from tests.evaluation.ragas_judge import agreeing_judge
 from tests.llm.fake_servers import FakeServer, Reply, openai_chat
 from tests.training_fixtures import wait_until
 
@@ -46,7 +47,9 @@ def test_a_run_answers_grades_and_summarises_every_item(db, small_set, tiny_mode
 
     summary = run.summary[parse_text(tiny)]
     assert summary["answers"] == 4 and summary["failed"] == 0
-    assert set(summary["metrics"]) == {"exact_match", "keyword_presence", "token_f1", "semantic_similarity"}
+    # every metric that needs no judge, but the retrieval ones: this system retrieves nothing
+    assert set(summary["metrics"]) == {"exact_match", "keyword_presence", "token_f1", "semantic_similarity",
+                                       "string_similarity", "bleu", "rouge_l"}
     for estimate in summary["metrics"].values():
         assert estimate["low"] <= estimate["mean"] <= estimate["high"] and estimate["n"] == 4
     assert summary["latency_ms"]["p50"] > 0 and summary["cost_per_1k_usd"] > 0
@@ -127,16 +130,43 @@ def test_scores_are_rows_a_query_can_aggregate(db, small_set, tiny_model_dir):
     assert mean == pytest.approx(next(iter(run.summary.values()))["metrics"]["keyword_presence"]["mean"])
 
 
-def test_a_rag_system_keeps_every_context_and_its_knowledge_base_generation(db, tiny_model_dir):
+def test_a_rag_run_keeps_every_context_and_is_graded_on_retrieval_and_by_ragas(db, tiny_model_dir, monkeypatch):
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.knowledge import create_knowledge_base
 
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     create_knowledge_base(db, "docs", KnowledgeBaseConfig(source_path="eval_sets/demo/docs/v1"))
-    import_eval_set(db, "prices", json.dumps({"id": "p", "question": "How much is the Team plan per user?",
-                                              "reference_answer": "$9 per user per month."}), "test")
+    f01 = next(line for line in open("eval_sets/demo/ledgerly-v1.jsonl") if '"f01"' in line)
+    import_eval_set(db, "prices", f01, "test")
     rag = f"local:{tiny_model_dir}?dtype=float32&kb=docs&k=3"
-    run = finished(db, submit_eval(db, "prices", [rag], ["token_f1"], RunOptions(max_new_tokens=4)))
-    [answer] = results(db, run.id)
-    assert len(answer.contexts) == 3 and answer.contexts[0]["number"] == 1 and answer.retrieval_ms > 0
-    assert any("pricing.md" in c["source"] for c in answer.contexts)
-    assert run.system_configs[parse_text(rag)]["knowledge_base"]["generation"] == 1
+    with FakeServer(agreeing_judge) as judge:
+        judge_spec = f"anthropic:claude-judge?base_url={judge.url}&max_retries=0"
+        run = finished(db, submit_eval(db, "prices", [rag], ["recall_at_5", "mrr", "nonllm_context_recall",
+                                                             "faithfulness"], RunOptions(max_new_tokens=4),
+                                       judge=judge_spec))
+        [answer] = results(db, run.id)
+        assert len(answer.contexts) == 3 and answer.contexts[0]["number"] == 1 and answer.retrieval_ms > 0
+        ranked = [c["source"] for c in answer.contexts]
+        assert "pricing.md" in ranked
+        metrics = run.summary[parse_text(rag)]["metrics"]
+        assert metrics["recall_at_5"]["mean"] == 1.0 and metrics["mrr"]["mean"] == 1 / (ranked.index("pricing.md") + 1)
+        assert metrics["nonllm_context_recall"]["n"] == 1  # computed by ragas against the reference section
+        assert metrics["faithfulness"]["mean"] == pytest.approx(1.0)  # the fake judge supports every claim
+        assert metrics["judge_correctness"]["mean"] == 1.0  # 5/5 from the same judge
+        assert run.system_configs[parse_text(rag)]["knowledge_base"]["generation"] == 1
+
+        asked = len(judge.requests)
+        finished_job = wait_until(db, submit_rescore(db, run.id, ["context_recall"]).id, [queue.SUCCEEDED, queue.FAILED])
+        assert finished_job.status == queue.SUCCEEDED, finished_job.error
+    # re-scored from the stored contexts: one recall request, no new answer
+    assert get_run(db, run.id).summary[parse_text(rag)]["metrics"]["context_recall"]["mean"] == pytest.approx(1.0)
+    assert len(judge.requests) == asked + 1 and len(results(db, run.id)) == 1
+
+
+def test_a_system_whose_knowledge_base_is_missing_is_refused_before_anything_is_saved(db, small_set):
+    with pytest.raises(NotFoundError, match="local:smollm2\\?kb=ghost answers from a knowledge base that does not "
+                                            "exist: No knowledge base named 'ghost'"):
+        submit_eval(db, small_set, ["local", "local?kb=ghost"])
+    with pytest.raises(InvalidInputError, match="faithfulness need\\(s\\) a judge"):
+        submit_eval(db, small_set, ["local"], ["faithfulness"])
+    assert queue.list_jobs(db) == [] and list_runs(db) == []

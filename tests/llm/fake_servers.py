@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 
 @dataclass
@@ -49,9 +50,10 @@ def error(status: int, message: str = "failure", kind: str = "api_error") -> Rep
 
 
 class FakeServer:
-    """Answers each POST with the next scripted reply (the last one repeats)."""
+    """Answers each POST with the next scripted reply (the last one repeats). A reply may be a
+    function of the request's JSON body, for a server that answers what it is asked."""
 
-    def __init__(self, *replies: Reply):
+    def __init__(self, *replies: Reply | Callable[[dict], Reply]):
         self.replies = list(replies)
         self.requests: list[dict] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -78,6 +80,8 @@ class FakeServer:
                 fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                       "json": json.loads(self.rfile.read(length) or b"{}")})
                 reply = fake._next_reply()
+                if callable(reply):
+                    reply = reply(fake.requests[-1]["json"])
                 time.sleep(reply.delay_s)
                 payload = json.dumps(reply.body).encode()
                 try:
