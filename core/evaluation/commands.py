@@ -27,8 +27,10 @@ def register(subparsers) -> None:
     show.add_argument("--json", action="store_true")
     remove = add_command(commands, "remove", "delete an eval set", run_remove)
     remove.add_argument("name")
-    add_command(subparsers, "demo", "set up the shipped demo: Ledgerly's docs v1 and v2 as knowledge bases, "
-                "their eval sets and the v1 fine-tuning dataset (eval_sets/demo/README.md)", run_demo)
+    demo = add_command(subparsers, "demo", "set up a shipped demo: `ledgerly` (default): Ledgerly's docs v1 and v2 "
+                       "as knowledge bases, their eval sets and the v1 fine-tuning dataset; `urllib3`: the installed "
+                       "urllib3 package's source as a knowledge base and its eval set", run_demo)
+    demo.add_argument("name", nargs="?", default="ledgerly", choices=["ledgerly", "urllib3"])
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -66,10 +68,11 @@ def run_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_demo(_args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     from core.evaluation.demo import set_up_demo
 
-    setup = set_up_demo(current_database(), on_step=lambda what: print(f"Creating {what}...", flush=True))
+    setup = set_up_demo(current_database(), on_step=lambda what: print(f"Creating {what}...", flush=True),
+                        demo=args.name)
     for what in setup.existing:
         print(f"Already there: {what}")
     print(f"Demo ready: {len(setup.created)} created, {len(setup.existing)} already there.")
