@@ -6,10 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.evaluation.catalog import CATALOG, METRICS, OFFLINE_METRICS
 from core.evaluation.demo import set_up_demo
+from core.evaluation.experiments import experiment_systems, proposed_experiments
 from core.evaluation.judge import is_weak_judge
 from core.evaluation.labels import LABELS, judge_agreement, save_label
-from core.evaluation.runs import METRICS, RunOptions, list_runs, submit_eval
+from core.evaluation.runs import RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
 from core.evaluation.views import item_choices, metric_bars, question_rows, summary_rows
 from core.finetune.adapters import list_adapters
@@ -27,14 +29,22 @@ st.caption("Eval sets are the questions every system is graded on: JSONL, one qu
 show_flash()
 
 
+DEMOS = {
+    "ledgerly": ("Ledgerly's docs v1 and v2", "Two knowledge bases (`ledgerly-v1`, `ledgerly-v2`), their eval sets, "
+                 "and the fine-tuning dataset `ledgerly-docs-v1` (v1's facts plus the house-style sample)."),
+    "urllib3": ("A real codebase: urllib3", "The installed urllib3 package's source as the knowledge base `urllib3`, "
+                "and `urllib3-internals`: 30 questions about its internals, each with the lines that answer it."),
+}
+
+
 def demo_section(db) -> None:
-    with st.expander("The demo: Ledgerly's docs v1 and v2"):
-        st.markdown("Two knowledge bases (`ledgerly-v1`, `ledgerly-v2`), their eval sets, and the fine-tuning "
-                    "dataset `ledgerly-docs-v1` (v1's facts plus the house-style sample). What exists is kept.")
-        if st.button("Set up the demo", key="ev_demo"):
-            with reported_errors(), st.spinner("Indexing the docs and importing the sets…"):
-                setup = set_up_demo(db)
-                flash(f"Demo ready: {len(setup.created)} created, {len(setup.existing)} already there.")
+    with st.expander("The demos"):
+        for name, (title, what) in DEMOS.items():
+            st.markdown(f"**{title}**: {what} What exists is kept.")
+            if st.button(f"Set up {title}", key=f"ev_demo_{name}"):
+                with reported_errors(), st.spinner("Indexing and importing…"):
+                    setup = set_up_demo(db, demo=name)
+                    flash(f"{title} ready: {len(setup.created)} created, {len(setup.existing)} already there.")
 
 
 def upload_section(db) -> None:
@@ -69,16 +79,21 @@ def run_form(db) -> None:
     if not sets:
         return
     st.subheader("Run an evaluation")
+    experiment = experiment_picker(db)
     with st.form("ev_run"):
         eval_set = st.selectbox("Eval set", [s.name for s in sets], key="ev_run_set")
         systems = st.multiselect("Systems", preset_systems([a.name for a in list_adapters(db)],
                                                            ready_knowledge_bases(db)),
                                  default=["local"], accept_new_options=True, key="ev_run_systems",
                                  help="Pick presets or type any system spec, e.g. `local?kb=ledgerly-v2`")
-        metrics = st.multiselect("Metrics", METRICS, default=list(METRICS), key="ev_run_metrics")
+        metrics = st.multiselect("Metrics", METRICS, default=list(OFFLINE_METRICS), key="ev_run_metrics",
+                                 help="\n".join(f"- `{name}`: {CATALOG[name].description}"
+                                                + (" (needs a judge)" if CATALOG[name].needs_judge else "")
+                                                for name in METRICS))
         judge = st.text_input("Judge (optional)", key="ev_run_judge", placeholder="anthropic:claude-sonnet-4-5",
-                              help="A system that grades each answer's correctness 1-5 against the reference. "
-                                   "The local model works but is a weak judge.")
+                              help="A system that grades each answer's correctness 1-5 against the reference, and "
+                                   "that ragas asks for faithfulness, answer relevancy and context precision and "
+                                   "recall. The local model works but is a weak judge.")
         left, right = st.columns(2)
         max_new = left.number_input("Max new tokens", 1, 4096, RunOptions.max_new_tokens, key="ev_run_max_new")
         batch = right.number_input("Batch size", 1, 256, RunOptions.batch_size, key="ev_run_batch",
@@ -86,8 +101,36 @@ def run_form(db) -> None:
         if not st.form_submit_button("Start the run", type="primary"):
             return
     with reported_errors():
-        run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch)), judge=judge)
+        run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch)), judge=judge,
+                          decision_session_id=experiment.session_id if experiment else None)
         flash(f"Run {run.id} started: it goes on if you close the page.", ev_run_select=run.id)
+
+
+def experiment_picker(db):
+    """Start from a decision session's proposed experiment: its variants fill the systems."""
+    experiments = {e.session_id: e for e in proposed_experiments(db)}
+    if not experiments:
+        return None
+    with st.expander("Start from a decision session's proposed experiment"):
+        chosen = st.selectbox("Decision session", [None, *experiments], key="ev_exp_session",
+                              format_func=lambda i: "(none)" if i is None else
+                              f"{experiments[i].session_name}: {experiments[i].verdict}")
+        if chosen is None:
+            return None
+        experiment = experiments[chosen]
+        st.markdown(f"**Compare:** {experiment.variant_labels}  \n**Eval set:** {experiment.eval_set}  \n"
+                    f"**Confirmed if:** {experiment.confirms_if}")
+        left, right = st.columns(2)
+        kb = left.selectbox("Knowledge base", ready_knowledge_bases(db), key="ev_exp_kb",
+                            disabled=not experiment.needs_knowledge_base)
+        adapter = right.selectbox("Adapter", [a.name for a in list_adapters(db)], key="ev_exp_adapter",
+                                  disabled=not experiment.needs_adapter)
+        if st.button("Use these systems", key="ev_exp_use"):
+            with reported_errors():
+                st.session_state["ev_run_systems"] = experiment_systems(experiment, kb, adapter)
+                st.rerun()
+        st.caption("A run started while a session is chosen is linked to it, for its report.")
+    return experiment
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from core.cli import add_command
 from core.errors import InvalidInputError
-from core.evaluation.judge import METRIC as JUDGE_METRIC
-from core.evaluation.runs import METRICS, RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
+from core.evaluation.catalog import JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
+from core.evaluation.experiments import experiment_systems, proposed_experiment
+from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
 from core.evaluation.sets import resolve_eval_set
 from core.evaluation.views import format_estimate
 from core.store import current_database
@@ -25,10 +26,18 @@ def register(subparsers) -> None:
     commands = evaluation.add_subparsers(dest="eval_command", metavar="COMMAND", required=True)
     run = add_command(commands, "run", "run an eval set on systems and wait for the scores", run_eval)
     run.add_argument("--set", required=True, metavar="FILE_OR_NAME", help="a stored eval set, or a JSONL file")
-    run.add_argument("--system", action="append", required=True, metavar="SPEC", help="repeat for each system")
-    run.add_argument("--metric", action="append", choices=METRICS, help="repeat; default: all offline metrics")
+    run.add_argument("--system", action="append", default=[], metavar="SPEC", help="repeat for each system")
+    run.add_argument("--from-session", type=int, metavar="ID", help="run a decision session's proposed experiment: "
+                     "its variants become the systems (with --kb and --adapter), and the run is linked to it")
+    run.add_argument("--kb", metavar="NAME", help="with --from-session: the knowledge base of the RAG variants")
+    run.add_argument("--adapter", metavar="NAME", help="with --from-session: the adapter of the fine-tuned variants")
+    run.add_argument("--model", default="local", metavar="SPEC", help="with --from-session: the model every variant "
+                     "builds on (default: local, the embedded SmolLM2)")
+    run.add_argument("--metric", action="append", choices=METRICS, help="repeat; default: every metric that needs no judge (faithfulness, answer_relevancy, "
+                     "context_precision and context_recall are ragas's, with --judge)")
     run.add_argument("--judge", metavar="SPEC", help="a system that grades correctness 1-5 against the reference "
-                     "(e.g. anthropic:claude-sonnet-4-5); the local model works but judges poorly")
+                     "and serves ragas's judge metrics (e.g. anthropic:claude-sonnet-4-5); the local model works "
+                     "but judges poorly")
     run.add_argument("--max-new-tokens", type=int, default=RunOptions.max_new_tokens, metavar="N")
     run.add_argument("--batch-size", type=int, default=RunOptions.batch_size, metavar="N")
     run.add_argument("--temperature", type=float, default=RunOptions.temperature, help="0 (default) answers greedily")
@@ -62,9 +71,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
     thresholds = _thresholds(args.fail_under)
     db = current_database()
-    run = submit_eval(db, resolve_eval_set(db, args.set).name, args.system, args.metric or METRICS,
+    systems = list(args.system)
+    if args.from_session is not None:
+        systems += experiment_systems(proposed_experiment(db, args.from_session), args.kb, args.adapter,
+                                      args.model)
+    run = submit_eval(db, resolve_eval_set(db, args.set).name, systems, args.metric or OFFLINE_METRICS,
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                                 temperature=args.temperature, seed=args.seed), judge=args.judge)
+                                 temperature=args.temperature, seed=args.seed), judge=args.judge,
+                      decision_session_id=args.from_session)
     print(run.id, flush=True)
     if args.no_wait:
         return 0
@@ -121,9 +135,9 @@ def _thresholds(texts: list[str]) -> dict[str, float]:
             thresholds[metric] = float(value)
         except ValueError:
             raise InvalidInputError(f"--fail-under {text!r} is not METRIC=NUMBER, e.g. token_f1=0.5.") from None
-        if metric not in (*METRICS, JUDGE_METRIC):
+        if metric not in (*METRICS, JUDGE_CORRECTNESS):
             raise InvalidInputError(f"--fail-under names an unknown metric {metric!r}: use "
-                                    f"{', '.join((*METRICS, JUDGE_METRIC))}.")
+                                    f"{', '.join((*METRICS, JUDGE_CORRECTNESS))}.")
     return thresholds
 
 

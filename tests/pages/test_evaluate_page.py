@@ -29,9 +29,9 @@ def test_sets_are_listed_shown_and_removed(db):
 
 def test_the_demo_button_sets_up_the_demo(db):
     at = evaluate()
-    at.button(key="ev_demo").click().run()
+    at.button(key="ev_demo_ledgerly").click().run()
     assert not at.exception
-    assert any("Demo ready: 5 created" in s.value for s in at.success)
+    assert any("Ledgerly's docs v1 and v2 ready: 5 created" in s.value for s in at.success)
     assert [s.name for s in list_eval_sets(db)] == ["ledgerly-v1", "ledgerly-v2"]
 
 
@@ -58,3 +58,26 @@ def test_a_run_started_on_the_page_shows_its_results_and_answers(db, tiny_model_
     assert table.iloc[0]["system"].startswith("local:") and table.iloc[0]["answered"] == 40
     assert "[" in table.iloc[0]["token_f1"]  # mean [low, high]
     assert any("token_f1" in c.value for c in at.caption)  # the first question's scores
+
+
+def test_a_decision_sessions_experiment_fills_the_systems_and_links_the_run(db):
+    from core.checklist.sessions import create_session
+    from core.evaluation.runs import list_runs
+    from core.jobs import scheduler
+    from core.rag.config import KnowledgeBaseConfig
+    from core.rag.knowledge import create_knowledge_base
+
+    session = create_session(db, "Support bot")  # a new session's verdict: start with RAG
+    create_knowledge_base(db, "docs", KnowledgeBaseConfig(source_path="eval_sets/demo/docs/v1"))
+    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl")
+    at = evaluate()
+    at.selectbox(key="ev_exp_session").set_value(session.id).run()
+    assert any("Compare:** Base model, RAG" in m.value for m in at.markdown)
+    at.button(key="ev_exp_use").click().run()
+    assert not at.exception
+    assert at.multiselect(key="ev_run_systems").value == ["local:smollm2", "local:smollm2?kb=docs"]
+    at.multiselect(key="ev_run_metrics").set_value(["token_f1"])
+    at.button[-1].click().run()
+    [(run, job)] = list_runs(db)
+    scheduler.cancel(db, job.id)  # only the link is under test here
+    assert run.decision_session_id == session.id and run.systems == ["local:smollm2", "local:smollm2?kb=docs"]
