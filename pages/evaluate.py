@@ -11,6 +11,7 @@ from core.evaluation.demo import set_up_demo
 from core.evaluation.experiments import experiment_systems, proposed_experiments
 from core.evaluation.judge import is_weak_judge
 from core.evaluation.labels import LABELS, judge_agreement, save_label
+from core.evaluation.pairwise import submit_pairwise
 from core.evaluation.runs import RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
 from core.evaluation.views import item_choices, metric_bars, question_rows, summary_rows
@@ -174,10 +175,7 @@ def results_view(db, run) -> None:
                                              if is_weak_judge(run.judge) else ""))
     st.table(summary_rows(run), hide_index=True)
     st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
-    if run.pairwise:
-        st.caption("Pairwise judge (each pair judged in both orders; orders that disagree are a tie):")
-        st.table([{key: value for key, value in outcome.items() if key != "verdicts"}
-                  for outcome in run.pairwise.values()], hide_index=True)
+    pairwise_section(db, run)
     agreement = judge_agreement(db, run.id)
     if agreement:
         st.caption(f"Judge-human agreement: Cohen's kappa {agreement['kappa']:.2f} "
@@ -199,6 +197,25 @@ def results_view(db, run) -> None:
             for context in answer["contexts"]:
                 with st.expander(f"[{context['number']}] {context['source']}:L{context['start_line']}-L{context['end_line']}"):
                     st.code(context["text"], language=None)
+
+
+def pairwise_section(db, run) -> None:
+    if run.pairwise:
+        st.caption("Pairwise judge (each pair judged in both orders; orders that disagree are a tie):")
+        st.table([{key: value for key, value in outcome.items() if key != "verdicts"}
+                  for outcome in run.pairwise.values()], hide_index=True)
+    if len(run.systems) < 2:
+        return
+    with st.popover("Judge two systems pairwise"):
+        left, right = st.columns(2)
+        system_a = left.selectbox("A", run.systems, key=f"ev_pair_a_{run.id}")
+        system_b = right.selectbox("B", run.systems, index=1, key=f"ev_pair_b_{run.id}")
+        judge = st.text_input("Judge", value=run.judge or "", key=f"ev_pair_judge_{run.id}",
+                              placeholder="anthropic:claude-sonnet-4-5")
+        if st.button("Start judging", key=f"ev_pair_start_{run.id}"):
+            with reported_errors():
+                submit_pairwise(db, run.id, system_a, system_b, judge)
+                st.rerun()
 
 
 def label_form(db, answer: dict, reviewer: str) -> None:

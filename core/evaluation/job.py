@@ -46,6 +46,8 @@ class EvalJob(JobKind):
         run = get_run(context.db, context.config["run_id"])
         if "rescore" in context.config:
             return _rescore(context, run, context.config["rescore"])
+        if "pairwise" in context.config:
+            return _pairwise(context, run, *context.config["pairwise"], judge=context.config["judge"])
         items = eval_items(context.db, run.eval_set)
         grader = Grader(run.metrics, run.judge)
         batch_size = RunOptions(**run.options).batch_size
@@ -80,6 +82,14 @@ def _rescore(context: JobContext, run: EvalRun, metrics: list[str]) -> dict[str,
         context.progress((start + len(batch)) / len(todo), f"re-scored {start + len(batch)} of {len(todo)} answers")
     finish_run(context.db, run.id, run.system_configs)
     return {"run_id": run.id, "rescored": len(todo)}
+
+
+def _pairwise(context: JobContext, run: EvalRun, system_a: str, system_b: str, judge: str) -> dict[str, Any]:
+    from core.evaluation.pairwise import judge_pairs
+
+    outcome = judge_pairs(context.db, run.id, system_a, system_b, judge, build_system(parse_spec(judge)),
+                          progress=context.progress)
+    return {key: value for key, value in outcome.items() if key != "verdicts"}
 
 
 def _stored_completion(result: EvalResult) -> Completion:

@@ -2,13 +2,14 @@
 
 Each pair is judged twice, once with each answer shown first, because judges favour a position.
 When the two orders disagree the pair is a tie, and the share of pairs whose orders agreed is the
-judge's position consistency. The result is kept in the run's `pairwise` field.
+judge's position consistency. The result is kept in the run's `pairwise` field. It runs as a job
+(`submit_pairwise`), the eval job kind's third path beside answering and re-scoring.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,7 @@ from core.evaluation.sets import eval_items
 from core.llm.base import Backend, Prompt
 from core.llm.spec import parse_spec
 from core.store import Database
+from core.store.tables import EvalRun, Job
 
 SYSTEM = (
     "You compare two answers to the same question against a reference answer and say which one is more "
@@ -58,23 +60,56 @@ def compare(backend: Backend, item_id: str, question: str, reference: str, answe
                        (straight.reason, swapped.reason))
 
 
-def judge_pairs(db: Database, run_id: int, system_a: str, system_b: str, judge: str, backend: Backend) -> dict:
-    """Compare two of a run's systems on every question both answered; saved with the run."""
-    run = get_run(db, run_id)
+def submit_pairwise(db: Database, run_id: int, system_a: str, system_b: str, judge: str) -> Job:
+    """Check the pair and queue the judging as a job of the run."""
+    from core.evaluation.runs import check_run_finished
+    from core.jobs.scheduler import submit
+
+    run = check_run_finished(db, run_id)
+    system_a, system_b = _pair(run, system_a, system_b)
+    if not judge or not judge.strip():
+        raise InvalidInputError("Choose a judge for the pairwise comparison, e.g. anthropic:claude-sonnet-4-5.")
+    judge = parse_spec(judge).text
+    job = submit(db, "eval", {"run_id": run_id, "pairwise": [system_a, system_b], "judge": judge},
+                 title=f"pairwise judge {judge} on run {run_id}: {system_a} vs {system_b}")
+    update_run(db, run_id, job_id=job.id)
+    return job
+
+
+def _pair(run: EvalRun, system_a: str, system_b: str) -> tuple[str, str]:
     system_a, system_b = parse_spec(system_a).text, parse_spec(system_b).text
     missing = [s for s in (system_a, system_b) if s not in run.systems]
     if missing or system_a == system_b:
-        raise InvalidInputError(f"Pick two different systems of run {run_id}: {', '.join(run.systems)}.")
+        raise InvalidInputError(f"Pick two different systems of run {run.id}: {', '.join(run.systems)}.")
+    return system_a, system_b
+
+
+def judge_pairs(db: Database, run_id: int, system_a: str, system_b: str, judge: str, backend: Backend,
+                progress: Callable[[float, str], None] = lambda fraction, text: None) -> dict:
+    """Compare two of a run's systems on every question both answered; saved with the run."""
+    run = get_run(db, run_id)
+    system_a, system_b = _pair(run, system_a, system_b)
     answers = {(r.system, r.item_id): r for r in results(db, run_id) if r.error is None}
-    verdicts = [compare(backend, item.item_id, item.question, item.reference_answer or "",
-                        answers[system_a, item.item_id].text, answers[system_b, item.item_id].text)
-                for item in eval_items(db, run.eval_set)
-                if (system_a, item.item_id) in answers and (system_b, item.item_id) in answers]
+    items = [item for item in eval_items(db, run.eval_set)
+             if (system_a, item.item_id) in answers and (system_b, item.item_id) in answers]
+    verdicts = []
+    for item in items:
+        verdicts.append(compare(backend, item.item_id, item.question, item.reference_answer or "",
+                                answers[system_a, item.item_id].text, answers[system_b, item.item_id].text))
+        progress(len(verdicts) / len(items), f"judged {len(verdicts)} of {len(items)} pairs")
     judged = [v for v in verdicts if v.winner is not None]
     outcome = {"judge": parse_spec(judge).text, "a": system_a, "b": system_b, "pairs": len(verdicts),
                "a_wins": sum(v.winner == "A" for v in judged), "b_wins": sum(v.winner == "B" for v in judged),
                "ties": sum(v.winner == "tie" for v in judged), "failures": len(verdicts) - len(judged),
                "position_consistency": sum(bool(v.consistent) for v in judged) / len(judged) if judged else None,
                "verdicts": [asdict(v) for v in verdicts]}
-    update_run(db, run_id, pairwise={**run.pairwise, f"{system_a} vs {system_b}": outcome})
+    _keep(db, run_id, f"{system_a} vs {system_b}", outcome)
     return outcome
+
+
+def _keep(db: Database, run_id: int, pair: str, outcome: dict) -> None:
+    """Add the outcome to the run's pairwise results, read and written in one write transaction."""
+    with db.session(immediate=True) as session:
+        run = session.get(EvalRun, run_id)
+        run.pairwise = {**run.pairwise, pair: outcome}
+        session.add(run)

@@ -114,12 +114,16 @@ def run_rescore(args: argparse.Namespace) -> int:
 
 
 def run_pairwise(args: argparse.Namespace) -> int:
-    from core.evaluation.pairwise import judge_pairs
-    from core.llm.spec import parse_spec
-    from core.systems import build_system
+    from core.evaluation.pairwise import submit_pairwise
+    from core.jobs.commands import wait_for
+    from core.jobs.queue import SUCCEEDED
 
-    outcome = judge_pairs(current_database(), args.id, args.a, args.b, args.judge,
-                          build_system(parse_spec(args.judge)))
+    db = current_database()
+    job = wait_for(submit_pairwise(db, args.id, args.a, args.b, args.judge).id)
+    if job.status != SUCCEEDED:
+        print(f"pairwise judging {job.status}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
+        return 1
+    outcome = job.result
     consistency = outcome["position_consistency"]
     print(f"{outcome['a']} vs {outcome['b']} over {outcome['pairs']} questions: A wins {outcome['a_wins']}, "
           f"B wins {outcome['b_wins']}, ties {outcome['ties']}, judge failures {outcome['failures']}; position "

@@ -163,13 +163,9 @@ def _score_rows(results: list[EvalResult], scores: list[dict[str, Score]]) -> li
 def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge: Optional[str] = None) -> Job:
     """Grade a finished run's stored answers again, with `metrics` and/or another `judge`, without asking
     the systems again: the old scores of those metrics are replaced. Runs as a job."""
-    from core.jobs import queue
     from core.jobs.scheduler import submit
 
-    run = get_run(db, run_id)
-    job = queue.get_job(db, run.job_id) if run.job_id else None
-    if job is not None and job.status in queue.ACTIVE:
-        raise InvalidInputError(f"Run {run_id} is still {job.status}: re-score it once it has finished.")
+    run = check_run_finished(db, run_id)
     judge = parse_spec(judge).text if judge and judge.strip() else None
     _check_metrics(metrics, judge or run.judge)
     rescored = list(dict.fromkeys([*metrics, *([JUDGE_CORRECTNESS] if judge else [])]))
@@ -184,6 +180,17 @@ def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge
                  title=f"re-score eval run {run_id} with {', '.join(rescored)}" + (f" (judge {judge})" if judge else ""))
     update_run(db, run_id, job_id=job.id)
     return job
+
+
+def check_run_finished(db: Database, run_id: int) -> EvalRun:
+    """The run, if no job of it is queued or running (re-scoring or judging waits for it)."""
+    from core.jobs import queue
+
+    run = get_run(db, run_id)
+    job = queue.get_job(db, run.job_id) if run.job_id else None
+    if job is not None and job.status in queue.ACTIVE:
+        raise InvalidInputError(f"Run {run_id} is still {job.status}: wait until it has finished.")
+    return run
 
 
 def unscored(db: Database, run_id: int, metrics: Sequence[str]) -> list[EvalResult]:

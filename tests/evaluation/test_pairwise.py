@@ -4,7 +4,7 @@ import pytest
 
 from core.cli import main
 from core.errors import InvalidInputError
-from core.evaluation.pairwise import compare, judge_pairs
+from core.evaluation.pairwise import compare, judge_pairs, submit_pairwise
 from core.evaluation.runs import get_run, save_answers
 from core.llm.anthropic_backend import AnthropicBackend
 from core.store.tables import EvalResult, EvalRun
@@ -41,7 +41,8 @@ def test_a_judge_that_never_gives_a_verdict_is_a_recorded_failure(claude):
     assert verdict.winner is None and "judge failure after 3 attempts" in verdict.reasons[0]
 
 
-def test_a_run_reports_wins_ties_and_position_consistency(db, claude, monkeypatch):
+@pytest.fixture
+def answered_run(db):
     from core.evaluation.sets import import_eval_set
 
     import_eval_set(db, "s", '{"id": "1", "question": "q1"}\n{"id": "2", "question": "q2"}', "test")
@@ -50,6 +51,11 @@ def test_a_run_reports_wins_ties_and_position_consistency(db, claude, monkeypatc
         session.add(run)
     save_answers(db, [EvalResult(run_id=run.id, item_id=item, position=i, system=system, text=f"{system} {item}")
                       for system in run.systems for i, item in enumerate(["1", "2"])], [{}] * 4)
+    return run
+
+
+def test_a_run_reports_wins_ties_and_position_consistency(db, claude, answered_run):
+    run = answered_run
     with FakeServer(says("B"), says("A"), says("A"), says("A")) as server:
         outcome = judge_pairs(db, run.id, "local", "anthropic", "anthropic", claude(server))
     assert (outcome["a_wins"], outcome["b_wins"], outcome["ties"], outcome["pairs"]) == (0, 1, 1, 2)
@@ -60,3 +66,18 @@ def test_a_run_reports_wins_ties_and_position_consistency(db, claude, monkeypatc
     with FakeServer(says("tie")) as server:
         assert main(["eval", "pairwise", str(run.id), "local", "anthropic", "--judge",
                      f"anthropic?base_url={server.url}&max_retries=0"]) == 0
+
+
+def test_pairwise_judging_runs_as_a_job_of_the_run(db, claude, answered_run):
+    from core.jobs import queue
+    from tests.training_fixtures import wait_until
+
+    with FakeServer(says("A"), says("B")) as server:  # item 1: A in both orders; item 2 repeats "B": a tie
+        job = submit_pairwise(db, answered_run.id, "local", "anthropic",
+                              f"anthropic?base_url={server.url}&max_retries=0")
+        job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    assert (job.result["a_wins"], job.result["ties"]) == (1, 1) and get_run(db, answered_run.id).job_id == job.id
+    assert list(get_run(db, answered_run.id).pairwise) == ["local:smollm2 vs anthropic:claude-sonnet-4-5"]
+    with pytest.raises(InvalidInputError, match="Choose a judge"):
+        submit_pairwise(db, answered_run.id, "local", "anthropic", " ")
