@@ -32,13 +32,13 @@ RESULTS = Path(__file__).resolve().parent / "results" / "eval_throughput.json"
 
 def naive_loop(max_new_tokens: int) -> dict:
     from core.evaluation.job import Grader
-    from core.evaluation.runs import METRICS
+    from core.evaluation.catalog import OFFLINE_METRICS
     from core.evaluation.sets import parse_eval_set
     from core.llm.base import GenerationOptions, Prompt
     from core.llm.local import LocalBackend
 
     items = parse_eval_set(DEMO_SET.read_text(encoding="utf-8"))
-    backend, grader = LocalBackend(), Grader(list(METRICS))
+    backend, grader = LocalBackend(), Grader(list(OFFLINE_METRICS))
     warm_up = backend.generate(Prompt.ask("warm up"), GenerationOptions(max_new_tokens=4))
     grader.grade([_as_eval_item(items[0])], [warm_up])  # loads the embedding model too
     options = GenerationOptions(max_new_tokens=max_new_tokens)
@@ -57,7 +57,8 @@ def _as_eval_item(item):
 
 
 def runner(max_new_tokens: int, batch_size: int) -> dict:
-    from core.evaluation.runs import METRICS, RunOptions, submit_eval
+    from core.evaluation.catalog import OFFLINE_METRICS
+    from core.evaluation.runs import RunOptions, submit_eval
     from core.evaluation.sets import import_eval_file, list_eval_sets
     from core.jobs import queue, scheduler
     from core.store import current_database
@@ -66,7 +67,8 @@ def runner(max_new_tokens: int, batch_size: int) -> dict:
     if "bench" not in [s.name for s in list_eval_sets(db)]:
         import_eval_file(db, DEMO_SET, name="bench")
     started = time.perf_counter()
-    run = submit_eval(db, "bench", ["local"], METRICS, RunOptions(max_new_tokens=max_new_tokens, batch_size=batch_size))
+    run = submit_eval(db, "bench", ["local"], OFFLINE_METRICS,
+                      RunOptions(max_new_tokens=max_new_tokens, batch_size=batch_size))
     while (job := queue.get_job(db, run.job_id)).status in queue.ACTIVE:
         scheduler.refresh(db)
         time.sleep(0.2)

@@ -11,9 +11,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_url):
     page = browser.new_context().new_page()
     page.goto(f"{app_url}/evaluate")
-    page.get_by_text("The demo: Ledgerly's docs v1 and v2").click()
-    page.get_by_role("button", name="Set up the demo").click()
-    page.get_by_text("Demo ready: 5 created").wait_for(timeout=180_000)
+    page.get_by_text("The demos").click()
+    page.get_by_role("button", name="Set up Ledgerly's docs v1 and v2").click()
+    page.get_by_text("Ledgerly's docs v1 and v2 ready: 5 created").wait_for(timeout=180_000)
 
     systems = page.get_by_role("combobox", name="Systems")
     systems.click()
@@ -27,3 +27,5 @@ def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_ur
     page.locator(".js-plotly-plot").filter(has_text="Run 1: ledgerly-v1").wait_for(timeout=420_000)
     results = page.locator("table").filter(has_text="keyword_presence").inner_text()
     assert "local:smollm2" in results and "kb=ledgerly-v1" in results and "p99 s (waited)" in results
+    for metric in ("rouge_l", "nonllm_context_recall", "recall_at_5"):  # ragas's and the retrieval metrics
+        assert metric in results
