@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Optional
 
-import anthropic
+# ragas sends usage analytics over the network unless told not to; nothing leaves this machine.
+os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+
+import anthropic  # noqa: E402 (after the analytics switch, which ragas reads on import)
 import numpy as np
 import openai
 from pydantic import ValidationError
