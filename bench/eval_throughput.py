@@ -6,7 +6,7 @@
   submit to the job's end (worker start and model load included).
 
 Both answer the 40 questions of `eval_sets/demo/ledgerly-v1.jsonl` with SmolLM2 (dtype auto, greedy,
-the same max new tokens) and score exact match, keyword presence, token F1 and semantic similarity.
+the same max new tokens) and grade with every metric that needs no judge (the lab's and ragas's).
 Prints a table and writes JSON to bench/results/eval_throughput.json. Target (issue 9): the runner's
 answers per minute >= 3x the naive loop's.
 """

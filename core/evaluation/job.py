@@ -10,6 +10,8 @@ re-score grades stored answers again without asking anyone.
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -34,6 +36,7 @@ from core.systems import build_system
 Outcome = Completion | LabError
 API_CONCURRENCY = 4  # requests in flight per API system
 RESCORE_BATCH = 16
+RAGAS_MODULE = "core.evaluation.ragas_metrics"
 
 
 class EvalJob(JobKind):
@@ -167,11 +170,11 @@ class Grader:
         self.metrics = metrics
         self.judge_backend = build_system(parse_spec(judge_spec)) if judge_spec and JUDGE_CORRECTNESS in metrics \
             else None
-        self.ragas = None
+        self.judge_spec = judge_spec
+        self._ragas = None
         if any(metric in RAGAS_METRICS for metric in metrics):
-            from core.evaluation.ragas_metrics import RagasGrader
-
-            self.ragas = RagasGrader(metrics, judge_spec, self._embed)
+            # ragas (and langchain) take seconds to import: do it while the first system's model loads
+            threading.Thread(target=importlib.import_module, args=(RAGAS_MODULE,), daemon=True).start()
         self._embedder = None
 
     def grade(self, batch: list[EvalItem], outcomes: list[Outcome]) -> list[dict[str, Score]]:
@@ -183,8 +186,9 @@ class Grader:
         if SEMANTIC in self.metrics:
             for by_metric, similarity in zip(scores, semantic_similarity(graded, self._embed)):
                 by_metric[SEMANTIC] = (similarity, None)
-        if self.ragas is not None:
-            for by_metric, ragas_scores in zip(scores, self.ragas.score([_sample(*pair) for pair in answered])):
+        if any(metric in RAGAS_METRICS for metric in self.metrics):
+            samples = [_sample(item, outcome) for item, outcome in answered]
+            for by_metric, ragas_scores in zip(scores, self._ragas_grader().score(samples)):
                 by_metric.update(ragas_scores)
         if self.judge_backend is not None:
             for by_metric, (item, outcome) in zip(scores, answered):
@@ -195,6 +199,13 @@ class Grader:
         pending = iter([{m: s for m, s in by_metric.items() if s[0] is not None or s[1] is not None}
                         for by_metric in scores])
         return [next(pending) if isinstance(outcome, Completion) else {} for outcome in outcomes]
+
+    def _ragas_grader(self):
+        if self._ragas is None:
+            from core.evaluation.ragas_metrics import RagasGrader  # waits for the import begun in __init__
+
+            self._ragas = RagasGrader(self.metrics, self.judge_spec, self._embed)
+        return self._ragas
 
     def _embed(self, texts: list[str]):
         if self._embedder is None:
