@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "core.serving.commands",
     "core.evaluation.commands",
     "core.evaluation.run_commands",
+    "core.history.commands",
 )
 
 

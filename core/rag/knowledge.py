@@ -148,7 +148,7 @@ def _record_success(db: Database, name: str, stats: IndexStats) -> KnowledgeBase
     return _update(db, name, status="ready", error=None, generation=stats.generation,
                    file_count=stats.file_count, chunk_count=stats.chunk_count,
                    skipped=[{"path": s.path, "reason": s.reason} for s in stats.skipped],
-                   size_bytes=stats.size_bytes, last_indexed_at=utc_now())
+                   size_bytes=stats.size_bytes, index_seconds=stats.seconds, last_indexed_at=utc_now())
 
 
 def _update(db: Database, name: str, **values) -> KnowledgeBase:

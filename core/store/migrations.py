@@ -252,6 +252,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "REFERENCES decision_sessions (id) ON DELETE SET NULL",
         ),
     ),
+    Migration(
+        "m007_baselines_and_index_times",
+        (
+            "ALTER TABLE eval_runs ADD COLUMN is_baseline BOOLEAN NOT NULL DEFAULT 0",
+            "ALTER TABLE knowledge_bases ADD COLUMN index_seconds FLOAT NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 

@@ -104,6 +104,7 @@ class KnowledgeBase(SQLModel, table=True):
     chunk_count: int = 0
     skipped: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     size_bytes: int = 0
+    index_seconds: float = 0.0  # the last (re-)index's wall time: what updating the facts costs
     created_at: datetime = Field(default_factory=utc_now)
     last_indexed_at: Optional[datetime] = None
 
@@ -245,6 +246,7 @@ class EvalRun(SQLModel, table=True):
     # The decision session whose proposed experiment this run carries out, if any.
     decision_session_id: Optional[int] = Field(default=None, foreign_key="decision_sessions.id",
                                                ondelete="SET NULL")
+    is_baseline: bool = False  # the run later runs of its eval set are checked against (one per set)
     created_at: datetime = Field(default_factory=utc_now)
     finished_at: Optional[datetime] = None
 

@@ -1,0 +1,71 @@
+"""Paired significance tests for two runs' scores on the same questions.
+
+- McNemar's exact test for pass/fail metrics: only the questions where the runs disagree count,
+  and under no difference each disagreement is a fair coin.
+- A paired permutation (sign-flip) test for scores: under no difference each question's
+  difference is as likely positive as negative. Exact for up to `EXACT_UP_TO` questions, else a
+  seeded Monte Carlo estimate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from math import comb
+from typing import Sequence
+
+import numpy as np
+
+ALPHA = 0.05
+EXACT_UP_TO = 16  # 2**16 sign patterns
+PERMUTATIONS = 10_000
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    name: str  # "McNemar" or "paired permutation"
+    p_value: float
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
+
+
+def mcnemar(a_passed: Sequence[bool], b_passed: Sequence[bool]) -> PairedTest:
+    """Two-sided exact McNemar test: a binomial test on the discordant pairs."""
+    _same_length(a_passed, b_passed)
+    only_a = sum(a and not b for a, b in zip(a_passed, b_passed))
+    only_b = sum(b and not a for a, b in zip(a_passed, b_passed))
+    discordant = only_a + only_b
+    if discordant == 0:
+        return PairedTest("McNemar", 1.0)
+    tail = sum(comb(discordant, k) for k in range(min(only_a, only_b) + 1)) / 2 ** discordant
+    return PairedTest("McNemar", min(1.0, 2 * tail))
+
+
+def paired_permutation(a: Sequence[float], b: Sequence[float], permutations: int = PERMUTATIONS,
+                       seed: int = 0) -> PairedTest:
+    """Two-sided test of the mean difference b - a, by flipping the sign of each question's difference."""
+    _same_length(a, b)
+    differences = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    if differences.size == 0 or not differences.any():
+        return PairedTest("paired permutation", 1.0)
+    if differences.size <= EXACT_UP_TO:
+        signs = np.array(list(itertools.product((1, -1), repeat=differences.size)))
+    else:
+        signs = np.random.default_rng(seed).choice((1, -1), size=(permutations, differences.size))
+    observed = abs(differences.mean())
+    extreme = np.abs((signs * differences).mean(axis=1)) >= observed - 1e-12
+    if differences.size <= EXACT_UP_TO:
+        return PairedTest("paired permutation", float(extreme.mean()))
+    return PairedTest("paired permutation", float((extreme.sum() + 1) / (permutations + 1)))
+
+
+def is_pass_fail(values: Sequence[float]) -> bool:
+    """A metric whose every value is 0 or 1 (exact match, say) is compared as pass/fail."""
+    return all(value in (0.0, 1.0) for value in values)
+
+
+def _same_length(a: Sequence, b: Sequence) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"paired tests need the same questions in both runs ({len(a)} against {len(b)})")
