@@ -30,6 +30,10 @@ navigation = st.navigation(
         "Grade": [
             st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:", url_path="evaluate"),
         ],
+        "Remember": [
+            st.Page("pages/history.py", title="History", icon=":material/timeline:", url_path="history"),
+            st.Page("pages/report.py", title="Decision report", icon=":material/summarize:", url_path="report"),
+        ],
     }
 )
 sidebar()

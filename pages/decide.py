@@ -145,6 +145,8 @@ with reported_errors():
     with session_tab:
         st.download_button("Export report (markdown)", render_markdown(record, answers),
                            file_name=f"decision-session-{record.id}.md", mime="text/markdown")
+        st.page_link("pages/report.py", label="The evidence: this verdict beside the runs that test it",
+                     icon=":material/summarize:", query_params={"session": str(record.id)})
         with st.form("decide.edit_session"):
             name = st.text_input("Name", value=record.name)
             context = st.text_area("What are we deciding?", value=record.context)

@@ -210,24 +210,28 @@ def results(db: Database, run_id: int) -> list[EvalResult]:
 
 def summarise(db: Database, run_id: int) -> dict[str, Any]:
     """Per system: each metric's mean with a 95% bootstrap interval, answers and failures,
-    latency percentiles (what the asker waited, and the answer's share of its batch), cost."""
+    latency percentiles (what the asker waited, the answer's share of its batch, and the retrieval
+    part for RAG systems), cost."""
     with db.session() as session:
         scores = session.exec(select(EvalScore.system, EvalScore.metric, EvalScore.value)
                               .where(EvalScore.run_id == run_id).order_by(EvalScore.id)).all()
         answers = session.exec(select(EvalResult.system, func.count(), func.count(EvalResult.error),
                                       func.sum(EvalResult.cost_usd))
                                .where(EvalResult.run_id == run_id).group_by(EvalResult.system)).all()
-        latencies = session.exec(select(EvalResult.system, EvalResult.latency_ms, EvalResult.batch_share_ms)
+        latencies = session.exec(select(EvalResult.system, EvalResult.latency_ms, EvalResult.batch_share_ms,
+                                        EvalResult.retrieval_ms)
                                  .where(EvalResult.run_id == run_id, col(EvalResult.error).is_(None))).all()
     summary: dict[str, Any] = {}
     for system, count, failed, cost in answers:
         answered = count - failed
-        waited = [w for s, w, _ in latencies if s == system]
-        shares = [share for s, _, share in latencies if s == system]
+        waited = [w for s, w, _, _ in latencies if s == system]
+        shares = [share for s, _, share, _ in latencies if s == system]
+        retrieval = [r for s, _, _, r in latencies if s == system and r is not None]
         summary[system] = {
             "answers": count, "failed": failed, "metrics": {},
             "latency_ms": latency_percentiles(waited) if waited else {},
             "batch_share_ms": latency_percentiles(shares) if shares else {},
+            "retrieval_ms": latency_percentiles(retrieval) if retrieval else {},
             "cost_per_1k_usd": (cost or 0.0) / answered * 1000 if answered else None,
         }
     by_key: dict[tuple[str, str], list[Optional[float]]] = {}

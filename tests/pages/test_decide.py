@@ -22,7 +22,8 @@ def radio(at, session_id, participant, key):
 def test_every_page_renders_without_exception(app):
     at = app
     assert not at.exception
-    for page in ("pages/home.py", "pages/decide.py", "pages/knowledge.py", "pages/playground.py"):
+    for page in ("pages/home.py", "pages/decide.py", "pages/knowledge.py", "pages/playground.py",
+                 "pages/history.py", "pages/report.py"):
         at.switch_page(page).run()
         assert not at.exception, page
 
@@ -59,6 +60,8 @@ def test_answering_the_checklist_produces_and_saves_a_verdict(db):
     stored = get_session(db, session.id).verdict
     assert stored["recommendation"] == "fine_tune"
     assert stored["trigger"] == "style_format"
+    report_links = [link.proto for link in at.get("page_link") if "report" in link.proto.page]
+    assert report_links and f"session={session.id}" in report_links[0].query_string  # the session's report
 
 
 def test_the_room_sees_who_answered_what_and_where_it_splits(db):

@@ -1,0 +1,142 @@
+"""What the History page shows: finished eval runs over time, per eval set and system, and the
+training runs beside them, as plain rows and plotly figures (no Streamlit here).
+
+Everything reads the runs' stored summaries, aggregated in SQL when each run finished, so the
+page's cost grows with the number of runs, not with the answers they hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional, Sequence
+
+import plotly.graph_objects as go
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from core.store import Database
+from core.store.tables import Adapter, EvalRun
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    eval_sets: tuple[str, ...] = ()  # empty: all
+    systems: tuple[str, ...] = ()
+    since: Optional[datetime] = None
+    until: Optional[datetime] = None
+
+
+def history_version(db: Database) -> tuple:
+    """Changes whenever a run finishes, is removed, or a baseline or adapter changes: the cache key of reads."""
+    with db.session() as session:
+        runs = session.exec(select(func.count(), func.max(EvalRun.finished_at), func.sum(EvalRun.id * EvalRun.is_baseline))
+                            ).one()
+        adapters = session.exec(select(func.count(), func.max(Adapter.created_at))).one()
+    return (*runs, *adapters)
+
+
+def history_rows(db: Database, where: HistoryFilter = HistoryFilter()) -> list[dict[str, Any]]:
+    """One row per finished run and system, oldest first."""
+    query = select(EvalRun).where(col(EvalRun.finished_at).is_not(None)).order_by(EvalRun.created_at, EvalRun.id)
+    if where.eval_sets:
+        query = query.where(col(EvalRun.eval_set).in_(where.eval_sets))
+    if where.since:
+        query = query.where(EvalRun.created_at >= where.since)
+    if where.until:
+        query = query.where(EvalRun.created_at <= where.until)
+    with db.session() as session:
+        runs = session.exec(query).all()
+    return [_row(run, system, stats) for run in runs for system, stats in run.summary.items()
+            if not where.systems or system in where.systems]
+
+
+def _row(run: EvalRun, system: str, stats: dict[str, Any]) -> dict[str, Any]:
+    waited, retrieval = stats.get("latency_ms") or {}, stats.get("retrieval_ms") or {}
+    return {"run": run.id, "eval_set": run.eval_set, "system": system, "created_at": run.created_at,
+            "baseline": run.is_baseline, "answers": stats["answers"], "failed": stats["failed"],
+            "metrics": stats["metrics"], "cost_per_1k_usd": stats.get("cost_per_1k_usd"),
+            **{f"{kind}_p{q}_s": (values[f"p{q}"] / 1000 if values else None)
+               for kind, values in (("latency", waited), ("retrieval", retrieval)) for q in (50, 99)}}
+
+
+def metrics_in(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return sorted({metric for row in rows for metric, estimate in row["metrics"].items() if estimate["mean"] is not None})
+
+
+def _series(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    series: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        series.setdefault((row["eval_set"], row["system"]), []).append(row)
+    return series
+
+
+def _hover(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return [f"run {r['run']}" + (" (baseline)" if r["baseline"] else "") for r in rows]
+
+
+def metric_chart(rows: Sequence[dict[str, Any]], metric: str) -> go.Figure:
+    """The metric's mean per run, with its 95% interval as a band, one line per eval set and system."""
+    figure = go.Figure()
+    for (eval_set, system), points in _series(rows).items():
+        points = [p for p in points if p["metrics"].get(metric, {}).get("mean") is not None]
+        if not points:
+            continue
+        x = [p["created_at"] for p in points]
+        estimates = [p["metrics"][metric] for p in points]
+        name = f"{eval_set} · {system}"
+        figure.add_scatter(x=x + x[::-1], y=[e["high"] for e in estimates] + [e["low"] for e in estimates][::-1],
+                           fill="toself", opacity=0.2, line=dict(width=0), hoverinfo="skip", showlegend=False,
+                           legendgroup=name)
+        figure.add_scatter(x=x, y=[e["mean"] for e in estimates], mode="lines+markers", name=name, legendgroup=name,
+                           customdata=[p["run"] for p in points], text=_hover(points),
+                           hovertemplate="%{text}<br>%{y:.3f}<extra>" + name + "</extra>")
+    return _layout(figure, f"{metric} over time (95% CI)", "mean")
+
+
+def latency_chart(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """p50 per run and system, retrieval and generation stacked; p99 as a marker above."""
+    labels = [f"run {r['run']} · {r['system']}" for r in rows]
+    retrieval = [r["retrieval_p50_s"] or 0.0 for r in rows]
+    generation = [max((r["latency_p50_s"] or 0.0) - t, 0.0) for r, t in zip(rows, retrieval)]
+    figure = go.Figure()
+    figure.add_bar(x=labels, y=retrieval, name="retrieval p50")
+    figure.add_bar(x=labels, y=generation, name="generation p50")
+    figure.add_scatter(x=labels, y=[r["latency_p99_s"] for r in rows], mode="markers", name="p99 (waited)",
+                       marker=dict(symbol="line-ew-open", size=18))
+    figure.update_layout(barmode="stack")
+    return _layout(figure, "Latency per run: p50 (retrieval + generation) and p99", "seconds")
+
+
+def cost_chart(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    figure = go.Figure()
+    for (eval_set, system), points in _series(rows).items():
+        figure.add_scatter(x=[p["created_at"] for p in points], y=[p["cost_per_1k_usd"] for p in points],
+                           mode="lines+markers", name=f"{eval_set} · {system}", text=_hover(points),
+                           hovertemplate="%{text}<br>$%{y:.4f}<extra></extra>")
+    return _layout(figure, "Cost per 1,000 answers", "US dollars")
+
+
+def training_rows(db: Database) -> list[dict[str, Any]]:
+    with db.session() as session:
+        adapters = session.exec(select(Adapter).order_by(Adapter.created_at)).all()
+    return [{"adapter": a.name, "dataset": a.dataset, "created_at": a.created_at,
+             "final_validation_loss": a.final_validation_loss, "train_minutes": a.train_seconds / 60,
+             "cost_usd": a.cost_usd, "size_mb": a.size_bytes / 1e6} for a in adapters]
+
+
+def training_chart(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    figure = go.Figure()
+    x = [r["created_at"] for r in rows]
+    figure.add_scatter(x=x, y=[r["final_validation_loss"] for r in rows], mode="lines+markers",
+                       name="final validation loss", text=[r["adapter"] for r in rows])
+    figure.add_bar(x=x, y=[r["train_minutes"] for r in rows], name="wall time (min)", yaxis="y2", opacity=0.4,
+                   text=[f"${r['cost_usd']:.4f}" for r in rows])
+    figure.update_layout(yaxis2=dict(overlaying="y", side="right", title="minutes"))
+    return _layout(figure, "Training runs: final validation loss, wall time and cost", "loss")
+
+
+def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
+    figure.update_layout(title=title, yaxis_title=y_title, height=360, margin=dict(l=10, r=10, t=40, b=10),
+                         legend=dict(orientation="h"), hovermode="closest")
+    return figure

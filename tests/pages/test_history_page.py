@@ -1,0 +1,40 @@
+"""The History page under AppTest: an empty store, and a store with many runs to chart and compare."""
+
+from __future__ import annotations
+
+from tests.history.runs_fixtures import eval_set, stored_run
+from tests.pages.conftest import open_page
+
+
+def history():
+    return open_page("pages/history.py")
+
+
+def test_an_empty_store_says_where_runs_come_from(db):
+    at = history()
+    assert not at.exception
+    assert any("No finished eval run yet" in info.value for info in at.info)
+
+
+def test_many_runs_are_charted_and_two_compare_with_a_significance_statement(db):
+    name = eval_set(db, questions=20)
+    for n in range(12):
+        stored_run(db, name, {"exact_match": [1.0] * (8 + n % 3) + [0.0] * (12 - n % 3),
+                              "token_f1": [0.5 + (n % 4) / 10] * 20})
+    worse = stored_run(db, name, {"exact_match": [0.0] * 20, "token_f1": [0.2] * 20})
+    at = history()
+    assert not at.exception and not at.error
+    titles = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert len(titles) == 3 and "token_f1 over time" in titles[0] and "Latency per run" in titles[1]
+    assert at.table[0].value.iloc[0]["run"] == worse.id  # newest first
+
+    at.selectbox(key="hist_baseline_run").set_value(1).run()
+    at.button(key="hist_make_baseline").click().run()
+    assert any("Run 1 is now the baseline" in s.value for s in at.success)
+    at.selectbox(key="hist_baseline_run").set_value(worse.id).run()
+    assert any("regressed against the baseline" in e.value and "exact_match" in e.value for e in at.error)
+
+    at.multiselect(key="hist_compare").set_value([1, 2]).run()
+    compared = at.table[1].value
+    assert set(compared["metric"]) == {"exact_match", "token_f1"}
+    assert "not significant" in set(compared["verdict"])  # runs 1 and 2 differ by one question
