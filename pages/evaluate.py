@@ -143,6 +143,10 @@ def runs_section(db) -> None:
         if not runs:
             return
         st.subheader("Runs")
+        requested = st.query_params.get("run")  # History links to a run
+        if requested and requested.isdigit() and int(requested) in runs:
+            st.session_state["ev_run_select"] = int(requested)
+            del st.query_params["run"]
         chosen = st.selectbox("Run", list(runs), key="ev_run_select", format_func=lambda i: (
             f"{i} · {runs[i][1].status if runs[i][1] else '-'} · {runs[i][0].eval_set} · "
             f"{', '.join(runs[i][0].systems)}"))

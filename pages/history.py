@@ -9,8 +9,10 @@ import streamlit as st
 from core.evaluation.runs import get_run
 from core.history.baselines import baseline_of, regressions, set_baseline
 from core.history.compare import compare_runs
-from core.history.views import (HistoryFilter, cost_chart, history_rows, history_version, latency_chart, metric_chart,
-                                metrics_in, training_chart, training_rows)
+from core.history.report import break_even_chart, finished_runs, latest_variants, variant_table
+from core.history.views import (HistoryFilter, cost_chart, freshness_chart, freshness_rows, history_rows,
+                                history_version, latency_chart, metric_chart, metrics_in, tags_in, training_chart,
+                                training_rows)
 from ui.common import database, ensure_router, flash, reported_errors, show_flash
 
 ensure_router()
@@ -31,16 +33,18 @@ def cached_training(location: str, version: tuple) -> list[dict]:
     return training_rows(database())
 
 
-def filters(all_rows: list[dict]) -> HistoryFilter:
-    left, middle, right = st.columns(3)
-    eval_sets = left.multiselect("Eval sets", sorted({r["eval_set"] for r in all_rows}), key="hist_sets")
-    systems = middle.multiselect("Systems", sorted({r["system"] for r in all_rows}), key="hist_systems")
-    days = right.date_input("Dates", value=(), key="hist_dates")
+def filters(db, all_rows: list[dict]) -> HistoryFilter:
+    sets_column, systems_column, tag_column, dates_column = st.columns(4)
+    eval_sets = sets_column.multiselect("Eval sets", sorted({r["eval_set"] for r in all_rows}), key="hist_sets")
+    systems = systems_column.multiselect("Systems", sorted({r["system"] for r in all_rows}), key="hist_systems")
+    tag = tag_column.selectbox("Tag", tags_in(db), index=None, key="hist_tag",
+                               help="Only the questions with this tag: their scores are aggregated again")
+    days = dates_column.date_input("Dates", value=(), key="hist_dates")
     since = until = None
     if len(days) == 2:
         since = datetime.combine(days[0], time.min, timezone.utc)
         until = datetime.combine(days[1], time.max, timezone.utc)
-    return HistoryFilter(tuple(eval_sets), tuple(systems), since, until)
+    return HistoryFilter(tuple(eval_sets), tuple(systems), since, until, tag)
 
 
 def charts(rows: list[dict]) -> list[int]:
@@ -53,6 +57,9 @@ def charts(rows: list[dict]) -> list[int]:
         event = st.plotly_chart(metric_chart(rows, metric), on_select="rerun", selection_mode="points",
                                 key="hist_metric_chart")
         selected = sorted({point["customdata"] for point in event.selection.points if "customdata" in point})
+        for run_id in selected:
+            st.page_link("pages/evaluate.py", label=f"Open run {run_id} on Evaluate", icon=":material/fact_check:",
+                         query_params={"run": str(run_id)})
     left, right = st.columns(2)
     left.plotly_chart(latency_chart(rows), key="hist_latency")
     right.plotly_chart(cost_chart(rows), key="hist_cost")
@@ -82,6 +89,28 @@ def baseline_section(db, run_ids: list[int]) -> None:
                              for m in metrics))
 
 
+def variants_section(db, eval_sets: list[str]) -> None:
+    st.subheader("Variants of an eval set")
+    st.caption("Each variant's latest run on the set: the seeds' comparison table on your own runs, and when "
+               "training up front pays for itself.")
+    eval_set = st.selectbox("Eval set", eval_sets, key="hist_variants_set")
+    variants = latest_variants(finished_runs(db, eval_set))
+    st.table(variant_table(db, variants), hide_index=True)
+    st.plotly_chart(break_even_chart(db, variants), key="hist_break_even")
+
+
+def freshness_section(db, eval_sets: list[str], metrics: list[str]) -> None:
+    st.subheader("Freshness: before and after the docs changed")
+    before_column, after_column, metric_column = st.columns(3)
+    before = before_column.selectbox("Before (old facts)", eval_sets, key="hist_before")
+    after = after_column.selectbox("After (new facts)", eval_sets, index=min(1, len(eval_sets) - 1), key="hist_after")
+    metric = metric_column.selectbox("Metric", metrics, index=metrics.index("keyword_presence")
+                                     if "keyword_presence" in metrics else 0, key="hist_fresh_metric")
+    rows = freshness_rows(db, before, after, metric)
+    if rows:
+        st.plotly_chart(freshness_chart(rows, metric, before, after), key="hist_freshness")
+
+
 def compare_section(db, run_ids: list[int], selected: list[int]) -> None:
     st.subheader("Compare runs")
     chosen = st.multiselect("Runs (the first is the reference)", run_ids[::-1], default=selected[:4],
@@ -107,7 +136,7 @@ if db is not None:
         if not all_rows:
             st.info("No finished eval run yet: run one on the Evaluate page (or `python -m core eval run`).")
         else:
-            rows = cached_rows(db.location, version, filters(all_rows))
+            rows = cached_rows(db.location, version, filters(db, all_rows))
             selected = charts(rows) if rows else []
             if not rows:
                 st.info("No run matches these filters.")
@@ -115,6 +144,9 @@ if db is not None:
             runs_table(rows)
             baseline_section(db, run_ids)
             compare_section(db, run_ids, selected)
+            eval_sets = sorted({r["eval_set"] for r in all_rows})
+            variants_section(db, eval_sets)
+            freshness_section(db, eval_sets, metrics_in(all_rows))
         training = cached_training(db.location, version)
         if training:
             st.subheader("Training runs")

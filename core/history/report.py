@@ -75,16 +75,23 @@ def build_report(db: Database, session_id: int) -> DecisionReport:
         runs = list(s.exec(select(EvalRun).where(EvalRun.decision_session_id == session_id,
                                                  col(EvalRun.finished_at).is_not(None))
                            .order_by(EvalRun.created_at)).all())
-    variants = _variants(runs)
+    variants = latest_variants(runs)
     statements, outcomes = _deciding_comparisons(db, session.verdict or {}, variants)
     conclusion, reason = _conclusion(runs, outcomes)
-    report = DecisionReport(session, runs, variants, _table(db, variants), statements, conclusion, reason)
+    report = DecisionReport(session, runs, variants, variant_table(db, variants), statements, conclusion, reason)
     if variants:
         report.figures = [break_even_chart(db, variants)]
     return report
 
 
-def _variants(runs: list[EvalRun]) -> list[Variant]:
+def finished_runs(db: Database, eval_set: str) -> list[EvalRun]:
+    with db.session() as session:
+        return list(session.exec(select(EvalRun).where(EvalRun.eval_set == eval_set,
+                                                       col(EvalRun.finished_at).is_not(None))
+                                 .order_by(EvalRun.created_at)).all())
+
+
+def latest_variants(runs: list[EvalRun]) -> list[Variant]:
     """Each variant's latest run (a later run of a variant replaces an earlier one)."""
     latest: dict[str, Variant] = {}
     for run in runs:
@@ -95,7 +102,8 @@ def _variants(runs: list[EvalRun]) -> list[Variant]:
     return sorted(latest.values(), key=lambda v: order.index(v.key) if v.key in order else len(order))
 
 
-def _table(db: Database, variants: list[Variant]) -> list[dict[str, Any]]:
+def variant_table(db: Database, variants: list[Variant]) -> list[dict[str, Any]]:
+    """The seeds' headline table on the team's runs: one column per variant."""
     if not variants:
         return []
     rows = []

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any, Optional, Sequence
 
 import plotly.graph_objects as go
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import col, select
 
+from core.evaluation.stats import bootstrap_mean
 from core.store import Database
-from core.store.tables import Adapter, EvalRun
+from core.store.tables import Adapter, EvalItem, EvalResult, EvalRun, EvalScore, EvalSet
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class HistoryFilter:
     systems: tuple[str, ...] = ()
     since: Optional[datetime] = None
     until: Optional[datetime] = None
+    tag: Optional[str] = None  # only the questions with this tag: metrics recomputed from their scores
 
 
 def history_version(db: Database) -> tuple:
@@ -47,8 +49,42 @@ def history_rows(db: Database, where: HistoryFilter = HistoryFilter()) -> list[d
         query = query.where(EvalRun.created_at <= where.until)
     with db.session() as session:
         runs = session.exec(query).all()
-    return [_row(run, system, stats) for run in runs for system, stats in run.summary.items()
+    rows = [_row(run, system, stats) for run in runs for system, stats in run.summary.items()
             if not where.systems or system in where.systems]
+    if where.tag:
+        tagged = tag_estimates(db, where.tag, [run.id for run in runs])
+        rows = [{**row, "metrics": tagged[row["run"], row["system"]]} for row in rows
+                if (row["run"], row["system"]) in tagged]
+    return rows
+
+
+def tag_estimates(db: Database, tag: str, run_ids: Sequence[int]) -> dict[tuple[int, str], dict[str, dict]]:
+    """{(run, system): {metric: estimate}} over the questions tagged `tag`, selected in SQL."""
+    if not run_ids:
+        return {}
+    tagged_items = (select(EvalItem.item_id, EvalSet.name).join(EvalSet, col(EvalSet.id) == EvalItem.set_id)
+                    .where(text("EXISTS (SELECT 1 FROM json_each(eval_items.tags) WHERE json_each.value = :tag)"))
+                    .subquery())
+    query = (select(EvalScore.run_id, EvalScore.system, EvalScore.metric, EvalScore.value)
+             .join(EvalResult, col(EvalResult.id) == EvalScore.result_id)
+             .join(EvalRun, col(EvalRun.id) == EvalScore.run_id)
+             .join(tagged_items, (tagged_items.c.item_id == EvalResult.item_id)
+                   & (tagged_items.c.name == EvalRun.eval_set))
+             .where(col(EvalScore.run_id).in_(run_ids), col(EvalScore.value).is_not(None))
+             .params(tag=tag))
+    values: dict[tuple[int, str], dict[str, list[float]]] = {}
+    with db.session() as session:
+        for run_id, system, metric, value in session.exec(query).all():
+            values.setdefault((run_id, system), {}).setdefault(metric, []).append(value)
+    return {key: {metric: {**bootstrap_mean(v).as_dict(), "failed": 0} for metric, v in by_metric.items()}
+            for key, by_metric in values.items()}
+
+
+def tags_in(db: Database) -> list[str]:
+    """Every tag an eval item carries."""
+    with db.session() as session:
+        rows = session.execute(text("SELECT DISTINCT json_each.value FROM eval_items, json_each(eval_items.tags)"))
+        return sorted(row[0] for row in rows)
 
 
 def _row(run: EvalRun, system: str, stats: dict[str, Any]) -> dict[str, Any]:
@@ -140,3 +176,29 @@ def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
     figure.update_layout(title=title, yaxis_title=y_title, height=360, margin=dict(l=10, r=10, t=40, b=10),
                          legend=dict(orientation="h"), hovermode="closest")
     return figure
+
+
+def freshness_rows(db: Database, before: str, after: str, metric: str) -> list[dict[str, Any]]:
+    """Each variant's `metric` on the eval set from before the docs changed and the one from after,
+    from its latest run on each: RAG re-indexed follows the facts, an adapter trained on old docs does not."""
+    from core.history.report import finished_runs, latest_variants
+
+    estimates: dict[str, dict[str, Any]] = {}
+    for when, eval_set in (("before", before), ("after", after)):
+        for variant in latest_variants(finished_runs(db, eval_set)):
+            estimate = variant.stats["metrics"].get(metric)
+            if estimate and estimate["mean"] is not None:
+                estimates.setdefault(f"{variant.label} · {variant.system}", {})[when] = estimate
+    return [{"variant": name, "before": by_when.get("before"), "after": by_when.get("after")}
+            for name, by_when in estimates.items()]
+
+
+def freshness_chart(rows: Sequence[dict[str, Any]], metric: str, before: str, after: str) -> go.Figure:
+    figure = go.Figure()
+    for when, eval_set in (("before", before), ("after", after)):
+        points = [(row["variant"], row[when]) for row in rows if row[when]]
+        figure.add_bar(name=f"{when}: {eval_set}", x=[name for name, _ in points], y=[e["mean"] for _, e in points],
+                       error_y=dict(type="data", symmetric=False, array=[e["high"] - e["mean"] for _, e in points],
+                                    arrayminus=[e["mean"] - e["low"] for _, e in points]))
+    figure.update_layout(barmode="group")
+    return _layout(figure, f"Freshness: {metric} before and after the docs changed", "mean (95% CI)")

@@ -1,5 +1,5 @@
 """Evaluation in headless Chromium: set up the demo, run its eval set on SmolLM2 alone and with
-retrieval (RAG), and read the results table and chart."""
+retrieval (RAG), read the results table and chart, then find the run charted on History."""
 
 import re
 
@@ -29,3 +29,7 @@ def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_ur
     assert "local:smollm2" in results and "kb=ledgerly-v1" in results and "p99 s (waited)" in results
     for metric in ("rouge_l", "nonllm_context_recall", "recall_at_5"):  # ragas's and the retrieval metrics
         assert metric in results
+
+    page.goto(f"{app_url}/history")
+    page.locator(".js-plotly-plot").filter(has_text="token_f1 over time").wait_for(timeout=60_000)
+    assert "ledgerly-v1" in page.locator("table").first.inner_text()

@@ -81,3 +81,17 @@ def test_a_decision_sessions_experiment_fills_the_systems_and_links_the_run(db):
     [(run, job)] = list_runs(db)
     scheduler.cancel(db, job.id)  # only the link is under test here
     assert run.decision_session_id == session.id and run.systems == ["local:smollm2", "local:smollm2?kb=docs"]
+
+
+def test_a_link_from_history_opens_its_run(db):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.history.runs_fixtures import eval_set, stored_run
+    from tests.pages.conftest import APP_PATH
+
+    name = eval_set(db)
+    first, _ = stored_run(db, name, {"token_f1": [0.5] * 20}), stored_run(db, name, {"token_f1": [0.6] * 20})
+    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
+    at.query_params["run"] = str(first.id)
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception and at.selectbox(key="ev_run_select").value == first.id  # not the newest

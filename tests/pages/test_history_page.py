@@ -25,7 +25,9 @@ def test_many_runs_are_charted_and_two_compare_with_a_significance_statement(db)
     at = history()
     assert not at.exception and not at.error
     titles = [chart.proto.spec for chart in at.get("plotly_chart")]
-    assert len(titles) == 3 and "token_f1 over time" in titles[0] and "Latency per run" in titles[1]
+    assert len(titles) == 5 and "token_f1 over time" in titles[0] and "Latency per run" in titles[1]
+    assert "Break-even" in titles[3] and "Freshness" in titles[4]
+    assert list(at.table[-1].value.columns) == ["", "Base model"]  # the variants table: one column per variant
     assert at.table[0].value.iloc[0]["run"] == worse.id  # newest first
 
     at.selectbox(key="hist_baseline_run").set_value(1).run()
@@ -38,3 +40,16 @@ def test_many_runs_are_charted_and_two_compare_with_a_significance_statement(db)
     compared = at.table[1].value
     assert set(compared["metric"]) == {"exact_match", "token_f1"}
     assert "not significant" in set(compared["verdict"])  # runs 1 and 2 differ by one question
+
+
+def test_a_tag_narrows_the_charts_to_its_questions(db):
+    from core.evaluation.sets import import_eval_set
+
+    import_eval_set(db, "tagged", '{"id": "q0", "question": "a", "tags": ["pricing"]}\n'
+                                  '{"id": "q1", "question": "b"}', "test")
+    stored_run(db, "tagged", {"token_f1": [0.2, 0.8]})
+    at = history()
+    assert "0.5" in at.get("plotly_chart")[0].proto.spec  # both questions: mean 0.5
+    at.selectbox(key="hist_tag").set_value("pricing").run()
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert not at.exception and '"y":[0.2]' in spec  # the tagged question alone
