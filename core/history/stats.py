@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from fractions import Fraction
 from math import comb
 from typing import Sequence
 
@@ -19,6 +20,7 @@ import numpy as np
 ALPHA = 0.05
 EXACT_UP_TO = 16  # 2**16 sign patterns
 PERMUTATIONS = 10_000
+PERMUTATION_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,14 @@ class PairedTest:
 def mcnemar(a_passed: Sequence[bool], b_passed: Sequence[bool]) -> PairedTest:
     """Two-sided exact McNemar test: a binomial test on the discordant pairs."""
     _same_length(a_passed, b_passed)
-    only_a = sum(a and not b for a, b in zip(a_passed, b_passed))
-    only_b = sum(b and not a for a, b in zip(a_passed, b_passed))
+    only_a = sum(bool(a and not b) for a, b in zip(a_passed, b_passed))
+    only_b = sum(bool(b and not a) for a, b in zip(a_passed, b_passed))
     discordant = only_a + only_b
     if discordant == 0:
         return PairedTest("McNemar", 1.0)
-    tail = sum(comb(discordant, k) for k in range(min(only_a, only_b) + 1)) / 2 ** discordant
-    return PairedTest("McNemar", min(1.0, 2 * tail))
+    # exact rational arithmetic: the binomial terms of thousands of disagreements overflow a float
+    tail = Fraction(sum(comb(discordant, k) for k in range(min(only_a, only_b) + 1)), 2 ** discordant)
+    return PairedTest("McNemar", min(1.0, float(2 * tail)))
 
 
 def paired_permutation(a: Sequence[float], b: Sequence[float], permutations: int = PERMUTATIONS,
@@ -50,15 +53,15 @@ def paired_permutation(a: Sequence[float], b: Sequence[float], permutations: int
     differences = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     if differences.size == 0 or not differences.any():
         return PairedTest("paired permutation", 1.0)
+    observed = abs(differences.mean()) * (1 - 1e-9)  # a flip that only reorders the sum counts as extreme
     if differences.size <= EXACT_UP_TO:
-        signs = np.array(list(itertools.product((1, -1), repeat=differences.size)))
-    else:
-        signs = np.random.default_rng(seed).choice((1, -1), size=(permutations, differences.size))
-    observed = abs(differences.mean())
-    extreme = np.abs((signs * differences).mean(axis=1)) >= observed - 1e-12
-    if differences.size <= EXACT_UP_TO:
-        return PairedTest("paired permutation", float(extreme.mean()))
-    return PairedTest("paired permutation", float((extreme.sum() + 1) / (permutations + 1)))
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=differences.size)))
+        return PairedTest("paired permutation", float((np.abs(signs @ differences) / differences.size >= observed).mean()))
+    rng, extreme = np.random.default_rng(seed), 0
+    for start in range(0, permutations, PERMUTATION_CHUNK):  # chunks bound the memory of the sign matrix
+        signs = rng.choice((1.0, -1.0), size=(min(PERMUTATION_CHUNK, permutations - start), differences.size))
+        extreme += int((np.abs(signs @ differences) / differences.size >= observed).sum())
+    return PairedTest("paired permutation", (extreme + 1) / (permutations + 1))
 
 
 def is_pass_fail(values: Sequence[float]) -> bool:

@@ -43,3 +43,11 @@ def test_equal_scores_are_not_significant_and_pass_fail_is_recognised():
     assert is_pass_fail([0.0, 1.0, 1.0]) and not is_pass_fail([0.0, 0.5])
     with pytest.raises(ValueError, match="same questions"):
         mcnemar([True], [True, False])
+
+
+def test_thousands_of_questions_stay_exact_and_fast():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(10_000) < 0.5, rng.random(10_000) < 0.52  # numpy booleans, as scores come
+    only_a, only_b = int((a & ~b).sum()), int((b & ~a).sum())
+    assert mcnemar(list(a), list(b)).p_value == pytest.approx(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    assert 0 <= paired_permutation(rng.random(10_000), rng.random(10_000)).p_value <= 1
