@@ -35,6 +35,9 @@ DEMOS = {
                  "and the fine-tuning dataset `ledgerly-docs-v1` (v1's facts plus the house-style sample)."),
     "urllib3": ("A real codebase: urllib3", "The installed urllib3 package's source as the knowledge base `urllib3`, "
                 "and `urllib3-internals`: 30 questions about its internals, each with the lines that answer it."),
+    "jinja2": ("A real codebase: Jinja2", "The installed Jinja2 package's source as the knowledge base `jinja2`, and "
+               "`jinja2-internals`: 42 held-out questions (exceptions, defaults, decisions, two-file answers), "
+               "each with its answering line range, for evidence-level retrieval metrics."),
 }
 
 

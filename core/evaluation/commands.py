@@ -28,9 +28,9 @@ def register(subparsers) -> None:
     remove = add_command(commands, "remove", "delete an eval set", run_remove)
     remove.add_argument("name")
     demo = add_command(subparsers, "demo", "set up a shipped demo: `ledgerly` (default): Ledgerly's docs v1 and v2 "
-                       "as knowledge bases, their eval sets and the v1 fine-tuning dataset; `urllib3`: the installed "
-                       "urllib3 package's source as a knowledge base and its eval set", run_demo)
-    demo.add_argument("name", nargs="?", default="ledgerly", choices=["ledgerly", "urllib3"])
+                       "as knowledge bases, their eval sets and the v1 fine-tuning dataset; `urllib3`, `jinja2`: the "
+                       "installed package's source as a knowledge base and the eval set about its internals", run_demo)
+    demo.add_argument("name", nargs="?", default="ledgerly", help="ledgerly (default), urllib3 or jinja2")
 
 
 def run_import(args: argparse.Namespace) -> int:

@@ -2,14 +2,15 @@
 
 - `ledgerly`: Ledgerly's docs (v1 and v2) as knowledge bases, their eval sets, and the fine-tuning
   dataset built from v1 plus the house-style sample (`eval_sets/demo/README.md`).
-- `urllib3`: the installed urllib3 package's source as a knowledge base, and the eval set about
-  its internals (`eval_sets/urllib3/`).
+- `urllib3` and `jinja2`: an installed package's source as a knowledge base, and the eval set
+  about its internals (`eval_sets/PACKAGE/`, each question with the lines that answer it).
 
 What exists already is left as it is, so running one again only adds what is missing.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -24,8 +25,6 @@ from core.store import Database
 
 EVAL_SETS_DIR = Path(__file__).resolve().parents[2] / "eval_sets"
 DEMO_DIR = EVAL_SETS_DIR / "demo"
-CODEBASE_SET = EVAL_SETS_DIR / "urllib3" / "urllib3-internals.jsonl"
-CODEBASE_KB = "urllib3"
 VERSIONS = ("v1", "v2")
 DATASET = "ledgerly-docs-v1"
 DATASET_FILES = (SAMPLE_FILE.parent / "ledgerly-docs-v1.jsonl", SAMPLE_FILE)
@@ -59,18 +58,21 @@ def _ledgerly(db: Database, setup: DemoSetup, on_step) -> None:
                                  " + ".join(path.name for path in DATASET_FILES)), on_step)
 
 
-def _urllib3(db: Database, setup: DemoSetup, on_step) -> None:
-    import urllib3
+def _codebase(package: str):
+    """A demo over an installed package's source: its folder as a knowledge base named after it, and
+    `eval_sets/PACKAGE/PACKAGE-internals.jsonl`."""
+    def set_up(db: Database, setup: DemoSetup, on_step) -> None:
+        module = importlib.import_module(package)
+        source, eval_file = Path(module.__file__).parent, EVAL_SETS_DIR / package / f"{package}-internals.jsonl"
+        _ensure(setup, f"knowledge base {package} (the installed {package} {module.__version__}, {source})",
+                lambda: get_knowledge_base(db, package),
+                lambda: create_knowledge_base(db, package, KnowledgeBaseConfig(source_path=str(source))), on_step)
+        _ensure(setup, f"eval set {eval_file.stem}", lambda: get_eval_set(db, eval_file.stem),
+                lambda: import_eval_file(db, eval_file), on_step)
+    return set_up
 
-    source = Path(urllib3.__file__).parent
-    _ensure(setup, f"knowledge base {CODEBASE_KB} (the installed urllib3 {urllib3.__version__}, {source})",
-            lambda: get_knowledge_base(db, CODEBASE_KB),
-            lambda: create_knowledge_base(db, CODEBASE_KB, KnowledgeBaseConfig(source_path=str(source))), on_step)
-    _ensure(setup, f"eval set {CODEBASE_SET.stem}", lambda: get_eval_set(db, CODEBASE_SET.stem),
-            lambda: import_eval_file(db, CODEBASE_SET), on_step)
 
-
-DEMOS = {"ledgerly": _ledgerly, "urllib3": _urllib3}
+DEMOS = {"ledgerly": _ledgerly, "urllib3": _codebase("urllib3"), "jinja2": _codebase("jinja2")}
 
 
 def _ensure(setup: DemoSetup, what: str, find, create, on_step) -> None:

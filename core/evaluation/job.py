@@ -23,7 +23,7 @@ from core.evaluation.judge import judge
 from core.evaluation.metrics import PER_ANSWER, Graded, semantic_similarity
 from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, save_answers,
                                   save_scores, unscored)
-from core.evaluation.sets import eval_items
+from core.evaluation.sets import EvidenceLines, eval_items
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
 from core.llm.base import Backend, Citation, Completion, GenerationOptions, Prompt
@@ -218,8 +218,8 @@ class Grader:
 
 def _graded(item: EvalItem, answer: Completion) -> Graded:
     return Graded(answer.text, item.reference_answer, tuple(item.keywords),
-                  retrieved_sources=tuple(c.source for c in answer.contexts) if answer.contexts else None,
-                  relevant_sources=tuple(item.relevant_sources))
+                  retrieved=answer.contexts or None, relevant_sources=tuple(item.relevant_sources),
+                  evidence=tuple(EvidenceLines(**span) for span in item.evidence))
 
 
 def _sample(item: EvalItem, answer: Completion):

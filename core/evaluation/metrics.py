@@ -30,8 +30,9 @@ class Graded:
     answer: str
     reference: Optional[str] = None
     keywords: tuple[str, ...] = ()
-    retrieved_sources: Optional[tuple[str, ...]] = None  # RAG systems: the source of each chunk, best first
+    retrieved: Optional[tuple[retrieval.Span, ...]] = None  # RAG systems: every chunk given, best first
     relevant_sources: tuple[str, ...] = ()
+    evidence: tuple[retrieval.Span, ...] = ()  # the labelled lines that answer the item
 
 
 def normalise(text: str) -> str:
@@ -67,10 +68,20 @@ def keyword_presence(graded: Graded) -> Optional[float]:
 
 
 def _retrieval_metric(score: Callable[[tuple[str, ...], tuple[str, ...]], float]) -> Callable[[Graded], Optional[float]]:
+    """A file-level retrieval metric, for RAG answers to items with labelled sources."""
     def metric(graded: Graded) -> Optional[float]:
-        if graded.retrieved_sources is None or not graded.relevant_sources:
+        if graded.retrieved is None or not graded.relevant_sources:
             return None
-        return score(graded.retrieved_sources, graded.relevant_sources)
+        return score(tuple(chunk.source for chunk in graded.retrieved), graded.relevant_sources)
+    return metric
+
+
+def _evidence_metric(score: Callable[[tuple, tuple], float]) -> Callable[[Graded], Optional[float]]:
+    """An evidence-level retrieval metric, for RAG answers to items with labelled evidence lines."""
+    def metric(graded: Graded) -> Optional[float]:
+        if graded.retrieved is None or not graded.evidence:
+            return None
+        return score(graded.retrieved, graded.evidence)
     return metric
 
 
@@ -81,6 +92,8 @@ PER_ANSWER: dict[str, Callable[[Graded], Optional[float]]] = {
     "recall_at_5": _retrieval_metric(lambda ranked, relevant: retrieval.recall_at_k(ranked, relevant, 5)),
     "mrr": _retrieval_metric(retrieval.reciprocal_rank),
     "ndcg_at_5": _retrieval_metric(lambda ranked, relevant: retrieval.ndcg_at_k(ranked, relevant, 5)),
+    "evidence_recall_at_5": _evidence_metric(lambda ranked, evidence: retrieval.evidence_recall_at_k(ranked, evidence, 5)),
+    "evidence_mrr": _evidence_metric(retrieval.evidence_reciprocal_rank),
 }
 
 

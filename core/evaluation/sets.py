@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
+                      model_validator)
 from sqlmodel import col, select
 
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
@@ -23,6 +24,22 @@ from core.store.tables import EvalItem, EvalSet
 MAX_PROBLEMS_SHOWN = 10
 NonEmpty = Field(min_length=1)
 Verbatim = Annotated[str, StringConstraints(strip_whitespace=False)]  # a quoted passage keeps its indentation
+
+
+class EvidenceLines(BaseModel):
+    """The lines of a source that answer a question (1-based, inclusive)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    source: str = NonEmpty
+    start_line: int = Field(ge=1)
+    end_line: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "EvidenceLines":
+        if self.end_line < self.start_line:
+            raise ValueError(f"end_line {self.end_line} is before start_line {self.start_line}")
+        return self
 
 
 class ItemLine(BaseModel):
@@ -38,6 +55,7 @@ class ItemLine(BaseModel):
     keywords: list[str] = []
     tags: list[str] = []
     reference_contexts: list[Verbatim] = []
+    evidence: list[EvidenceLines] = []
 
     @field_validator("id")
     @classmethod

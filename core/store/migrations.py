@@ -259,6 +259,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE knowledge_bases ADD COLUMN index_seconds FLOAT NOT NULL DEFAULT 0",
         ),
     ),
+    Migration(
+        "m008_evidence_lines",
+        ("ALTER TABLE eval_items ADD COLUMN evidence JSON NOT NULL DEFAULT '[]'",),
+    ),
 )
 
 

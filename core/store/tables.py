@@ -222,6 +222,7 @@ class EvalItem(SQLModel, table=True):
     keywords: list[str] = Field(default_factory=list, sa_type=JSON)
     tags: list[str] = Field(default_factory=list, sa_type=JSON)
     reference_contexts: list[str] = Field(default_factory=list, sa_type=JSON)
+    evidence: list[dict] = Field(default_factory=list, sa_type=JSON)  # {source, start_line, end_line} each
 
 
 class EvalRun(SQLModel, table=True):

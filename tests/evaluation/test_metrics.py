@@ -38,3 +38,20 @@ def test_semantic_similarity_with_the_local_embedding_model():
         Graded("No reference to compare with."),
         Graded("Refunds take five business days.", "The office cat is named Miso.")], embed)
     assert close > 0.6 > far and missing is None
+
+
+def test_rag_answers_are_graded_on_retrieval_at_file_and_evidence_level():
+    from core.evaluation.job import Grader
+    from core.llm.base import Citation, Completion
+    from core.store.tables import EvalItem
+
+    item = EvalItem(set_id=0, position=0, item_id="q", question="Which error?", relevant_sources=["lexer.py"],
+                    evidence=[{"source": "lexer.py", "start_line": 40, "end_line": 41}])
+    contexts = (Citation(1, "lexer.py", 1, 30, "..."), Citation(2, "lexer.py", 31, 60, "..."))
+    answer = Completion("TemplateSyntaxError", 10, 3, 100.0, "m", 0.0, contexts=contexts)
+    metrics = ["recall_at_5", "mrr", "evidence_recall_at_5", "evidence_mrr"]
+    [scores] = Grader(metrics).grade([item], [answer])
+    assert scores == {"recall_at_5": (1.0, None), "mrr": (1.0, None),  # the right file at rank 1...
+                      "evidence_recall_at_5": (1.0, None), "evidence_mrr": (0.5, None)}  # ...its lines at rank 2
+    no_retrieval = Completion("TemplateSyntaxError", 10, 3, 100.0, "m", 0.0)
+    assert Grader(metrics).grade([item], [no_retrieval]) == [{}]  # not a RAG answer: nothing applies

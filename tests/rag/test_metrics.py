@@ -1,4 +1,5 @@
 import math
+from dataclasses import dataclass
 
 import pytest
 
@@ -28,3 +29,20 @@ def test_metrics_refuse_unlabelled_questions():
     with pytest.raises(ValueError, match="no relevant sources"):
         recall_at_k(RANKED, set(), 5)
     assert math.isnan(mean([]))
+
+
+def test_an_evidence_hit_is_a_chunk_that_holds_every_answering_line():
+    from core.rag.metrics import evidence_recall_at_k, evidence_reciprocal_rank
+
+    @dataclass(frozen=True)
+    class Lines:
+        source: str
+        start_line: int
+        end_line: int
+
+    evidence = [Lines("retry.py", 40, 42), Lines("util.py", 5, 5)]
+    ranked = [Lines("retry.py", 1, 41),  # the right file, but it stops one line short
+              Lines("other.py", 1, 99), Lines("util.py", 1, 20), Lines("retry.py", 30, 60)]
+    assert evidence_recall_at_k(ranked, evidence, 2) == 0.0  # a file-level hit, not an evidence hit
+    assert evidence_recall_at_k(ranked, evidence, 3) == 0.5 and evidence_recall_at_k(ranked, evidence, 4) == 1.0
+    assert evidence_reciprocal_rank(ranked, evidence) == 1 / 3
