@@ -37,6 +37,7 @@ class Chunk:
     start_line: int  # 1-based, inclusive
     end_line: int
     content_hash: str
+    header: str = ""  # where the chunk sits (class > def signature): indexed with it, never shown in it
 
     @property
     def id(self) -> str:
@@ -45,17 +46,17 @@ class Chunk:
 
     @property
     def search_text(self) -> str:
-        return indexed_text(self.source, self.text)
+        return indexed_text(self.source, self.text, self.header)
 
     def metadata(self) -> dict[str, object]:
         return {"source": self.source, "start_line": self.start_line, "end_line": self.end_line,
-                "content_hash": self.content_hash}
+                "content_hash": self.content_hash, "header": self.header}
 
 
-def indexed_text(source: str, text: str) -> str:
-    """What a chunk is embedded and keyword-indexed as: its path carries meaning (`auth/tokens.py`)
-    that the chunk's own text often lacks."""
-    return f"{source}\n{text}"
+def indexed_text(source: str, text: str, header: str = "") -> str:
+    """What a chunk is embedded and keyword-indexed as: its path (`auth/tokens.py`) and, inside code,
+    the definitions around it carry meaning that the chunk's own text often lacks."""
+    return "\n".join(filter(None, (source, header, text)))
 
 
 def chunk_file(file: SourceFile, config: KnowledgeBaseConfig, embed: Optional[Embed] = None) -> list[Chunk]:
@@ -74,13 +75,19 @@ def chunk_file(file: SourceFile, config: KnowledgeBaseConfig, embed: Optional[Em
         from core.rag.code_chunks import code_spans
 
         spans = code_spans(file.path, file.text, config.chunk_size, config.chunk_overlap)
-    return spans_to_chunks(file, spans)
+    spans = [span for span in (_trim(file.text, *span) for span in spans) if span[0] < span[1]]
+    headers = None
+    if config.contextual_headers and file.path.endswith((".py", ".pyi")):
+        from core.rag.code_chunks import python_headers
+
+        headers = python_headers(file.text, spans)
+    return spans_to_chunks(file, spans, headers)
 
 
-def spans_to_chunks(file: SourceFile, spans: Sequence[Span]) -> list[Chunk]:
+def spans_to_chunks(file: SourceFile, spans: Sequence[Span], headers: Optional[Sequence[str]] = None) -> list[Chunk]:
     line_starts = [0] + [m.end() for m in re.finditer("\n", file.text)]
     chunks = []
-    for start, end in spans:
+    for number, (start, end) in enumerate(spans):
         start, end = _trim(file.text, start, end)
         if start >= end:
             continue
@@ -91,6 +98,7 @@ def spans_to_chunks(file: SourceFile, spans: Sequence[Span]) -> list[Chunk]:
             start_line=bisect.bisect_right(line_starts, start),
             end_line=bisect.bisect_right(line_starts, end - 1),
             content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+            header=headers[number] if headers else "",
         ))
     return chunks
 

@@ -48,6 +48,29 @@ def python_spans(text: str, size: int) -> list[Span]:
     return merge_pieces(_bounded(text, spans, size), size, 0)
 
 
+def python_headers(text: str, spans: list[Span]) -> list[str]:
+    """For each span, the classes and functions it lies inside whose `def` / `class` line it does not
+    show, e.g. "class Lexer > def tokeniter(self, source, name, filename=None, state=None)": what a piece
+    of a long method needs for a question to find it. Empty for code that does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return [""] * len(spans)
+    offsets = _line_offsets(text)
+    definitions = [(offsets[node.lineno - 1], _end_offset(node, text, offsets), _signature(node, text, offsets))
+                   for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    definitions.sort()
+    return [" > ".join(signature for begin, finish, signature in definitions
+                       if begin < start and finish >= end) for start, end in spans]
+
+
+def _signature(node: ast.stmt, text: str, offsets: list[int]) -> str:
+    """The definition's first line(s) up to its colon, on one line."""
+    body_start = offsets[node.body[0].lineno - 1] if node.body else _end_offset(node, text, offsets)
+    head = text[offsets[node.lineno - 1]:body_start].split(":\n")[0]
+    return " ".join(head.split()).rstrip(":")
+
+
 def language_spans(language: str, text: str, size: int, overlap: int) -> list[Span]:
     from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 

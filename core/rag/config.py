@@ -39,6 +39,7 @@ class KnowledgeBaseConfig:
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # the packaged default, or a local model folder
     bfloat16: bool = True  # ~3x faster on CPU, same vectors to 1e-3
     reranker_model: str = ""  # a local cross-encoder folder; empty means no rerank
+    contextual_headers: bool = True  # index Python chunks with the class and def signature around them
     max_file_bytes: int = 2_000_000  # larger files are skipped and reported
 
     def __post_init__(self) -> None:
@@ -70,7 +71,7 @@ class KnowledgeBaseConfig:
     def index_signature(self) -> dict[str, Any]:
         """The settings that change chunks or vectors: if any differs, nothing can be reused."""
         return {key: getattr(self, key) for key in ("chunker", "chunk_size", "chunk_overlap",
-                                                     "embedding_model", "bfloat16")}
+                                                     "embedding_model", "bfloat16", "contextual_headers")}
 
 
 def validate_name(name: str, what: str = "knowledge base", example: str = "team-docs") -> str:

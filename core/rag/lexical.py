@@ -40,7 +40,7 @@ class Bm25Index:
         import bm25s
 
         retriever = bm25s.BM25()
-        searchable = [indexed_text(m["source"], t) for t, m in zip(texts, metadatas)]
+        searchable = [indexed_text(m["source"], t, m.get("header", "")) for t, m in zip(texts, metadatas)]
         retriever.index(_tokenize(searchable), show_progress=False)
         return cls(retriever, list(ids), list(texts), list(metadatas))
 

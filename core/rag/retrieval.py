@@ -24,6 +24,7 @@ from core.rag.vectorstore import VectorStore
 RRF_K = 60  # the constant of Cormack et al.; damps the influence of the very first ranks
 CANDIDATES_PER_HIT = 4  # each ranking contributes k * 4 candidates to the fusion
 MIN_CANDIDATES = 20
+PER_FILE_CAP = 3  # at most this many of the top k from one file while other files have candidates
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,16 @@ class Retriever:
         self.embedder = embedder
         self.reranker_model = reranker_model
 
-    def search(self, query: str, mode: str = "hybrid", k: int = 5) -> list[Hit]:
+    def search(self, query: str, mode: str = "hybrid", k: int = 5,
+               per_file_cap: Optional[int] = PER_FILE_CAP) -> list[Hit]:
         if not query.strip():
             raise InvalidInputError("The search query is empty: type a question or some keywords.")
         if mode not in SEARCH_MODES:
             raise InvalidInputError(f"Unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}.")
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, not {k}.")
-        pool = max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES) if (mode == "hybrid" or self.reranker_model) else k
+        widened = mode == "hybrid" or self.reranker_model or (per_file_cap is not None and per_file_cap < k)
+        pool = max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES) if widened else k
         if mode == "dense":
             hits = self.dense(query, pool)
         elif mode == "bm25":
@@ -64,7 +67,7 @@ class Retriever:
             hits = reciprocal_rank_fusion([self.dense(query, pool), self.bm25(query, pool)])
         if self.reranker_model:
             hits = rerank(self.reranker_model, query, hits)
-        return hits[:k]
+        return diversify(hits, k, per_file_cap) if per_file_cap else hits[:k]
 
     def dense(self, query: str, k: int) -> list[Hit]:
         vector = self.embedder.embed([query])[0]
@@ -73,6 +76,21 @@ class Retriever:
 
     def bm25(self, query: str, k: int) -> list[Hit]:
         return [_hit(h.id, h.text, h.metadata, h.score) for h in self.keywords.search(query, k)]
+
+
+def diversify(hits: list[Hit], k: int, per_file_cap: int) -> list[Hit]:
+    """The top k, taking at most `per_file_cap` chunks of one file before the others' candidates, so a
+    question whose answer spans two files can see both; capped chunks fill what is left, in order."""
+    taken, held_back, per_file = [], [], {}
+    for hit in hits:
+        if per_file.get(hit.source, 0) < per_file_cap:
+            per_file[hit.source] = per_file.get(hit.source, 0) + 1
+            taken.append(hit)
+        else:
+            held_back.append(hit)
+        if len(taken) == k:
+            return taken
+    return taken + held_back[:k - len(taken)]
 
 
 def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = RRF_K) -> list[Hit]:

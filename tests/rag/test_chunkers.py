@@ -93,3 +93,18 @@ def test_semantic_chunker_splits_where_the_topic_changes(embedder):
     assert any(c.text.endswith("icing it.") for c in chunks)  # a cut between the two topics
     assert not any("icing it." in c.text and "telescope" in c.text for c in chunks)
     assert_placed(text, chunks)
+
+
+def test_pieces_of_a_long_method_are_indexed_with_the_definitions_around_them():
+    body = "\n".join(f"        step_{i} = compute_{i}(value)  # {'x' * 40}" for i in range(30))
+    source = f"class Parser:\n    def parse_expression(self, value, *, strict=False):\n{body}\n        return step_29\n"
+    chunks = chunks_of("parser.py", source, chunker="code", chunk_size=400, chunk_overlap=0)
+    assert len(chunks) > 2 and chunks[0].header == ""  # it shows the class and def lines itself
+    inner = chunks[1:]
+    assert all(c.header == "class Parser > def parse_expression(self, value, *, strict=False)" for c in inner)
+    assert all("class Parser" not in c.text for c in inner)  # the shown chunk stays the file's own text
+    assert inner[0].search_text.startswith("parser.py\nclass Parser > def parse_expression(")
+    assert inner[0].metadata()["header"] == inner[0].header
+    assert_placed(source, chunks)
+    plain = chunks_of("parser.py", source, chunker="code", chunk_size=400, chunk_overlap=0, contextual_headers=False)
+    assert {c.header for c in plain} == {""} and plain[1].search_text == f"parser.py\n{plain[1].text}"
