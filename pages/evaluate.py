@@ -16,10 +16,10 @@ from core.evaluation.runs import RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
 from core.evaluation.views import item_choices, metric_bars, question_rows, summary_rows
 from core.finetune.adapters import list_adapters
-from core.jobs import queue, scheduler
+from core.jobs import scheduler
 from core.playground import preset_systems
 from core.rag.knowledge import ready_knowledge_bases
-from ui.common import database, ensure_router, flash, reported_errors, show_flash
+from ui.common import database, ensure_router, flash, job_controls, reported_errors, show_flash
 
 LIVE_REFRESH_S = 2
 
@@ -154,24 +154,10 @@ def runs_section(db) -> None:
             f"{i} · {runs[i][1].status if runs[i][1] else '-'} · {runs[i][0].eval_set} · "
             f"{', '.join(runs[i][0].systems)}"))
         run, job = runs[chosen]
-        job_status(db, job)
+        if job is not None:
+            job_controls(db, job, "Resume (answered questions are kept)")
         if run.summary:
             results_view(db, run)
-
-
-def job_status(db, job) -> None:
-    if job is None:
-        return
-    if job.status in queue.ACTIVE:
-        st.progress(job.progress, text=job.progress_text or job.status)
-        if st.button("Cancel", key=f"ev_cancel_{job.id}"):
-            scheduler.cancel(db, job.id)
-            st.rerun()
-    if job.error:
-        st.error(job.error)
-    if job.status in queue.RESUMABLE and st.button("Resume (answered questions are kept)", key=f"ev_resume_{job.id}"):
-        scheduler.resume(db, job.id)
-        st.rerun()
 
 
 def results_view(db, run) -> None:

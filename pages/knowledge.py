@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.jobs import queue, scheduler
 from core.rag.config import CHUNKERS, DEFAULT_EMBEDDING_MODEL, KnowledgeBaseConfig
-from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, open_retriever, preview_chunks,
-                                reindex_knowledge_base, remove_knowledge_base)
+from core.rag.index_job import recent_index_jobs, submit_index, submit_reindex
+from core.rag.knowledge import list_knowledge_bases, open_retriever, preview_chunks, remove_knowledge_base
 from core.rag.loaders import human_size
 from core.rag.retrieval import compare_modes
-from ui.common import database, ensure_router, flash, reported_errors, show_flash
+from ui.common import database, ensure_router, flash, job_controls, reported_errors, show_flash
 
+LIVE_REFRESH_S = 2
 SOURCES = {"Folder": "folder", "Git repository": "git", "Upload files": "upload"}
 _DEFAULTS = KnowledgeBaseConfig()
 
 
-def progress_bar():
-    """A progress bar and the callback the indexer reports to."""
-    bar = st.progress(0.0, text="Starting")
-    return lambda stage, fraction: bar.progress(min(max(fraction, 0.0), 1.0), text=stage)
+@st.fragment(run_every=LIVE_REFRESH_S)
+def indexing_jobs(db) -> None:
+    """Indexing jobs of the last hour and any still going, re-read every few seconds."""
+    scheduler.refresh(db)
+    jobs = recent_index_jobs(db)
+    if not jobs:
+        return
+    st.subheader("Indexing")
+    for job in jobs:
+        st.markdown(f"**Job {job.id}** · {job.title} · `{job.status}`")
+        job_controls(db, job, "Run it again")
+        if job.status == queue.SUCCEEDED:
+            st.caption(f"{job.result.get('chunks', 0)} chunk(s) in {job.result.get('seconds', 0):.1f} s")
 
 
 def settings_form(prefix: str) -> dict:
@@ -65,9 +76,9 @@ def create_section(db) -> None:
             config = KnowledgeBaseConfig(source_kind=SOURCES[source], source_path=path, git_rev=rev,
                                          embedding_model=model, bfloat16=bfloat16, reranker_model=reranker,
                                          max_file_bytes=int(max_mb * 1e6), **settings)
-            row = create_knowledge_base(db, name, config, [(f.name, f.getvalue()) for f in uploads],
-                                        progress=progress_bar())
-            flash(f"Indexed {row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s).", kb_selected=row.name)
+            row, job = submit_index(db, name, config, [(f.name, f.getvalue()) for f in uploads])
+            flash(f"Indexing {row.name} in the background (job {job.id}): follow it below; it goes on if you "
+                  "close the page.", kb_selected=row.name)
 
 
 def list_section(db, rows) -> None:
@@ -80,11 +91,11 @@ def list_section(db, rows) -> None:
     row = next(r for r in rows if r.name == chosen)
     show_skipped(row.skipped)
     reindex, delete, confirm = st.columns([1, 1, 2])
-    if reindex.button("Re-index", key="kb_reindex", help="re-embeds only the files that changed"):
+    if reindex.button("Re-index", key="kb_reindex", help="re-embeds only the files that changed, in the background; "
+                      "the current index answers until the new one is complete"):
         with reported_errors():
-            stats = reindex_knowledge_base(db, chosen, progress=progress_bar())
-            flash(f"Re-indexed {chosen}: {stats.embedded_files} file(s) re-embedded, {stats.reused_files} "
-                  f"unchanged, {stats.removed_files} removed, in {stats.seconds:.1f} s.")
+            job = submit_reindex(db, chosen)
+            flash(f"Re-indexing {chosen} in the background (job {job.id}).")
     sure = confirm.checkbox("Yes, delete it", key="kb_confirm_delete")
     if delete.button("Delete", key="kb_delete", disabled=not sure):
         with reported_errors():
@@ -127,6 +138,7 @@ st.caption("Knowledge bases are what RAG answers from: files chunked, embedded i
 show_flash()
 db = database()
 if db is not None:
+    indexing_jobs(db)
     with reported_errors():
         knowledge_bases = list_knowledge_bases(db)
         if knowledge_bases:

@@ -80,3 +80,20 @@ def show_flash() -> None:
         st.success(st.session_state.pop(FLASH_KEY))
     for key, value in st.session_state.pop(SELECT_NEXT_KEY, {}).items():
         st.session_state[key] = value
+
+
+def job_controls(db: Database, job, resume_label: str = "Resume") -> None:
+    """A background job's progress with Cancel while it runs, its error, and Resume where it can."""
+    from core.jobs import queue, scheduler
+
+    if job.status in queue.ACTIVE:
+        st.progress(job.progress, text=job.progress_text or job.status)
+        if st.button("Cancel", key=f"job_cancel_{job.id}"):
+            scheduler.cancel(db, job.id)
+            st.rerun()
+    if job.error:
+        st.error(job.error)
+    if job.status in queue.RESUMABLE and st.button(resume_label, key=f"job_resume_{job.id}"):
+        with reported_errors():
+            scheduler.resume(db, job.id)
+            st.rerun()

@@ -1,8 +1,7 @@
 """Job kinds: what a worker runs for a row, looked up by the row's `kind`.
 
 A kind is a small class; the registry names it by import path so that reading
-jobs (the page, the CLI) never imports torch. Training registers here now;
-indexing and evaluation add their line.
+jobs (the page, the CLI) never imports torch.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
 KINDS = {
     "train": "core.finetune.job:TrainingJob",
     "eval": "core.evaluation.job:EvalJob",
+    "index": "core.rag.index_job:IndexJob",
 }
 
 

@@ -9,7 +9,7 @@ interrupted instead of "running" forever.
 from __future__ import annotations
 
 import os
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import Optional
 
 from core.errors import InvalidInputError
@@ -18,7 +18,7 @@ from core.jobs.kinds import kind_for
 from core.jobs.processes import is_worker_alive, job_dir, signal_worker, start_worker, worker_command
 from core.settings import ENV_PREFIX
 from core.store import Database
-from core.store.tables import Job, utc_now
+from core.store.tables import Job, as_utc, utc_now
 
 MAX_JOBS_ENV = f"{ENV_PREFIX}MAX_JOBS"
 # A claimed row has no pid for the moment between the claim and the process start.
@@ -45,7 +45,7 @@ def reconcile(db: Database) -> list[int]:
     """Mark running jobs whose worker is gone as interrupted; returns their ids."""
     interrupted = []
     for job in queue.list_jobs(db, statuses=[queue.RUNNING]):
-        if job.pid is None and utc_now() - _aware(job.started_at) < STARTING_GRACE:
+        if job.pid is None and utc_now() - as_utc(job.started_at) < STARTING_GRACE:
             continue
         if is_worker_alive(job.pid, job.id):
             continue
@@ -97,7 +97,3 @@ def resume(db: Database, job_id: int) -> Job:
     refresh(db)
     return queue.get_job(db, job_id)
 
-
-def _aware(moment):
-    """SQLite hands datetimes back without their zone; they were written in UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment

@@ -50,7 +50,13 @@ def get_knowledge_base(db: Database, name: str) -> KnowledgeBase:
 def create_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig,
                           uploads: Iterable[tuple[str, bytes]] = (),
                           progress: Optional[Progress] = None) -> KnowledgeBase:
-    """Register and index a new knowledge base; if indexing fails, nothing of it remains."""
+    """Register and index a new knowledge base, here and now; if indexing fails, nothing of it remains."""
+    return build_registered(db, register_knowledge_base(db, name, config, uploads).name, progress)
+
+
+def register_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig,
+                            uploads: Iterable[tuple[str, bytes]] = ()) -> KnowledgeBase:
+    """The row of a knowledge base still to index (status "indexing", no generation live yet)."""
     name = validate_name(name)
     with db.session() as session:
         if session.exec(select(KnowledgeBase).where(KnowledgeBase.name == name)).first():
@@ -61,7 +67,14 @@ def create_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig,
         else:  # absolute, so a re-index from another working directory reads the same files
             config = KnowledgeBaseConfig.from_dict(
                 {**config.to_dict(), "source_path": str(checked_source_path(config.source_path))})
-        session.add(KnowledgeBase(name=name, config=config.to_dict()))
+        row = KnowledgeBase(name=name, config=config.to_dict())
+        session.add(row)
+    return row
+
+
+def build_registered(db: Database, name: str, progress: Optional[Progress] = None) -> KnowledgeBase:
+    """Index a registered knowledge base's first generation; on failure (or cancel) nothing of it remains."""
+    config = KnowledgeBaseConfig.from_dict(get_knowledge_base(db, name).config)
     try:
         stats = build_generation(name, config, open_collections(), 1, None, progress)
     except BaseException:

@@ -17,6 +17,11 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: Optional[datetime]) -> Optional[datetime]:
+    """SQLite hands datetimes back without their zone; they were written in UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
+
+
 class DecisionSession(SQLModel, table=True):
     """A named decision workshop, e.g. "Support bot, Q3"."""
 

@@ -3,7 +3,10 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.jobs import queue
+from core.store import current_database
 from tests.pages.conftest import APP_PATH
+from tests.training_fixtures import wait_until
 
 
 @pytest.fixture
@@ -38,7 +41,10 @@ def test_create_search_preview_reindex_and_delete(folder):
     at.selectbox(key="kb_chunker").select("recursive")
     at.button(key="kb_create").click().run()
     assert not at.exception and not at.error
-    assert texts(at.success) == ["Indexed team: 2 file(s), 2 chunk(s)."]
+    assert texts(at.success)[0].startswith("Indexing team in the background (job 1)")  # the page returned at once
+    wait_until(current_database(), 1, [queue.SUCCEEDED])
+    at = knowledge_page()
+    assert "2 chunk(s) in" in " ".join(texts(at.caption))  # the job's outcome
     table = at.dataframe[0].value
     assert list(table["Name"]) == ["team"] and list(table["Status"]) == ["ready"]
     assert list(table["Chunker"]) == ["recursive"]
@@ -61,7 +67,9 @@ def test_create_search_preview_reindex_and_delete(folder):
     assert list(at.dataframe[-1].value["Lines"]) == ["1-3", "6-7"]
 
     at.button(key="kb_reindex").click().run()
-    assert texts(at.success)[0].startswith("Re-indexed team: 0 file(s) re-embedded, 2 unchanged, 0 removed")
+    assert texts(at.success)[0] == "Re-indexing team in the background (job 2)."
+    assert wait_until(current_database(), 2, [queue.SUCCEEDED]).result["reused_files"] == 2  # nothing changed
+    at.run()
 
     at.checkbox(key="kb_confirm_delete").check().run()
     at.button(key="kb_delete").click().run()

@@ -1,0 +1,96 @@
+"""The "index" job kind: building a knowledge base, or re-indexing one, in a worker process.
+
+The Knowledge page registers the knowledge base (or checks it exists), queues the job and returns
+at once; the worker builds with progress and cancel. Crash safety is the indexer's: a generation is
+written beside the live one and becomes live only when complete, so a failed, cancelled or killed
+re-index leaves the previous generation serving, and a first index that does not finish leaves
+nothing behind (a killed one is built again from scratch on resume).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from core.errors import InvalidInputError
+from core.jobs.context import JobContext
+from core.jobs.kinds import JobCancelled, JobKind
+from core.rag.config import KnowledgeBaseConfig
+from core.rag.indexer import load_source
+from core.rag.knowledge import build_registered, get_knowledge_base, register_knowledge_base, reindex_knowledge_base
+from core.store import Database
+from core.store.tables import Job, KnowledgeBase
+
+
+class IndexJob(JobKind):
+    def validate(self, config: dict[str, Any]) -> None:
+        from core.store import current_database
+
+        get_knowledge_base(current_database(), config["name"])
+        if config.get("action") not in ("create", "reindex"):
+            raise InvalidInputError(f"Unknown indexing action {config.get('action')!r}: create or reindex.")
+
+    def run(self, context: JobContext) -> dict[str, Any]:
+        name = context.config["name"]
+
+        def progress(stage: str, fraction: float) -> None:
+            if context.cancel_requested():
+                raise JobCancelled({"name": name})
+            context.progress(fraction, stage)
+
+        if context.config["action"] == "create":
+            row = build_registered(context.db, name, progress)
+            return {"name": name, "files": row.file_count, "chunks": row.chunk_count, "seconds": row.index_seconds}
+        stats = reindex_knowledge_base(context.db, name, progress)
+        return {"name": name, "chunks": stats.chunk_count, "embedded_files": stats.embedded_files,
+                "reused_files": stats.reused_files, "removed_files": stats.removed_files, "seconds": stats.seconds}
+
+    def resume_problem(self, job: Job) -> Optional[str]:
+        from core.errors import NotFoundError
+        from core.store import current_database
+
+        try:
+            get_knowledge_base(current_database(), job.config["name"])
+        except NotFoundError:
+            return (f"Knowledge base {job.config['name']!r} was removed when its first index stopped: "
+                    "create it again.")
+        return None
+
+
+def submit_index(db: Database, name: str, config: KnowledgeBaseConfig,
+                 uploads: Iterable[tuple[str, bytes]] = ()) -> tuple[KnowledgeBase, Job]:
+    """Register a knowledge base and queue its first index; a refused job leaves no row."""
+    from core.jobs.scheduler import submit
+    from core.rag.knowledge import remove_knowledge_base
+
+    row = register_knowledge_base(db, name, config, uploads)
+    try:
+        load_source(KnowledgeBaseConfig.from_dict(row.config))  # a source with nothing to read fails here, at once
+        return row, submit(db, "index", {"name": row.name, "action": "create"}, title=f"index {row.name}")
+    except BaseException:
+        remove_knowledge_base(db, row.name)
+        raise
+
+
+def submit_reindex(db: Database, name: str) -> Job:
+    """Queue a re-index; one indexing job per knowledge base at a time."""
+    from core.jobs import queue
+    from core.jobs.scheduler import submit
+
+    row = get_knowledge_base(db, name)
+    busy = [job for job in queue.list_jobs(db, kind="index", statuses=queue.ACTIVE)
+            if job.config.get("name") == row.name]
+    if busy:
+        raise InvalidInputError(f"{row.name} is being indexed already (job {busy[0].id}): wait for it, or cancel it.")
+    return submit(db, "index", {"name": row.name, "action": "reindex"}, title=f"re-index {row.name}")
+
+
+def recent_index_jobs(db: Database, hours: float = 1.0) -> list[Job]:
+    """Indexing jobs still going, and those that ended within `hours`, newest first."""
+    from datetime import timedelta
+
+    from core.jobs import queue
+    from core.store.tables import as_utc, utc_now
+
+    since = utc_now() - timedelta(hours=hours)
+    return [job for job in queue.list_jobs(db, kind="index", limit=20)
+            if job.status in queue.ACTIVE or (job.finished_at and as_utc(job.finished_at) >= since)]
