@@ -20,14 +20,14 @@ def build_system(spec: SystemSpec, key: Optional[str] = None,
                  build_model: Optional[ModelFactory] = None) -> Backend:
     """The system `spec` names. `key` overrides the API key from the environment;
     `build_model` replaces how the model itself is built."""
-    model = (build_model or (lambda s: build_backend(s, key=key)))(spec.model_only)
+    build = build_model or (lambda s: build_backend(s, key=key))
     if not spec.kb:
-        return model
+        return build(spec.model_only)
     from core.rag.knowledge import open_retriever  # loads Chroma: only for RAG systems
     from core.rag.system import RagSystem
 
-    retriever = open_retriever(current_database(), spec.kb)
-    return RagSystem(model, retriever, **_retrieval_settings(spec))
+    retriever = open_retriever(current_database(), spec.kb)  # first: a typo must not wait for a model load
+    return RagSystem(build(spec.model_only), retriever, **_retrieval_settings(spec))
 
 
 def _retrieval_settings(spec: SystemSpec) -> dict:

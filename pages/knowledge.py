@@ -30,6 +30,8 @@ def indexing_jobs(db) -> None:
         job_controls(db, job, "Run it again")
         if job.status == queue.SUCCEEDED:
             st.caption(f"{job.result.get('chunks', 0)} chunk(s) in {job.result.get('seconds', 0):.1f} s")
+            if job.result.get("full_reembed_reason"):
+                st.warning(f"Everything was embedded again: {job.result['full_reembed_reason']}.")
 
 
 def settings_form(prefix: str) -> dict:

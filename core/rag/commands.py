@@ -81,6 +81,8 @@ def run_reindex(args: argparse.Namespace) -> int:
     stats: IndexStats = reindex_knowledge_base(current_database(), args.name, progress=_print_progress)
     print(f"{args.name}: {stats.embedded_files} file(s) re-embedded, {stats.reused_files} unchanged, "
           f"{stats.removed_files} removed; {stats.chunk_count} chunk(s) in {stats.seconds:.1f} s")
+    if stats.full_reembed_reason:
+        print(f"Everything was embedded again: {stats.full_reembed_reason}.")
     _print_skipped([{"path": s.path, "reason": s.reason} for s in stats.skipped])
     return 0
 

@@ -42,7 +42,8 @@ class IndexJob(JobKind):
             return {"name": name, "files": row.file_count, "chunks": row.chunk_count, "seconds": row.index_seconds}
         stats = reindex_knowledge_base(context.db, name, progress)
         return {"name": name, "chunks": stats.chunk_count, "embedded_files": stats.embedded_files,
-                "reused_files": stats.reused_files, "removed_files": stats.removed_files, "seconds": stats.seconds}
+                "reused_files": stats.reused_files, "removed_files": stats.removed_files, "seconds": stats.seconds,
+                "full_reembed_reason": stats.full_reembed_reason}
 
     def resume_problem(self, job: Job) -> Optional[str]:
         from core.errors import NotFoundError

@@ -45,6 +45,7 @@ class IndexStats:
     skipped: list[Skipped] = field(default_factory=list)
     size_bytes: int = 0
     seconds: float = 0.0
+    full_reembed_reason: str = ""  # why a re-index could reuse nothing of the previous generation
 
 
 def knowledge_dir(name: str) -> Path:
@@ -75,14 +76,16 @@ def build_generation(name: str, config: KnowledgeBaseConfig, collections: Chroma
     started = time.perf_counter()
     report("Reading files", 0.0)
     loaded = load_source(config)
-    old_store = _previous_store(collections, name, config, previous)
-    reusable = _reusable_manifest(name, config, previous) if old_store else {}
+    old_store, reason = _previous_store(collections, name, config, previous)
+    reusable = {}
+    if old_store:
+        reusable, reason = _reusable_manifest(name, config, previous)
     current = {f.path: f.content_hash for f in loaded.files}
     changed = [f for f in loaded.files if reusable.get(f.path) != f.content_hash]
     unchanged = {path for path, digest in current.items() if reusable.get(path) == digest}
     stats = IndexStats(generation, file_count=len(loaded.files), embedded_files=len(changed),
                        reused_files=len(unchanged), removed_files=len(set(reusable) - set(current)),
-                       skipped=loaded.skipped)
+                       skipped=loaded.skipped, full_reembed_reason=reason)
     _discard(name, generation, collections)  # leftovers of an interrupted run
     try:
         store = _write_vectors(name, config, collections, generation, changed, report)
@@ -126,25 +129,27 @@ def _discard(name: str, generation: int, collections: ChromaCollections) -> None
         pass
 
 
-def _reusable_manifest(name: str, config: KnowledgeBaseConfig, previous: int) -> dict[str, str]:
-    """file -> hash of the previous generation, or nothing when its chunks cannot be reused."""
+def _reusable_manifest(name: str, config: KnowledgeBaseConfig, previous: int) -> tuple[dict[str, str], str]:
+    """(file -> hash of the previous generation, "") or ({}, why its chunks cannot be reused)."""
     path = generation_dir(name, previous) / MANIFEST
     try:
         manifest = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return manifest["files"] if manifest.get("signature") == config.index_signature() else {}
+    except (OSError, ValueError) as exc:
+        return {}, f"the previous generation's manifest could not be read ({exc})"
+    if manifest.get("signature") != config.index_signature():
+        return {}, "the chunking or embedding settings changed since the previous generation"
+    return manifest["files"], ""
 
 
 def _previous_store(collections: ChromaCollections, name: str, config: KnowledgeBaseConfig,
-                    previous: Optional[int]) -> Optional[VectorStore]:
-    """The live generation's vectors, or None (then everything is embedded afresh)."""
+                    previous: Optional[int]) -> tuple[Optional[VectorStore], str]:
+    """The live generation's vectors, or (None, why not): then everything is embedded afresh."""
     if previous is None:
-        return None
+        return None, ""
     try:
-        return collections.open(collection_name(name, previous), config.embedding_model, config.bfloat16)
-    except StoreError:
-        return None
+        return collections.open(collection_name(name, previous), config.embedding_model, config.bfloat16), ""
+    except StoreError as exc:
+        return None, f"the previous generation's vectors could not be opened ({exc})"
 
 
 def _copy_unchanged(old: VectorStore, store: VectorStore, unchanged: set[str]) -> None:

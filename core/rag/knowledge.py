@@ -39,9 +39,13 @@ def ready_knowledge_bases(db: Database) -> list[str]:
     return [row.name for row in list_knowledge_bases(db) if row.generation > 0]
 
 
+def _by_name(session, name: str) -> Optional[KnowledgeBase]:
+    return session.exec(select(KnowledgeBase).where(KnowledgeBase.name == name)).first()
+
+
 def get_knowledge_base(db: Database, name: str) -> KnowledgeBase:
     with db.session() as session:
-        row = session.exec(select(KnowledgeBase).where(KnowledgeBase.name == name)).first()
+        row = _by_name(session, name)
     if row is None:
         raise NotFoundError(f"No knowledge base named {name!r}; `python -m core kb list` shows them.")
     return row
@@ -59,7 +63,7 @@ def register_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig
     """The row of a knowledge base still to index (status "indexing", no generation live yet)."""
     name = validate_name(name)
     with db.session() as session:
-        if session.exec(select(KnowledgeBase).where(KnowledgeBase.name == name)).first():
+        if _by_name(session, name):
             raise AlreadyExistsError(f"A knowledge base named {name!r} exists: re-index it, or pick another name.")
         if config.source_kind == "upload":
             folder = _save_uploads(name, uploads)
@@ -79,7 +83,7 @@ def build_registered(db: Database, name: str, progress: Optional[Progress] = Non
         stats = build_generation(name, config, open_collections(), 1, None, progress)
     except BaseException:
         with db.session() as session:
-            session.delete(session.exec(select(KnowledgeBase).where(KnowledgeBase.name == name)).one())
+            session.delete(_by_name(session, name))
         shutil.rmtree(knowledge_dir(name), ignore_errors=True)
         raise
     return _record_success(db, name, stats)
@@ -166,7 +170,7 @@ def _record_success(db: Database, name: str, stats: IndexStats) -> KnowledgeBase
 
 def _update(db: Database, name: str, **values) -> KnowledgeBase:
     with db.session() as session:
-        row = session.exec(select(KnowledgeBase).where(KnowledgeBase.name == name)).one()
+        row = _by_name(session, name)
         for key, value in values.items():
             setattr(row, key, value)
         session.add(row)

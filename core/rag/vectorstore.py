@@ -127,13 +127,20 @@ def open_collections() -> ChromaCollections:
 
 @contextmanager
 def chroma_errors(location: str = "") -> Iterator[None]:
-    """Chroma and connection failures as `StoreError`s naming what to check."""
+    """Chroma's and the connection's failures as `StoreError`s naming what to check; anything else (a
+    bug of ours: TypeError, KeyError...) goes up as it is."""
+    import sqlite3
+
+    import httpx
+    from chromadb.errors import ChromaError, NotFoundError
+
     try:
         yield
     except StoreError:
         raise
-    except Exception as exc:  # chromadb raises many unrelated exception types
-        if type(exc).__name__ == "NotFoundError":
+    except (ChromaError, OSError, httpx.HTTPError, sqlite3.Error, ValueError) as exc:
+        # chromadb reports bad arguments and unreachable servers as ValueError too
+        if isinstance(exc, NotFoundError):
             raise StoreError(f"The vector index is missing from Chroma ({exc}); re-index the knowledge base.") from exc
         where = f" at {location}" if location else ""
         hint = (f" Check that the server is running, or unset {CHROMA_URL_ENV} to use the local index."

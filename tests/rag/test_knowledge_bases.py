@@ -54,7 +54,26 @@ def test_reindex_embeds_only_changed_files_and_drops_deleted_ones(db, docs):
     assert "ten business days" in open_retriever(db, "team").search("refund delay", k=1)[0].text
     assert collection_names() == {"kb-team-g2"}
     assert not indexer.generation_dir("team", 1).exists()
-    assert reindex_knowledge_base(db, "team").embedded_files == 0
+    again = reindex_knowledge_base(db, "team")
+    assert again.embedded_files == 0 and again.full_reembed_reason == ""
+
+
+def test_a_reindex_that_can_reuse_nothing_says_why(db, docs):
+    create_knowledge_base(db, "team", config_for(docs))
+    (indexer.generation_dir("team", 1) / indexer.MANIFEST).write_text("{not json")
+    stats = reindex_knowledge_base(db, "team")
+    assert stats.reused_files == 0 and "manifest could not be read" in stats.full_reembed_reason
+
+
+def test_a_bug_inside_chroma_calls_is_not_reported_as_a_chroma_failure():
+    from core.rag.vectorstore import chroma_errors
+
+    with pytest.raises(TypeError):
+        with chroma_errors():
+            raise TypeError("a bug of ours")
+    with pytest.raises(StoreError, match="Chroma failed"):
+        with chroma_errors():
+            raise ConnectionError("refused")
 
 
 def test_a_failed_reindex_leaves_the_previous_index_usable(db, docs, monkeypatch):

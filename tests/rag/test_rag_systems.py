@@ -95,3 +95,12 @@ def test_a_batch_retrieves_for_every_question_then_asks_the_model_once(team_kb, 
     assert answers[1].text == "I don't know" and answers[1].contexts == ()
     assert [len(a.contexts) for a in (answers[0], answers[2])] == [2, 2]
     assert answers[0].contexts[0].number == 1 and "refund" in " ".join(c.text for c in answers[0].contexts).lower()
+
+
+def test_a_missing_knowledge_base_is_reported_before_any_model_loads(db):
+    from core.errors import NotFoundError
+
+    loaded = []
+    with pytest.raises(NotFoundError, match="No knowledge base named 'typo'"):
+        build_system(parse_spec("local?kb=typo"), build_model=lambda spec: loaded.append(spec))
+    assert loaded == []
