@@ -36,10 +36,9 @@ class GenerationOptions:
 
 
 @dataclass(frozen=True)
-class Citation:
-    """A source passage an answer cites as [number]."""
+class Passage:
+    """Lines of a source file: what retrieval finds (`core.rag.retrieval.Hit`) and what an answer cites."""
 
-    number: int
     source: str
     start_line: int
     end_line: int
@@ -48,6 +47,17 @@ class Citation:
     @property
     def location(self) -> str:
         return f"{self.source}:L{self.start_line}-L{self.end_line}"
+
+
+@dataclass(frozen=True)
+class Citation(Passage):
+    """A passage an answer was given, and may cite, as [number]."""
+
+    number: int = 0
+
+    @classmethod
+    def numbered(cls, number: int, passage: Passage) -> "Citation":
+        return cls(passage.source, passage.start_line, passage.end_line, passage.text, number)
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def resolve_citations(text: str, hits: list[Hit]) -> tuple[tuple[Citation, ...],
         for number in (int(part) for part in group.split(",")):
             if 1 <= number <= len(hits):
                 hit = hits[number - 1]
-                cited.setdefault(number, Citation(number, hit.source, hit.start_line, hit.end_line, hit.text))
+                cited.setdefault(number, Citation.numbered(number, hit))
             elif number not in unknown:
                 unknown.append(number)
     return tuple(cited.values()), unknown

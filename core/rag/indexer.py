@@ -21,7 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from core.errors import StoreError
-from core.rag.chunkers import chunk_file
+from core.rag.chunking import chunk_file
 from core.rag.config import KnowledgeBaseConfig, checked_source_path
 from core.rag.embeddings import load_embedder
 from core.rag.lexical import Bm25Index

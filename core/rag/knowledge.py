@@ -14,7 +14,7 @@ from typing import Iterable, Optional
 from sqlmodel import select
 
 from core.errors import AlreadyExistsError, InvalidInputError, LabError, NotFoundError
-from core.rag.chunkers import Chunk, chunk_file
+from core.rag.chunking import Chunk, chunk_file
 from core.rag.config import KnowledgeBaseConfig, checked_source_path, validate_name
 from core.rag.embeddings import load_embedder
 from core.rag.indexer import (IndexStats, Progress, build_generation, collection_name, generation_dir,

@@ -17,6 +17,7 @@ from typing import Optional
 
 from core.errors import InvalidInputError
 from core.rag.config import SEARCH_MODES
+from core.llm.base import Passage
 from core.rag.embeddings import Embedder
 from core.rag.lexical import Bm25Index
 from core.rag.vectorstore import VectorStore
@@ -28,18 +29,12 @@ PER_FILE_CAP = 3  # at most this many of the top k from one file while other fil
 
 
 @dataclass(frozen=True)
-class Hit:
-    id: str
-    source: str
-    start_line: int
-    end_line: int
-    text: str
-    score: float  # mode-specific: cosine similarity, BM25 score, RRF score or reranker score
-    similarity: Optional[float] = None  # cosine similarity to the query, when the dense search saw it
+class Hit(Passage):
+    """A retrieved chunk with how it ranked."""
 
-    @property
-    def location(self) -> str:
-        return f"{self.source}:L{self.start_line}-L{self.end_line}"
+    id: str = ""
+    score: float = 0.0  # mode-specific: cosine similarity, BM25 score, RRF score or reranker score
+    similarity: Optional[float] = None  # cosine similarity to the query, when the dense search saw it
 
 
 class Retriever:
@@ -129,8 +124,8 @@ def load_reranker(model: str):
 
 
 def _hit(id_: str, text: str, meta: dict, score: float, similarity: Optional[float] = None) -> Hit:
-    return Hit(id_, str(meta.get("source", "")), int(meta.get("start_line", 0)), int(meta.get("end_line", 0)),
-               text, float(score), similarity)
+    return Hit(str(meta.get("source", "")), int(meta.get("start_line", 0)), int(meta.get("end_line", 0)), text,
+               id=id_, score=float(score), similarity=similarity)
 
 
 @dataclass(frozen=True)

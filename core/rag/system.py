@@ -48,8 +48,7 @@ def _as_completion(answer: RagAnswer, model_id: str) -> Completion:
     if answer.completion is None:  # nothing relevant retrieved: the model was not asked
         return Completion(answer.text, 0, 0, answer.retrieval_ms, model_id, 0.0, answer.warnings,
                           retrieval_ms=answer.retrieval_ms)
-    contexts = tuple(Citation(number, hit.source, hit.start_line, hit.end_line, hit.text)
-                     for number, hit in enumerate(answer.chunks, start=1))
+    contexts = tuple(Citation.numbered(number, hit) for number, hit in enumerate(answer.chunks, start=1))
     return replace(answer.completion, latency_ms=answer.retrieval_ms + answer.generation_ms,
                    warnings=answer.warnings, retrieval_ms=answer.retrieval_ms, citations=answer.citations,
                    contexts=contexts)

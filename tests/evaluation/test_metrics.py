@@ -47,7 +47,7 @@ def test_rag_answers_are_graded_on_retrieval_at_file_and_evidence_level():
 
     item = EvalItem(set_id=0, position=0, item_id="q", question="Which error?", relevant_sources=["lexer.py"],
                     evidence=[{"source": "lexer.py", "start_line": 40, "end_line": 41}])
-    contexts = (Citation(1, "lexer.py", 1, 30, "..."), Citation(2, "lexer.py", 31, 60, "..."))
+    contexts = (Citation("lexer.py", 1, 30, "...", number=1), Citation("lexer.py", 31, 60, "...", number=2))
     answer = Completion("TemplateSyntaxError", 10, 3, 100.0, "m", 0.0, contexts=contexts)
     metrics = ["recall_at_5", "mrr", "evidence_recall_at_5", "evidence_mrr"]
     [scores] = Grader(metrics).grade([item], [answer])

@@ -45,7 +45,7 @@ def test_citations_to_missing_chunks_are_reported(db, docs):
 
 
 def test_resolve_citations_keeps_first_citation_order_once():
-    hits = [Hit(str(i), f"f{i}.md", i, i + 1, f"text {i}", 0.5) for i in range(1, 4)]
+    hits = [Hit(f"f{i}.md", i, i + 1, f"text {i}", id=str(i), score=0.5) for i in range(1, 4)]
     citations, unknown = resolve_citations("A [3]. B [1][3]. C [1, 2]. D [0].", hits)
     assert [c.number for c in citations] == [3, 1, 2]
     assert citations[0].location == "f3.md:L3-L4" and unknown == [0]

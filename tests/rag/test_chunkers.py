@@ -1,7 +1,7 @@
 import pytest
 from tests.rag.rag_fixtures import AUTH_PY, README_MD
 
-from core.rag.chunkers import chunk_file
+from core.rag.chunking import chunk_file
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.loaders import SourceFile
 

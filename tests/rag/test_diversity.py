@@ -4,7 +4,7 @@ from core.rag.retrieval import Hit, diversify
 
 
 def hit(source: str, line: int) -> Hit:
-    return Hit(f"{source}:{line}", source, line, line + 9, "text", 1.0)
+    return Hit(source, line, line + 9, "text", id=f"{source}:{line}", score=1.0)
 
 
 def test_one_file_takes_at_most_the_cap_while_others_have_candidates():

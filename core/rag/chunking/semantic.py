@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from core.rag.chunkers import Embed, Span, split_pieces
+from core.rag.chunking.spans import Embed, Span, split_pieces
 
 BREAK_PERCENTILE = 25
 _SENTENCE_END = re.compile(r"\n\s*\n|(?<=[.!?])\s+")

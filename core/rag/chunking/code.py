@@ -13,7 +13,7 @@ import ast
 import re
 from pathlib import Path
 
-from core.rag.chunkers import Span, merge_pieces, recursive_spans, split_pieces
+from core.rag.chunking.spans import Span, merge_pieces, recursive_spans, split_pieces
 
 _LANGUAGES = {
     ".js": "js", ".jsx": "js", ".mjs": "js", ".ts": "ts", ".tsx": "ts", ".java": "java", ".go": "go",

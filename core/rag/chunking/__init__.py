@@ -17,17 +17,13 @@ import bisect
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
-import numpy as np
-
+from core.rag.chunking.code import code_spans, python_headers
+from core.rag.chunking.semantic import semantic_spans
+from core.rag.chunking.spans import Embed, Span, fixed_spans, recursive_spans, trim
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.loaders import SourceFile
-
-Span = tuple[int, int]
-Embed = Callable[[list[str]], np.ndarray]
-# Paragraphs, then sentence ends, then single newlines, then spaces.
-_LEVELS = (re.compile(r"\n\s*\n"), re.compile(r"(?<=[.!?])\s+"), re.compile(r"\n"), re.compile(r" +"))
 
 
 @dataclass(frozen=True)
@@ -66,20 +62,14 @@ def chunk_file(file: SourceFile, config: KnowledgeBaseConfig, embed: Optional[Em
     elif config.chunker == "recursive":
         spans = recursive_spans(file.text, config.chunk_size, config.chunk_overlap)
     elif config.chunker == "semantic":
-        from core.rag.semantic import semantic_spans
-
         if embed is None:
             raise ValueError("the semantic chunker needs an embedding function")
         spans = semantic_spans(file.text, config.chunk_size, embed)
     else:
-        from core.rag.code_chunks import code_spans
-
         spans = code_spans(file.path, file.text, config.chunk_size, config.chunk_overlap)
-    spans = [span for span in (_trim(file.text, *span) for span in spans) if span[0] < span[1]]
+    spans = [span for span in (trim(file.text, *span) for span in spans) if span[0] < span[1]]
     headers = None
     if config.contextual_headers and file.path.endswith((".py", ".pyi")):
-        from core.rag.code_chunks import python_headers
-
         headers = python_headers(file.text, spans)
     return spans_to_chunks(file, spans, headers)
 
@@ -88,7 +78,7 @@ def spans_to_chunks(file: SourceFile, spans: Sequence[Span], headers: Optional[S
     line_starts = [0] + [m.end() for m in re.finditer("\n", file.text)]
     chunks = []
     for number, (start, end) in enumerate(spans):
-        start, end = _trim(file.text, start, end)
+        start, end = trim(file.text, start, end)
         if start >= end:
             continue
         text = file.text[start:end]
@@ -101,51 +91,3 @@ def spans_to_chunks(file: SourceFile, spans: Sequence[Span], headers: Optional[S
             header=headers[number] if headers else "",
         ))
     return chunks
-
-
-def fixed_spans(text: str, size: int, overlap: int, offset: int = 0) -> list[Span]:
-    step = size - overlap
-    return [(offset + start, offset + min(start + size, len(text)))
-            for start in range(0, max(len(text) - overlap, 1), step)]
-
-
-def recursive_spans(text: str, size: int, overlap: int) -> list[Span]:
-    """Natural boundaries first: pieces no longer than `size`, merged greedily up to `size`."""
-    return merge_pieces(split_pieces(text, 0, len(text), size), size, overlap)
-
-
-def split_pieces(text: str, start: int, end: int, size: int, level: int = 0) -> list[Span]:
-    """Cut [start, end) at the coarsest boundary that yields pieces of at most `size`."""
-    if end - start <= size:
-        return [(start, end)]
-    if level == len(_LEVELS):
-        return fixed_spans(text[start:end], size, 0, offset=start)
-    cuts = [m.end() for m in _LEVELS[level].finditer(text, start, end)]
-    bounds = [start] + [c for c in cuts if start < c < end] + [end]
-    pieces: list[Span] = []
-    for a, b in zip(bounds, bounds[1:]):
-        pieces.extend(split_pieces(text, a, b, size, level + 1))
-    return pieces
-
-
-def merge_pieces(pieces: Sequence[Span], size: int, overlap: int) -> list[Span]:
-    """Adjacent pieces joined while they fit; a new chunk repeats up to `overlap` trailing characters
-    of whole pieces, so context carries over without cutting words."""
-    chunks: list[Span] = []
-    current: list[Span] = []
-    for piece in pieces:
-        if current and piece[1] - current[0][0] > size:
-            chunks.append((current[0][0], current[-1][1]))
-            current = [p for p in current if current[-1][1] - p[0] <= overlap and piece[1] - p[0] <= size]
-        current.append(piece)
-    if current:
-        chunks.append((current[0][0], current[-1][1]))
-    return chunks
-
-
-def _trim(text: str, start: int, end: int) -> Span:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
