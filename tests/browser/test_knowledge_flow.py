@@ -1,0 +1,22 @@
+"""The Knowledge page in headless Chromium: a knowledge base is indexed by a background job while the
+page stays usable, and its outcome appears without a reload."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+DOCS = Path(__file__).resolve().parents[2] / "eval_sets" / "demo" / "docs" / "v1"
+
+
+def test_indexing_runs_in_the_background_and_reports_back(browser, app_url):
+    page = browser.new_context().new_page()
+    page.goto(f"{app_url}/knowledge")
+    page.get_by_label("Name").fill("ledgerly")
+    page.get_by_label("Path on this machine").fill(str(DOCS))
+    page.get_by_role("button", name="Create and index").click()
+    page.get_by_text(re.compile(r"Indexing ledgerly in the background \(job 1\)")).wait_for(timeout=30_000)
+    # shown only once the job succeeded, by the page's live fragment: no reload
+    page.get_by_text(re.compile(r"\d+ chunk\(s\) in [\d.]+ s")).wait_for(timeout=120_000)
