@@ -163,8 +163,8 @@ def _ask_one(backend: Backend, prompt: Prompt, options: GenerationOptions) -> Ou
 
 
 class Grader:
-    """Scores answers with the run's metrics and its judge. The judge is built, and the embedding
-    model and ragas load, on first need; a judge that cannot be built fails the run at once."""
+    """Scores answers with the run's metrics and its judge. The judge is built at once (a judge that
+    cannot be built fails the run before any answer); the embedding model and ragas load on first need."""
 
     def __init__(self, metrics: list[str], judge_spec: Optional[str] = None):
         self.metrics = metrics

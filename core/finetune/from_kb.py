@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from core.errors import InvalidInputError
-from core.llm.base import Backend, Citation as Passage, GenerationOptions, Prompt
+from core.llm.base import Backend, GenerationOptions, Passage, Prompt
 from core.rag.indexer import generation_dir
 from core.rag.knowledge import get_knowledge_base
 from core.rag.lexical import Bm25Index
@@ -52,8 +52,7 @@ def kb_passages(db: Database, name: str) -> list[Passage]:
         raise InvalidInputError(f"Knowledge base {name!r} has no finished index: re-index it first.")
     index = Bm25Index.load(folder)  # it keeps every chunk's text and place, so Chroma is not needed
     places = sorted(zip(index.metadatas, index.texts), key=lambda pair: (pair[0]["source"], pair[0]["start_line"]))
-    return [Passage(number, m["source"], m["start_line"], m["end_line"], text)
-            for number, (m, text) in enumerate(places, start=1)]
+    return [Passage(m["source"], m["start_line"], m["end_line"], text) for m, text in places]
 
 
 def examples_from_kb(db: Database, kb: str, backend: Backend, limit: int = 20, pairs_per_chunk: int = 3,
