@@ -37,7 +37,7 @@ class KnowledgeBaseConfig:
     chunk_size: int = 800  # characters; ~200 tokens, under MiniLM's 256-token window
     chunk_overlap: int = 100  # characters shared by neighbouring chunks (fixed and recursive)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # the packaged default, or a local model folder
-    bfloat16: bool = True  # ~3x faster on CPU, same vectors to 1e-3
+    bfloat16: bool = True  # where the hardware has it: ~3x faster, same vectors to 1e-3
     reranker_model: str = ""  # a local cross-encoder folder; empty means no rerank
     contextual_headers: bool = True  # index Python chunks with the class and def signature around them
     max_file_bytes: int = 2_000_000  # larger files are skipped and reported
