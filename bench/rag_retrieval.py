@@ -14,10 +14,13 @@ per mode, evidence recall@5 and MRR@10 on the held-out set, and query latency
 p50/p99 per mode next to a bare Chroma query for the same k. Targets (issue 11):
 hybrid evidence recall@5 >= 0.80 on the held-out set and file-level recall@5 >=
 0.90 on urllib3; hybrid >= the best single mode + 5 points on the held-out set;
-hybrid p99 <= 1.5x the bare Chroma query; indexing >= 100 chunks/s. Prints a
-table and writes JSON under bench/results/.
+hybrid p99 <= 1.5x the bare Chroma query; indexing >= 100 chunks/s. An ablation
+measures each retrieval technique alone and together: contextual headers, the
+per-file cap, weighted fusion, smaller chunks, neighbour expansion, and the
+cross-encoder reranker when a local one is given (none ships with the lab).
+Prints a table and writes JSON under bench/results/.
 
-    python bench/rag_retrieval.py [--repeats 5]
+    python bench/rag_retrieval.py [--repeats 5] [--reranker CROSS_ENCODER_FOLDER]
 """
 
 from __future__ import annotations
@@ -45,9 +48,12 @@ MRR_DEPTH = 10
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="latency samples per question and mode")
+    parser.add_argument("--reranker", default="", help="a local cross-encoder folder, for the ablation's reranker row")
     args = parser.parse_args()
     import jinja2
     import urllib3
+
+    from core.hardware import best_device, native_bfloat16
 
     corpus, heldout_corpus = Path(urllib3.__file__).parent, Path(jinja2.__file__).parent
     os.environ["RAGTUNE_DATA_DIR"] = tempfile.mkdtemp(prefix="rag-bench-")
@@ -56,17 +62,19 @@ def main() -> int:
     questions, heldout = read_questions(QUESTIONS), read_questions(HELDOUT)
     report = {"corpus": f"urllib3 {urllib3.__version__} ({corpus})", "questions": len(questions), "k": K,
               "heldout_corpus": f"jinja2 {jinja2.__version__} ({heldout_corpus})", "heldout_questions": len(heldout),
-              "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg()}
+              "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg(),
+              "embedding_dtype": "bfloat16" if native_bfloat16(best_device()) else "float32"}
     retriever, report["index"] = build_lab_index(corpus, "urllib3")
     baseline, report["baseline_index"] = build_baseline(corpus)
     report["quality"] = {mode: score(lambda q, n, m=mode: retriever.search(q, mode=m, k=n), questions)
                          for mode in ("dense", "bm25", "hybrid")}
     report["quality"]["baseline-dense-1000"] = score(baseline, questions)
     heldout_retriever, report["heldout_index"] = build_lab_index(heldout_corpus, "jinja2")
+    report["heldout_index_via_job"] = index_through_job(heldout_corpus, "jinja2-job")
     report["heldout_quality"] = {mode: score(lambda q, n, m=mode: heldout_retriever.search(q, mode=m, k=n), heldout)
                                  for mode in ("dense", "bm25", "hybrid")}
-    report["ablation"] = ablation({"urllib3": (corpus, questions, retriever), "jinja2": (heldout_corpus, heldout,
-                                                                                     heldout_retriever)})
+    report["ablation"] = ablation({"urllib3": (corpus, questions, retriever),
+                                   "jinja2": (heldout_corpus, heldout, heldout_retriever)}, args.reranker)
     report["latency_ms"] = latencies(retriever, questions, args.repeats)
     report["targets"] = targets(report)
     print_table(report)
@@ -77,37 +85,82 @@ def main() -> int:
     return 0
 
 
-ABLATION = (  # (variant, contextual headers in the index, per-file cap at query time)
-    ("neither (as before)", False, None),
-    ("contextual headers only", True, None),
-    ("per-file cap 3 only", False, 3),
-    ("both (the defaults)", True, 3),
-)
+SMALL_CHUNKS = 400  # characters: ~85 tokens, the size of the notes' 150 chunks/s
 
 
-def ablation(corpora: dict[str, tuple]) -> list[dict]:
-    """Hybrid search with each technique alone and together, on both sets: the defaults' index is reused,
-    an index without headers is built beside it."""
+def ablation(corpora: dict[str, tuple], reranker: str) -> list[dict]:
+    """Hybrid search on both sets with each technique alone and together. The defaults' index is reused;
+    indexes without headers and with smaller chunks are built beside it. Weighted fusion and neighbour
+    expansion are tried over the defaults' index here, and join `core/rag` only if they help."""
+    plain = _variant_indexes(corpora, "plain", contextual_headers=False)
+    small = _variant_indexes(corpora, "small", chunk_size=SMALL_CHUNKS)
+    defaults = {name: retriever for name, (_, _, retriever) in corpora.items()}
+    variants = (  # (variant, index, search(retriever, question, n))
+        ("neither (as before)", plain, lambda r, q, n: r.search(q, k=n, per_file_cap=None)),
+        ("contextual headers only", defaults, lambda r, q, n: r.search(q, k=n, per_file_cap=None)),
+        ("per-file cap 3 only", plain, lambda r, q, n: r.search(q, k=n)),
+        ("both (the defaults)", defaults, lambda r, q, n: r.search(q, k=n)),
+        ("both + dense weighted 2:1", defaults, lambda r, q, n: weighted_hybrid(r, q, n, (2.0, 1.0))),
+        ("both + BM25 weighted 2:1", defaults, lambda r, q, n: weighted_hybrid(r, q, n, (1.0, 2.0))),
+        (f"both + {SMALL_CHUNKS}-char chunks", small, lambda r, q, n: r.search(q, k=n)),
+        ("both + neighbours +-1", defaults, lambda r, q, n: with_neighbours(r, r.search(q, k=n))),
+    )
+    if reranker:
+        from core.rag.retrieval import Retriever
+
+        reranked = {name: Retriever(r.store, r.keywords, r.embedder, reranker) for name, r in defaults.items()}
+        variants += (("both + reranker", reranked, lambda r, q, n: r.search(q, k=n)),)
+    rows = []
+    for variant, indexes, search in variants:
+        row = {"variant": variant}
+        for name, (_, questions, _) in corpora.items():
+            retriever = indexes[name]
+            scores = score(lambda q, n, r=retriever, find=search: find(r, q, n), questions)
+            row[f"{name} recall@{K}"] = scores[f"recall@{K}"]
+            if f"evidence_recall@{K}" in scores:
+                row[f"{name} evidence recall@{K}"] = scores[f"evidence_recall@{K}"]
+                row[f"{name} chars in top {K}"] = scores[f"chars@{K}"]
+        rows.append(row)
+    return rows
+
+
+def _variant_indexes(corpora: dict[str, tuple], suffix: str, **settings) -> dict:
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.knowledge import create_knowledge_base, open_retriever
     from core.store import current_database
 
-    plain = {}
+    indexes = {}
     for name, (corpus, _, _) in corpora.items():
-        create_knowledge_base(current_database(), f"{name}-plain",
-                              KnowledgeBaseConfig(source_path=str(corpus), contextual_headers=False))
-        plain[name] = open_retriever(current_database(), f"{name}-plain")
-    rows = []
-    for variant, headers, cap in ABLATION:
-        row = {"variant": variant}
-        for name, (_, questions, with_headers) in corpora.items():
-            retriever = with_headers if headers else plain[name]
-            scores = score(lambda q, n, r=retriever: r.search(q, mode="hybrid", k=n, per_file_cap=cap), questions)
-            row[f"{name} recall@{K}"] = scores[f"recall@{K}"]
-            if f"evidence_recall@{K}" in scores:
-                row[f"{name} evidence recall@{K}"] = scores[f"evidence_recall@{K}"]
-        rows.append(row)
-    return rows
+        create_knowledge_base(current_database(), f"{name}-{suffix}",
+                              KnowledgeBaseConfig(source_path=str(corpus), **settings))
+        indexes[name] = open_retriever(current_database(), f"{name}-{suffix}")
+    return indexes
+
+
+def weighted_hybrid(retriever, question: str, k: int, weights: tuple[float, float]) -> list:
+    """Hybrid search whose fusion weighs the dense and BM25 rankings by `weights`."""
+    from core.rag.retrieval import CANDIDATES_PER_HIT, MIN_CANDIDATES, PER_FILE_CAP, diversify, reciprocal_rank_fusion
+
+    pool = max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES)
+    fused = reciprocal_rank_fusion([retriever.dense(question, pool), retriever.bm25(question, pool)], weights=weights)
+    return diversify(fused, k, PER_FILE_CAP)
+
+
+def with_neighbours(retriever, hits: list) -> list:
+    """Each hit widened to the chunks just before and after it in its file (small-to-big retrieval)."""
+    from dataclasses import replace
+
+    by_file: dict[str, list] = {}
+    for meta, text in zip(retriever.keywords.metadatas, retriever.keywords.texts):
+        by_file.setdefault(meta["source"], []).append((meta["start_line"], meta["end_line"], text))
+    widened = []
+    for hit in hits:
+        chunks = sorted(by_file[hit.source])
+        at = [start for start, _, _ in chunks].index(hit.start_line)
+        around = chunks[max(at - 1, 0):at + 2]
+        widened.append(replace(hit, start_line=around[0][0], end_line=around[-1][1],
+                               text="\n".join(text for _, _, text in around)))
+    return widened
 
 
 def read_questions(path: Path) -> list[dict]:
@@ -130,6 +183,25 @@ def build_lab_index(corpus: Path, name: str):
     return open_retriever(db, name), {
         "config": row.config, "files": row.file_count, "chunks": row.chunk_count, "seconds": round(seconds, 2),
         "chunks_per_s": round(row.chunk_count / seconds, 1), "size_bytes": row.size_bytes}
+
+
+def index_through_job(corpus: Path, name: str) -> dict:
+    """The Knowledge page's path: submit the index job, and wait until the worker (a new process that
+    loads the embedder itself) has finished."""
+    from core.jobs.commands import wait_for
+    from core.rag.config import KnowledgeBaseConfig
+    from core.rag.index_job import submit_index
+    from core.store import current_database
+
+    started = time.perf_counter()
+    _, job = submit_index(current_database(), name, KnowledgeBaseConfig(source_path=str(corpus)))
+    finished = wait_for(job.id, poll_s=0.2)
+    seconds = time.perf_counter() - started
+    if finished.status != "succeeded":
+        raise RuntimeError(f"index job {job.id} ended {finished.status}: {finished.error}")
+    chunks = finished.result["chunks"]
+    return {"chunks": chunks, "seconds": round(seconds, 2), "chunks_per_s": round(chunks / seconds, 1),
+            "worker_seconds": round(finished.result["seconds"], 2)}
 
 
 def build_baseline(corpus: Path):
@@ -169,7 +241,7 @@ def score(search, questions: list[dict]) -> dict:
     names = [f"recall@{K}", f"mrr@{MRR_DEPTH}", f"precision@{K}", f"ndcg@{K}"]
     with_evidence = all(item.get("evidence") for item in questions)
     if with_evidence:
-        names += [f"evidence_recall@{K}", f"evidence_mrr@{MRR_DEPTH}"]
+        names += [f"evidence_recall@{K}", f"evidence_mrr@{MRR_DEPTH}", f"chars@{K}"]
     rows, misses = [], []
     for item in questions:
         hits = search(item["question"], MRR_DEPTH)
@@ -179,9 +251,10 @@ def score(search, questions: list[dict]) -> dict:
                precision_at_k(ranked, relevant, K), ndcg_at_k(ranked, relevant, K)]
         if with_evidence:
             evidence = [EvidenceLines(**span) for span in item["evidence"]]
-            row += [evidence_recall_at_k(hits, evidence, K), evidence_reciprocal_rank(hits, evidence)]
+            row += [evidence_recall_at_k(hits, evidence, K), evidence_reciprocal_rank(hits, evidence),
+                    sum(len(h.text) for h in hits[:K])]
         rows.append(row)
-        if row[-2 if with_evidence else 0] < 1:
+        if row[-3 if with_evidence else 0] < 1:
             misses.append({"question": item["question"], "relevant": item["relevant"],
                            "top": [h if isinstance(h, str) else h.location for h in hits[:K]]})
     return {**{name: round(mean([row[i] for row in rows]), 4) for i, name in enumerate(names)}, "misses": misses}
@@ -233,21 +306,24 @@ def targets(report: dict) -> dict[str, dict]:
 
 def print_table(report: dict) -> None:
     index, base, held = report["index"], report["baseline_index"], report["heldout_index"]
-    print(f"corpus: {report['corpus']}; {report['questions']} questions; load average {report['load_average_at_start']}")
+    print(f"corpus: {report['corpus']}; {report['questions']} questions; load average {report['load_average_at_start']}; "
+          f"embedding in {report['embedding_dtype']}")
     print(f"lab index: {index['files']} files, {index['chunks']} chunks in {index['seconds']} s "
           f"= {index['chunks_per_s']} chunks/s; baseline: {base['chunks']} chunks = {base['chunks_per_s']} chunks/s\n")
     _quality_table(report["quality"], report["latency_ms"])
     for name in ("bare-chroma-query", "bare-chroma-precomputed-vector"):
         latency = report["latency_ms"][name]
         print(f"{name:<20}" + " " * 14 * 4 + f"{latency['p50']:>10.2f}{latency['p99']:>10.2f}")
+    via_job = report["heldout_index_via_job"]
     print(f"\nheld out: {report['heldout_corpus']}; {report['heldout_questions']} questions; {held['chunks']} chunks "
-          f"= {held['chunks_per_s']} chunks/s")
+          f"= {held['chunks_per_s']} chunks/s; through the Knowledge page's job: {via_job['seconds']} s = "
+          f"{via_job['chunks_per_s']} chunks/s")
     _quality_table(report["heldout_quality"], {})
     print("\nablation (hybrid):")
     columns = [c for c in report["ablation"][0] if c != "variant"]
     print(f"{'variant':<26}" + "".join(f"{c:>26}" for c in columns))
     for row in report["ablation"]:
-        print(f"{row['variant']:<26}" + "".join(f"{row[c]:>26.3f}" for c in columns))
+        print(f"{row['variant']:<26}" + "".join(f"{_number(row[c]):>26}" for c in columns))
     print()
     for name, target in report["targets"].items():
         print(f"{name}: {target['value']} (target {target['target']}) {'MET' if target['met'] else 'NOT MET'}")
@@ -258,8 +334,12 @@ def _quality_table(quality: dict, latency_ms: dict) -> None:
     print(f"{'mode':<20}" + "".join(f"{m:>14}" for m in metrics) + f"{'p50 ms':>10}{'p99 ms':>10}")
     for mode, values in quality.items():
         latency = latency_ms.get(mode, {})
-        print(f"{mode:<20}" + "".join(f"{values[m]:>14.3f}" for m in metrics)
+        print(f"{mode:<20}" + "".join(f"{_number(values[m]):>14}" for m in metrics)
               + f"{latency.get('p50', float('nan')):>10.2f}{latency.get('p99', float('nan')):>10.2f}")
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}" if value < 10 else f"{value:.0f}"
 
 
 if __name__ == "__main__":

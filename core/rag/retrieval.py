@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from core.errors import InvalidInputError
 from core.rag.config import SEARCH_MODES
@@ -88,13 +88,15 @@ def diversify(hits: list[Hit], k: int, per_file_cap: int) -> list[Hit]:
     return taken + held_back[:k - len(taken)]
 
 
-def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = RRF_K) -> list[Hit]:
-    """One ranking from several: score(chunk) = sum over rankings of 1 / (k + rank)."""
+def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = RRF_K,
+                           weights: Optional[Sequence[float]] = None) -> list[Hit]:
+    """One ranking from several: score(chunk) = sum over rankings of weight / (k + rank), each weight 1
+    unless given (weighted fusion, measured in `bench/rag_retrieval.py`)."""
     scores: dict[str, float] = {}
     first_seen: dict[str, Hit] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, hit in enumerate(ranking, start=1):
-            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
+            scores[hit.id] = scores.get(hit.id, 0.0) + weight / (k + rank)
             if hit.id not in first_seen or first_seen[hit.id].similarity is None:
                 first_seen[hit.id] = hit
     ordered = sorted(scores, key=lambda id_: scores[id_], reverse=True)
