@@ -90,8 +90,8 @@ SMALL_CHUNKS = 400  # characters: ~85 tokens, the size of the notes' 150 chunks/
 
 def ablation(corpora: dict[str, tuple], reranker: str) -> list[dict]:
     """Hybrid search on both sets with each technique alone and together. The defaults' index is reused;
-    indexes without headers and with smaller chunks are built beside it. Weighted fusion and neighbour
-    expansion are tried over the defaults' index here, and join `core/rag` only if they help."""
+    indexes without headers and with smaller chunks are built beside it. Weighted fusion is tried over
+    the defaults' index here, and would join `core/rag` only if it helped."""
     plain = _variant_indexes(corpora, "plain", contextual_headers=False)
     small = _variant_indexes(corpora, "small", chunk_size=SMALL_CHUNKS)
     defaults = {name: retriever for name, (_, _, retriever) in corpora.items()}
@@ -103,12 +103,10 @@ def ablation(corpora: dict[str, tuple], reranker: str) -> list[dict]:
         ("both + dense weighted 2:1", defaults, lambda r, q, n: weighted_hybrid(r, q, n, (2.0, 1.0))),
         ("both + BM25 weighted 2:1", defaults, lambda r, q, n: weighted_hybrid(r, q, n, (1.0, 2.0))),
         (f"both + {SMALL_CHUNKS}-char chunks", small, lambda r, q, n: r.search(q, k=n)),
-        ("both + neighbours +-1", defaults, lambda r, q, n: with_neighbours(r, r.search(q, k=n))),
+        ("both + neighbours 1", _retrievers(defaults, neighbours=1), lambda r, q, n: r.search(q, k=n)),
     )
     if reranker:
-        from core.rag.retrieval import Retriever
-
-        reranked = {name: Retriever(r.store, r.keywords, r.embedder, reranker) for name, r in defaults.items()}
+        reranked = _retrievers(defaults, reranker_model=reranker)
         variants += (("both + reranker", reranked, lambda r, q, n: r.search(q, k=n)),)
     rows = []
     for variant, indexes, search in variants:
@@ -137,6 +135,14 @@ def _variant_indexes(corpora: dict[str, tuple], suffix: str, **settings) -> dict
     return indexes
 
 
+def _retrievers(defaults: dict, reranker_model: str = "", neighbours: int = 0) -> dict:
+    """The defaults' indexes searched with another query-time setting."""
+    from core.rag.retrieval import Retriever
+
+    return {name: Retriever(r.store, r.keywords, r.embedder, reranker_model, neighbours)
+            for name, r in defaults.items()}
+
+
 def weighted_hybrid(retriever, question: str, k: int, weights: tuple[float, float]) -> list:
     """Hybrid search whose fusion weighs the dense and BM25 rankings by `weights`."""
     from core.rag.retrieval import CANDIDATES_PER_HIT, MIN_CANDIDATES, PER_FILE_CAP, diversify, reciprocal_rank_fusion
@@ -144,23 +150,6 @@ def weighted_hybrid(retriever, question: str, k: int, weights: tuple[float, floa
     pool = max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES)
     fused = reciprocal_rank_fusion([retriever.dense(question, pool), retriever.bm25(question, pool)], weights=weights)
     return diversify(fused, k, PER_FILE_CAP)
-
-
-def with_neighbours(retriever, hits: list) -> list:
-    """Each hit widened to the chunks just before and after it in its file (small-to-big retrieval)."""
-    from dataclasses import replace
-
-    by_file: dict[str, list] = {}
-    for meta, text in zip(retriever.keywords.metadatas, retriever.keywords.texts):
-        by_file.setdefault(meta["source"], []).append((meta["start_line"], meta["end_line"], text))
-    widened = []
-    for hit in hits:
-        chunks = sorted(by_file[hit.source])
-        at = [start for start, _, _ in chunks].index(hit.start_line)
-        around = chunks[max(at - 1, 0):at + 2]
-        widened.append(replace(hit, start_line=around[0][0], end_line=around[-1][1],
-                               text="\n".join(text for _, _, text in around)))
-    return widened
 
 
 def read_questions(path: Path) -> list[dict]:

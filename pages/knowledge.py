@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.jobs import queue, scheduler
-from core.rag.config import CHUNKERS, DEFAULT_EMBEDDING_MODEL, KnowledgeBaseConfig
+from core.rag.config import CHUNKERS, DEFAULT_EMBEDDING_MODEL, MAX_NEIGHBOURS, KnowledgeBaseConfig
 from core.rag.index_job import recent_index_jobs, submit_index, submit_reindex
 from core.rag.knowledge import list_knowledge_bases, open_retriever, preview_chunks, remove_knowledge_base
 from core.rag.loaders import human_size
@@ -69,15 +69,19 @@ def create_section(db) -> None:
     with st.expander("Models and limits"):
         model = st.text_input("Embedding model", DEFAULT_EMBEDDING_MODEL, key="kb_model",
                               help="the packaged default, or a local sentence-transformers folder")
-        bfloat16 = st.checkbox("bfloat16 embeddings (faster on CPU)", True, key="kb_bf16")
+        bfloat16 = st.checkbox("bfloat16 embeddings (used where the hardware has them)", True,
+                               key="kb_bf16")
         reranker = st.text_input("Reranker (local cross-encoder folder, optional)", key="kb_reranker")
+        neighbours = st.number_input(
+            "Neighbouring chunks added to each hit", 0, MAX_NEIGHBOURS, _DEFAULTS.neighbours, key="kb_neighbours",
+            help="small-to-big: each hit arrives with the chunks around it (more context per answer, a longer prompt)")
         max_mb = st.number_input("Skip files larger than (MB)", 0.1, 1000.0, _DEFAULTS.max_file_bytes / 1e6,
                                  key="kb_max_mb")
     if st.button("Create and index", type="primary", key="kb_create"):
         with reported_errors():
             config = KnowledgeBaseConfig(source_kind=SOURCES[source], source_path=path, git_rev=rev,
                                          embedding_model=model, bfloat16=bfloat16, reranker_model=reranker,
-                                         max_file_bytes=int(max_mb * 1e6), **settings)
+                                         neighbours=int(neighbours), max_file_bytes=int(max_mb * 1e6), **settings)
             row, job = submit_index(db, name, config, [(f.name, f.getvalue()) for f in uploads])
             flash(f"Indexing {row.name} in the background (job {job.id}): follow it below; it goes on if you "
                   "close the page.", kb_selected=row.name)

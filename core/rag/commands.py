@@ -31,6 +31,8 @@ def register(subparsers) -> None:
                      help="the packaged default, or a local sentence-transformers folder")
     add.add_argument("--float32", action="store_true", help="embed in float32 instead of bfloat16")
     add.add_argument("--reranker", default="", help="a local cross-encoder folder to rerank results")
+    add.add_argument("--neighbours", type=int, default=_DEFAULTS.neighbours,
+                     help="widen each hit by this many chunks before and after it (more context per answer)")
     add.add_argument("--max-file-mb", type=float, default=_DEFAULTS.max_file_bytes / 1e6)
     search = add_command(commands, "search", "search a knowledge base", run_search)
     search.add_argument("name")
@@ -50,7 +52,7 @@ def run_add(args: argparse.Namespace) -> int:
         source_kind="git" if args.git_rev else "folder", source_path=args.path, git_rev=args.git_rev or "HEAD",
         chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=args.overlap,
         embedding_model=args.embedding_model, bfloat16=not args.float32, reranker_model=args.reranker,
-        max_file_bytes=int(args.max_file_mb * 1e6))
+        neighbours=args.neighbours, max_file_bytes=int(args.max_file_mb * 1e6))
     row = create_knowledge_base(current_database(), args.name, config, progress=_print_progress)
     print(f"{row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s), {row.size_bytes / 1e6:.1f} MB")
     _print_skipped(row.skipped)

@@ -21,6 +21,7 @@ CHUNKERS = ("code", "recursive", "fixed", "semantic")
 SEARCH_MODES = ("hybrid", "dense", "bm25")  # hybrid (reciprocal rank fusion) first: the default
 SOURCE_KINDS = ("folder", "git", "upload")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+MAX_NEIGHBOURS = 3
 ALLOWED_ROOTS_ENV = "RAGTUNE_ALLOWED_ROOTS"
 # Letters, digits, '.', '_' and '-': the name becomes a folder and part of a Chroma collection name.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -40,6 +41,7 @@ class KnowledgeBaseConfig:
     bfloat16: bool = True  # where the hardware has it: ~3x faster, same vectors to 1e-3
     reranker_model: str = ""  # a local cross-encoder folder; empty means no rerank
     contextual_headers: bool = True  # index Python chunks with the class and def signature around them
+    neighbours: int = 0  # widen each hit by this many chunks before and after it (more context per answer)
     max_file_bytes: int = 2_000_000  # larger files are skipped and reported
 
     def __post_init__(self) -> None:
@@ -54,6 +56,8 @@ class KnowledgeBaseConfig:
                 f"chunk_overlap must be at least 0 and under half of chunk_size ({self.chunk_size // 2}), "
                 f"not {self.chunk_overlap}."
             )
+        if not 0 <= self.neighbours <= MAX_NEIGHBOURS:
+            raise InvalidInputError(f"neighbours must be between 0 and {MAX_NEIGHBOURS}, not {self.neighbours}.")
         if self.max_file_bytes < 1:
             raise InvalidInputError("max_file_bytes must be positive.")
         if self.source_kind == "git" and not self.git_rev.strip():

@@ -130,7 +130,8 @@ def open_retriever(db: Database, name: str) -> Retriever:
         _forget_retrievers(name)
         _retrievers[key] = Retriever(
             collections.open(collection_name(name, row.generation), config.embedding_model, config.bfloat16),
-            Bm25Index.load(folder), load_embedder(config.embedding_model, config.bfloat16), config.reranker_model)
+            Bm25Index.load(folder), load_embedder(config.embedding_model, config.bfloat16), config.reranker_model,
+            config.neighbours)
     return _retrievers[key]
 
 

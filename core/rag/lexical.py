@@ -13,8 +13,9 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
+from core.llm.base import Passage
 from core.rag.chunking import indexed_text
 
 CHUNKS_FILE = "chunks.json"
@@ -34,6 +35,7 @@ class Bm25Index:
     def __init__(self, retriever, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]):
         self._retriever = retriever
         self.ids, self.texts, self.metadatas = ids, texts, metadatas
+        self._by_file: Optional[dict[str, list[Passage]]] = None
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> "Bm25Index":
@@ -56,6 +58,16 @@ class Bm25Index:
 
         saved = json.loads((folder / CHUNKS_FILE).read_text(encoding="utf-8"))
         return cls(bm25s.BM25.load(str(folder)), saved["ids"], saved["texts"], saved["metadatas"])
+
+    def chunks_by_file(self) -> dict[str, list[Passage]]:
+        """Every chunk as a passage, per file in line order (computed once)."""
+        if self._by_file is None:
+            by_file: dict[str, list[Passage]] = {}
+            for meta, text in zip(self.metadatas, self.texts):
+                by_file.setdefault(meta["source"], []).append(
+                    Passage(meta["source"], meta["start_line"], meta["end_line"], text))
+            self._by_file = {source: sorted(chunks, key=lambda c: c.start_line) for source, chunks in by_file.items()}
+        return self._by_file
 
     def search(self, query: str, k: int) -> list[LexicalHit]:
         tokens = _tokenize([query], return_ids=False)

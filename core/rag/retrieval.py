@@ -38,11 +38,13 @@ class Hit(Passage):
 
 
 class Retriever:
-    def __init__(self, store: VectorStore, keywords: Bm25Index, embedder: Embedder, reranker_model: str = ""):
+    def __init__(self, store: VectorStore, keywords: Bm25Index, embedder: Embedder, reranker_model: str = "",
+                 neighbours: int = 0):
         self.store = store
         self.keywords = keywords
         self.embedder = embedder
         self.reranker_model = reranker_model
+        self.neighbours = neighbours
 
     def search(self, query: str, mode: str = "hybrid", k: int = 5,
                per_file_cap: Optional[int] = PER_FILE_CAP) -> list[Hit]:
@@ -62,7 +64,8 @@ class Retriever:
             hits = reciprocal_rank_fusion([self.dense(query, pool), self.bm25(query, pool)])
         if self.reranker_model:
             hits = rerank(self.reranker_model, query, hits)
-        return diversify(hits, k, per_file_cap) if per_file_cap else hits[:k]
+        hits = diversify(hits, k, per_file_cap) if per_file_cap else hits[:k]
+        return widen(hits, self.keywords.chunks_by_file(), self.neighbours) if self.neighbours else hits
 
     def dense(self, query: str, k: int) -> list[Hit]:
         vector = self.embedder.embed([query])[0]
@@ -86,6 +89,38 @@ def diversify(hits: list[Hit], k: int, per_file_cap: int) -> list[Hit]:
         if len(taken) == k:
             return taken
     return taken + held_back[:k - len(taken)]
+
+
+def widen(hits: list[Hit], chunks_by_file: dict[str, list[Passage]], neighbours: int) -> list[Hit]:
+    """Each hit grown by up to `neighbours` chunks before and after it in its file (small-to-big retrieval:
+    the matched piece of a long function arrives with the lines around it). Windows that overlap are
+    merged into the best-ranked of them, so no line is sent twice."""
+    windows: list[list] = []  # [hit, first chunk, last chunk], in rank order, disjoint within a file
+    for hit in hits:
+        chunks = chunks_by_file.get(hit.source, [])
+        at = next((i for i, c in enumerate(chunks) if c.start_line == hit.start_line), None)
+        if at is None:
+            windows.append([hit, -1, -1])
+            continue
+        first, last = max(at - neighbours, 0), min(at + neighbours, len(chunks) - 1)
+        touching = [w for w in windows if w[0].source == hit.source and w[1] >= 0 and w[1] <= last and first <= w[2]]
+        if not touching:
+            windows.append([hit, first, last])
+            continue
+        keeper = touching[0]
+        keeper[1], keeper[2] = min([first] + [w[1] for w in touching]), max([last] + [w[2] for w in touching])
+        windows = [w for w in windows if not any(w is t for t in touching[1:])]
+    return [hit if first < 0 else _spanning(hit, chunks_by_file[hit.source][first:last + 1])
+            for hit, first, last in windows]
+
+
+def _spanning(hit: Hit, chunks: list[Passage]) -> Hit:
+    """`hit` covering `chunks`: their lines joined once each, though neighbouring chunks may overlap."""
+    lines, end = [], chunks[0].start_line - 1
+    for chunk in chunks:
+        lines += chunk.text.splitlines()[max(end - chunk.start_line + 1, 0):]
+        end = max(end, chunk.end_line)
+    return replace(hit, start_line=chunks[0].start_line, end_line=end, text="\n".join(lines))
 
 
 def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = RRF_K,

@@ -4,6 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.jobs import queue
+from core.rag.knowledge import get_knowledge_base
 from core.store import current_database
 from tests.pages.conftest import APP_PATH
 from tests.training_fixtures import wait_until
@@ -39,8 +40,10 @@ def test_create_search_preview_reindex_and_delete(folder):
     at.text_input(key="kb_name").input("team")
     at.text_input(key="kb_path").input(str(folder))
     at.selectbox(key="kb_chunker").select("recursive")
+    at.number_input(key="kb_neighbours").set_value(1)
     at.button(key="kb_create").click().run()
     assert not at.exception and not at.error
+    assert get_knowledge_base(current_database(), "team").config["neighbours"] == 1
     assert texts(at.success)[0].startswith("Indexing team in the background (job 1)")  # the page returned at once
     wait_until(current_database(), 1, [queue.SUCCEEDED])
     at = knowledge_page()

@@ -32,5 +32,7 @@ def test_kb_errors_are_one_line_messages(db, docs, tmp_path, capsys):
     assert "not a valid knowledge base name" in capsys.readouterr().err
     assert main(["kb", "add", "repo", str(docs), "--git-rev", "HEAD"]) == 2
     assert "is not a git repository" in capsys.readouterr().err
+    assert main(["kb", "add", "wide", str(docs), "--neighbours", "4"]) == 2
+    assert "neighbours must be between 0 and 3, not 4" in capsys.readouterr().err
     assert main(["kb", "search", "missing", "query"]) == 2
     assert capsys.readouterr().err == "error: No knowledge base named 'missing'; `python -m core kb list` shows them.\n"
