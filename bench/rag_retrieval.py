@@ -103,7 +103,8 @@ def ablation(corpora: dict[str, tuple], reranker: str) -> list[dict]:
         ("both + dense weighted 2:1", defaults, lambda r, q, n: weighted_hybrid(r, q, n, (2.0, 1.0))),
         ("both + BM25 weighted 2:1", defaults, lambda r, q, n: weighted_hybrid(r, q, n, (1.0, 2.0))),
         (f"both + {SMALL_CHUNKS}-char chunks", small, lambda r, q, n: r.search(q, k=n)),
-        ("both + neighbours 1", _retrievers(defaults, neighbours=1), lambda r, q, n: r.search(q, k=n)),
+        # k stays 5 here: widened from 10 hits, overlapping windows merge and the top 5 would hold more than 5 hits
+        ("both + neighbours 1", _retrievers(defaults, neighbours=1), lambda r, q, n: r.search(q, k=K)),
     )
     if reranker:
         reranked = _retrievers(defaults, reranker_model=reranker)
