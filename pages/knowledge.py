@@ -7,7 +7,8 @@ import streamlit as st
 from core.jobs import queue, scheduler
 from core.rag.config import CHUNKERS, DEFAULT_EMBEDDING_MODEL, MAX_NEIGHBOURS, KnowledgeBaseConfig
 from core.rag.index_job import recent_index_jobs, submit_index, submit_reindex
-from core.rag.knowledge import list_knowledge_bases, open_retriever, preview_chunks, remove_knowledge_base
+from core.rag.knowledge import (FIRST_INDEX_PENDING, list_knowledge_bases, open_retriever, preview_chunks,
+                                remove_knowledge_base)
 from core.rag.loaders import human_size
 from core.rag.retrieval import compare_modes
 from ui.common import database, ensure_router, flash, job_controls, reported_errors, show_flash
@@ -90,6 +91,7 @@ def create_section(db) -> None:
 def list_section(db, rows) -> None:
     st.dataframe([{"Name": r.name, "Status": r.status, "Files": r.file_count, "Chunks": r.chunk_count,
                    "Size": human_size(r.size_bytes), "Chunker": r.config.get("chunker"),
+                   "Neighbours": r.config.get("neighbours", 0),
                    "Last indexed (UTC)": f"{r.last_indexed_at:%Y-%m-%d %H:%M}" if r.last_indexed_at else "-",
                    "Source": r.config.get("source_path"), "Last error": r.error or ""} for r in rows],
                  hide_index=True)
@@ -107,7 +109,10 @@ def list_section(db, rows) -> None:
         with reported_errors():
             remove_knowledge_base(db, chosen)
             flash(f"Deleted {chosen}.")
-    search_section(db, chosen)
+    if row.generation == 0:
+        st.info(f"{chosen} can be searched once it has an index: {FIRST_INDEX_PENDING}")
+    else:
+        search_section(db, chosen)
 
 
 def search_section(db, name: str) -> None:
