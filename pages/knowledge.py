@@ -7,8 +7,7 @@ import streamlit as st
 from core.jobs import queue, scheduler
 from core.rag.config import CHUNKERS, DEFAULT_EMBEDDING_MODEL, MAX_NEIGHBOURS, KnowledgeBaseConfig
 from core.rag.index_job import recent_index_jobs, submit_index, submit_reindex
-from core.rag.knowledge import (FIRST_INDEX_PENDING, list_knowledge_bases, open_retriever, preview_chunks,
-                                remove_knowledge_base)
+from core.rag.knowledge import list_knowledge_bases, open_retriever, preview_chunks, remove_knowledge_base
 from core.rag.loaders import human_size
 from core.rag.retrieval import compare_modes
 from ui.common import database, ensure_router, flash, job_controls, reported_errors, show_flash
@@ -109,10 +108,7 @@ def list_section(db, rows) -> None:
         with reported_errors():
             remove_knowledge_base(db, chosen)
             flash(f"Deleted {chosen}.")
-    if row.generation == 0:
-        st.info(f"{chosen} can be searched once it has an index: {FIRST_INDEX_PENDING}")
-    else:
-        search_section(db, chosen)
+    search_section(db, chosen)
 
 
 def search_section(db, name: str) -> None:

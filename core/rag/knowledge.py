@@ -26,8 +26,6 @@ from core.rag.vectorstore import open_collections
 from core.store import Database
 from core.store.tables import KnowledgeBase, utc_now
 
-FIRST_INDEX_PENDING = ("its first index job is still running, or stopped before the end (resume it on the "
-                       "Knowledge page, or with `python -m core jobs resume ID`).")
 
 _retrievers: dict[tuple[str, str, int], Retriever] = {}
 
@@ -122,7 +120,9 @@ def open_retriever(db: Database, name: str) -> Retriever:
     """The live generation's retriever, kept per process (loading BM25 and the model takes time)."""
     row = get_knowledge_base(db, name)
     if row.generation == 0:
-        raise NotFoundError(f"Knowledge base {name!r} has no index yet: {FIRST_INDEX_PENDING}")
+        raise NotFoundError(f"Knowledge base {name!r} has no index yet: its first index job is still running, or "
+                            "stopped before the end (resume it on the Knowledge page, or with "
+                            "`python -m core jobs resume ID`).")
     config = KnowledgeBaseConfig.from_dict(row.config)
     collections = open_collections()
     key = (collections.location, name, row.generation)

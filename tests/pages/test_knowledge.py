@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.jobs import queue
-from core.rag.knowledge import FIRST_INDEX_PENDING, get_knowledge_base
+from core.rag.knowledge import get_knowledge_base
 from core.store import current_database
 from tests.pages.conftest import APP_PATH
 from tests.training_fixtures import wait_until
@@ -45,7 +45,9 @@ def test_create_search_preview_reindex_and_delete(folder):
     assert not at.exception and not at.error
     assert get_knowledge_base(current_database(), "team").config["neighbours"] == 1
     assert texts(at.success)[0].startswith("Indexing team in the background (job 1)")  # the page returned at once
-    assert texts(at.info) == [f"team can be searched once it has an index: {FIRST_INDEX_PENDING}"]
+    at.text_input(key="kb_query").input("refunds").run()  # while the job has only started
+    assert "has no index yet: its first index job is still running" in texts(at.error)[0]
+    at.text_input(key="kb_query").input("").run()
     wait_until(current_database(), 1, [queue.SUCCEEDED])
     at = knowledge_page()
     assert "2 chunk(s) in" in " ".join(texts(at.caption))  # the job's outcome
