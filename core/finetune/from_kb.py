@@ -50,9 +50,8 @@ def kb_passages(db: Database, name: str) -> list[Passage]:
     folder = generation_dir(name, row.generation) / "bm25"
     if row.generation == 0 or not folder.is_dir():
         raise InvalidInputError(f"Knowledge base {name!r} has no finished index: re-index it first.")
-    index = Bm25Index.load(folder)  # it keeps every chunk's text and place, so Chroma is not needed
-    places = sorted(zip(index.metadatas, index.texts), key=lambda pair: (pair[0]["source"], pair[0]["start_line"]))
-    return [Passage(m["source"], m["start_line"], m["end_line"], text) for m, text in places]
+    by_file = Bm25Index.load(folder).chunks_by_file()  # it keeps every chunk's text and place: no Chroma needed
+    return [passage for source in sorted(by_file) for passage in by_file[source]]
 
 
 def examples_from_kb(db: Database, kb: str, backend: Backend, limit: int = 20, pairs_per_chunk: int = 3,

@@ -26,7 +26,6 @@ from core.rag.vectorstore import open_collections
 from core.store import Database
 from core.store.tables import KnowledgeBase, utc_now
 
-
 _retrievers: dict[tuple[str, str, int], Retriever] = {}
 
 
