@@ -98,14 +98,17 @@ def run_form(db) -> None:
                               help="A system that grades each answer's correctness 1-5 against the reference, and "
                                    "that ragas asks for faithfulness, answer relevancy and context precision and "
                                    "recall. The local model works but is a weak judge.")
-        left, right = st.columns(2)
+        left, middle, right = st.columns(3)
         max_new = left.number_input("Max new tokens", 1, 4096, RunOptions.max_new_tokens, key="ev_run_max_new")
-        batch = right.number_input("Batch size", 1, 256, RunOptions.batch_size, key="ev_run_batch",
-                                   help="questions a local model answers in one batched call")
+        batch = middle.number_input("Batch size", 1, 256, RunOptions.batch_size, key="ev_run_batch",
+                                    help="questions a local model answers in one batched call")
+        limit = right.number_input("First N questions only", 1, None, None, key="ev_run_limit", placeholder="all",
+                                   help="a quick check of the systems on the set's first questions before a full run")
         if not st.form_submit_button("Start the run", type="primary"):
             return
     with reported_errors():
-        run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch)), judge=judge,
+        run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch),
+                                                                 limit=int(limit) if limit else None), judge=judge,
                           decision_session_id=experiment.session_id if experiment else None)
         flash(f"Run {run.id} started: it goes on if you close the page.", ev_run_select=run.id)
 

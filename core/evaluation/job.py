@@ -21,8 +21,8 @@ from core.errors import BackendError, LabError
 from core.evaluation.catalog import JUDGE_CORRECTNESS, RAGAS_METRICS
 from core.evaluation.judge import judge
 from core.evaluation.metrics import PER_ANSWER, Graded, semantic_similarity
-from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, save_answers,
-                                  save_scores, unscored)
+from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, run_items,
+                                  save_answers, save_scores, unscored)
 from core.evaluation.sets import EvidenceLines, eval_items
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
@@ -51,7 +51,7 @@ class EvalJob(JobKind):
             return _rescore(context, run, context.config["rescore"])
         if "pairwise" in context.config:
             return _pairwise(context, run, *context.config["pairwise"], judge=context.config["judge"])
-        items = eval_items(context.db, run.eval_set)
+        items = run_items(context.db, run)
         grader = Grader(run.metrics, run.judge)
         batch_size = RunOptions(**run.options).batch_size
         total, done = len(items) * len(run.systems), 0

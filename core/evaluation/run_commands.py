@@ -42,6 +42,8 @@ def register(subparsers) -> None:
     run.add_argument("--batch-size", type=int, default=RunOptions.batch_size, metavar="N")
     run.add_argument("--temperature", type=float, default=RunOptions.temperature, help="0 (default) answers greedily")
     run.add_argument("--seed", type=int, help="with a temperature above 0: the same seed samples the same answers")
+    run.add_argument("--limit", type=int, metavar="N", help="ask only the set's first N questions (a quick check "
+                     "before a full run)")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the run, its summary and answers as JSON")
     run.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                      help="exit 1 when a system's mean of METRIC is under VALUE")
@@ -77,7 +79,8 @@ def run_eval(args: argparse.Namespace) -> int:
                                       args.model)
     run = submit_eval(db, resolve_eval_set(db, args.set).name, systems, args.metric or OFFLINE_METRICS,
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                                 temperature=args.temperature, seed=args.seed), judge=args.judge,
+                                 temperature=args.temperature, seed=args.seed, limit=args.limit),
+                      judge=args.judge,
                       decision_session_id=args.from_session)
     print(run.id, flush=True)
     if args.no_wait:

@@ -18,12 +18,12 @@ from sqlmodel import col, select
 
 from core.errors import InvalidInputError, NotFoundError
 from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
-from core.evaluation.sets import get_eval_set
+from core.evaluation.sets import eval_items, get_eval_set
 from core.evaluation.stats import bootstrap_mean, latency_percentiles
 from core.llm.base import GenerationOptions
 from core.llm.spec import parse_spec
 from core.store import Database
-from core.store.tables import EvalResult, EvalRun, EvalScore, Job, utc_now
+from core.store.tables import EvalItem, EvalResult, EvalRun, EvalScore, Job, utc_now
 
 SEMANTIC = "semantic_similarity"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +35,13 @@ class RunOptions:
     temperature: float = 0.0
     batch_size: int = 8  # items asked of a system at once (one `generate_batch` call)
     seed: Optional[int] = None  # with temperature > 0: the same seed samples the same answers
+    limit: Optional[int] = None  # ask only the set's first `limit` questions: a quick check before a full run
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.batch_size < 1:
             raise InvalidInputError("max_new_tokens and batch_size must be at least 1.")
+        if self.limit is not None and self.limit < 1:
+            raise InvalidInputError("A question limit must be at least 1 (leave it out to ask every question).")
         if self.temperature < 0:
             raise InvalidInputError("temperature cannot be negative (0 answers greedily).")
 
@@ -72,7 +75,8 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
         session.add(run)
     try:
         job = submit(db, "eval", {"run_id": run.id},
-                     title=f"eval {eval_set} on {len(specs)} system(s): {', '.join(specs)}")
+                     title=f"eval {eval_set}{f' (first {options.limit})' if options.limit else ''} on "
+                           f"{len(specs)} system(s): {', '.join(specs)}")
     except BaseException:
         delete_run(db, run.id)
         raise
@@ -116,6 +120,11 @@ def get_run(db: Database, run_id: int) -> EvalRun:
     if run is None:
         raise NotFoundError(f"No eval run {run_id}: `python -m core eval list` shows them.")
     return run
+
+
+def run_items(db: Database, run: EvalRun) -> list[EvalItem]:
+    """The questions a run asks: its set's, in file order, cut to the run's limit if it has one."""
+    return eval_items(db, run.eval_set)[:RunOptions(**run.options).limit]
 
 
 def list_runs(db: Database, limit: int = 50) -> list[tuple[EvalRun, Optional[Job]]]:

@@ -9,8 +9,7 @@ import plotly.graph_objects as go
 from sqlmodel import select
 
 from core.evaluation.labels import run_labels
-from core.evaluation.runs import results
-from core.evaluation.sets import eval_items
+from core.evaluation.runs import results, run_items
 from core.store import Database
 from core.store.tables import EvalRun, EvalScore
 
@@ -76,5 +75,5 @@ def question_rows(db: Database, run: EvalRun, item_id: str) -> list[dict[str, An
 
 
 def item_choices(db: Database, run: EvalRun) -> list[tuple[str, str]]:
-    """(item id, question) of the run's set, in file order."""
-    return [(item.item_id, item.question) for item in eval_items(db, run.eval_set)]
+    """(item id, question) of the questions the run asked, in file order."""
+    return [(item.item_id, item.question) for item in run_items(db, run)]

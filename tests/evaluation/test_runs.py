@@ -76,6 +76,21 @@ def test_an_api_that_fails_halfway_fails_only_the_items_it_refused(db, small_set
                                                                               "n": 2, "failed": 0}
 
 
+def test_a_limited_run_asks_only_the_sets_first_questions(db, small_set, capsys):
+    from core.evaluation.views import item_choices
+
+    with FakeServer(openai_chat("It is blue."), openai_chat("It is blue.")) as server:
+        spec = f"openai:served?base_url={server.url}/v1&max_retries=0"
+        assert main(["eval", "run", "--set", small_set, "--system", spec, "--metric", "keyword_presence",
+                     "--limit", "2"]) == 0
+    assert "2/2 answered" in capsys.readouterr().out and len(server.requests) == 2
+    run = get_run(db, list_runs(db)[0][0].id)
+    assert sorted(a.item_id for a in results(db, run.id)) == ["q1", "q2"]
+    assert [item_id for item_id, _ in item_choices(db, run)] == ["q1", "q2"]
+    assert run.summary[parse_text(spec)]["answers"] == 2
+    assert "(first 2)" in queue.get_job(db, run.job_id).title
+
+
 def test_a_killed_run_resumes_without_redoing_answered_items(db, tiny_model_dir):
     text = "\n".join(json.dumps({"id": f"q{n}", "question": f"Say {n}."}) for n in range(40))
     import_eval_set(db, "long", text, "test")
@@ -102,6 +117,8 @@ def test_bad_runs_are_refused_before_anything_is_queued(db, small_set):
         submit_eval(db, small_set, ["local"], ["vibes"])
     with pytest.raises(InvalidInputError, match="Unknown backend"):
         submit_eval(db, small_set, ["nonsense:x"])
+    with pytest.raises(InvalidInputError, match="question limit must be at least 1"):
+        submit_eval(db, small_set, ["local"], options=RunOptions(limit=0))
     assert queue.list_jobs(db) == []
 
 
