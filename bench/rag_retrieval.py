@@ -16,11 +16,14 @@ hybrid evidence recall@5 >= 0.80 on the held-out set and file-level recall@5 >=
 0.90 on urllib3; hybrid >= the best single mode + 5 points on the held-out set;
 hybrid p99 <= 1.5x the bare Chroma query; indexing >= 100 chunks/s. An ablation
 measures each retrieval technique alone and together: contextual headers, the
-per-file cap, weighted fusion, smaller chunks, neighbour expansion, and the
-cross-encoder reranker when a local one is given (none ships with the lab).
-Prints a table and writes JSON under bench/results/.
+per-file cap, weighted fusion, smaller chunks, neighbour expansion, the local
+language model as a reranker (query likelihood, `lm:smollm2`; slow, so behind a
+flag), and a cross-encoder reranker when a local one is given (none ships with
+the lab). Where the held-out set's evidence recall is lost is shown as two
+ceilings: what chunking allows, and what a perfect reranker of the fused
+candidates could reach. Prints a table and writes JSON under bench/results/.
 
-    python bench/rag_retrieval.py [--repeats 5] [--reranker CROSS_ENCODER_FOLDER]
+    python bench/rag_retrieval.py [--repeats 5] [--lm-reranker] [--reranker CROSS_ENCODER_FOLDER]
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="latency samples per question and mode")
     parser.add_argument("--reranker", default="", help="a local cross-encoder folder, for the ablation's reranker row")
+    parser.add_argument("--lm-reranker", action="store_true", help="add a row reranked by the local SmolLM2's query "
+                        "likelihood (lm:smollm2, the one reranker at hand here; ~6 s a question on 2 cores)")
     args = parser.parse_args()
     import jinja2
     import urllib3
@@ -73,8 +78,10 @@ def main() -> int:
     report["heldout_index_via_job"] = index_through_job(heldout_corpus, "jinja2-job")
     report["heldout_quality"] = {mode: score(lambda q, n, m=mode: heldout_retriever.search(q, mode=m, k=n), heldout)
                                  for mode in ("dense", "bm25", "hybrid")}
+    report["heldout_ceilings"] = evidence_ceilings(heldout_retriever, heldout)
     report["ablation"] = ablation({"urllib3": (corpus, questions, retriever),
-                                   "jinja2": (heldout_corpus, heldout, heldout_retriever)}, args.reranker)
+                                   "jinja2": (heldout_corpus, heldout, heldout_retriever)}, args.reranker,
+                                  args.lm_reranker)
     report["latency_ms"] = latencies(retriever, questions, args.repeats)
     report["targets"] = targets(report)
     print_table(report)
@@ -88,7 +95,7 @@ def main() -> int:
 SMALL_CHUNKS = 400  # characters: ~85 tokens, near the 100-token chunks behind the notes' 150 chunks/s
 
 
-def ablation(corpora: dict[str, tuple], reranker: str) -> list[dict]:
+def ablation(corpora: dict[str, tuple], reranker: str, lm_reranker: bool) -> list[dict]:
     """Hybrid search on both sets with each technique alone and together. The defaults' index is reused;
     indexes without headers and with smaller chunks are built beside it. Weighted fusion is tried over
     the defaults' index here, and would join `core/rag` only if it helped."""
@@ -109,16 +116,23 @@ def ablation(corpora: dict[str, tuple], reranker: str) -> list[dict]:
     if reranker:
         reranked = _retrievers(defaults, reranker_model=reranker)
         variants += (("both + reranker", reranked, lambda r, q, n: r.search(q, k=n)),)
+    if lm_reranker:
+        by_likelihood = _retrievers(defaults, reranker_model="lm:smollm2")
+        widened = _retrievers(defaults, reranker_model="lm:smollm2", neighbours=1)
+        variants += (("both + SmolLM2 reranker", by_likelihood, lambda r, q, n: r.search(q, k=n)),
+                     ("both + SmolLM2 reranker + neighbours 1", widened, lambda r, q, n: r.search(q, k=K)))
     rows = []
     for variant, indexes, search in variants:
         row = {"variant": variant}
         for name, (_, questions, _) in corpora.items():
             retriever = indexes[name]
+            started = time.perf_counter()
             scores = score(lambda q, n, r=retriever, find=search: find(r, q, n), questions)
             row[f"{name} recall@{K}"] = scores[f"recall@{K}"]
             if f"evidence_recall@{K}" in scores:
                 row[f"{name} evidence recall@{K}"] = scores[f"evidence_recall@{K}"]
                 row[f"{name} chars in top {K}"] = scores[f"chars@{K}"]
+                row[f"{name} ms per search"] = round((time.perf_counter() - started) * 1000 / len(questions), 1)
         rows.append(row)
     return rows
 
@@ -146,11 +160,34 @@ def _retrievers(defaults: dict, reranker_model: str = "", neighbours: int = 0) -
 
 def weighted_hybrid(retriever, question: str, k: int, weights: tuple[float, float]) -> list:
     """Hybrid search whose fusion weighs the dense and BM25 rankings by `weights`."""
-    from core.rag.retrieval import CANDIDATES_PER_HIT, MIN_CANDIDATES, PER_FILE_CAP, diversify, reciprocal_rank_fusion
+    from core.rag.retrieval import PER_FILE_CAP, diversify
+
+    return diversify(fused_candidates(retriever, question, k, weights), k, PER_FILE_CAP)
+
+
+def fused_candidates(retriever, question: str, k: int, weights=None) -> list:
+    """Every candidate a hybrid search for the top k fuses (each mode's top k * 4, at least 20), best first."""
+    from core.rag.retrieval import CANDIDATES_PER_HIT, MIN_CANDIDATES, reciprocal_rank_fusion
 
     pool = max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES)
-    fused = reciprocal_rank_fusion([retriever.dense(question, pool), retriever.bm25(question, pool)], weights=weights)
-    return diversify(fused, k, PER_FILE_CAP)
+    return reciprocal_rank_fusion([retriever.dense(question, pool), retriever.bm25(question, pool)], weights=weights)
+
+
+def evidence_ceilings(retriever, questions: list[dict]) -> dict[str, float]:
+    """Where evidence recall is lost: the share of evidence ranges that some chunk of the index holds whole
+    (what chunking allows), and the share inside the fused candidates a reranker would read (what a perfect
+    reranker of the hybrid pool could reach)."""
+    from core.evaluation.sets import EvidenceLines
+    from core.rag.metrics import evidence_recall_at_k, mean
+
+    chunks = [chunk for file in retriever.keywords.chunks_by_file().values() for chunk in file]
+    held, candidates = [], []
+    for item in questions:
+        evidence = [EvidenceLines(**span) for span in item["evidence"]]
+        held.append(evidence_recall_at_k(chunks, evidence, len(chunks)))
+        fused = fused_candidates(retriever, item["question"], K)
+        candidates.append(evidence_recall_at_k(fused, evidence, len(fused)))
+    return {"held_whole_by_some_chunk": round(mean(held), 4), "in_the_fused_candidates": round(mean(candidates), 4)}
 
 
 def read_questions(path: Path) -> list[dict]:
@@ -309,6 +346,7 @@ def print_table(report: dict) -> None:
           f"= {held['chunks_per_s']} chunks/s; through the Knowledge page's job: {via_job['seconds']} s = "
           f"{via_job['chunks_per_s']} chunks/s")
     _quality_table(report["heldout_quality"], {})
+    print("evidence ceilings: " + ", ".join(f"{name} {value:.3f}" for name, value in report["heldout_ceilings"].items()))
     print("\nablation (hybrid):")
     columns = [c for c in report["ablation"][0] if c != "variant"]
     print(f"{'variant':<26}" + "".join(f"{c:>26}" for c in columns))

@@ -39,7 +39,7 @@ class KnowledgeBaseConfig:
     chunk_overlap: int = 100  # characters shared by neighbouring chunks (fixed and recursive)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # the packaged default, or a local model folder
     bfloat16: bool = True  # where the hardware has it: ~3x faster, same vectors to 1e-3
-    reranker_model: str = ""  # a local cross-encoder folder; empty means no rerank
+    reranker_model: str = ""  # a local cross-encoder folder, or lm:SOURCE (e.g. lm:smollm2); empty: no rerank
     contextual_headers: bool = True  # index Python chunks with the class and def signature around them
     neighbours: int = 0  # widen each hit by this many chunks before and after it (more context per answer)
     max_file_bytes: int = 2_000_000  # larger files are skipped and reported

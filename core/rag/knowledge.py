@@ -21,6 +21,7 @@ from core.rag.indexer import (IndexStats, Progress, build_generation, collection
                               knowledge_dir)
 from core.rag.lexical import Bm25Index
 from core.rag.loaders import load_folder
+from core.rag.reranking import check_reranker
 from core.rag.retrieval import Retriever
 from core.rag.vectorstore import open_collections
 from core.store import Database
@@ -62,6 +63,7 @@ def register_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig
                             uploads: Iterable[tuple[str, bytes]] = ()) -> KnowledgeBase:
     """The row of a knowledge base still to index (status "indexing", no generation live yet)."""
     name = validate_name(name)
+    check_reranker(config.reranker_model)
     with db.session() as session:
         if _by_name(session, name):
             raise AlreadyExistsError(f"A knowledge base named {name!r} exists: re-index it, or pick another name.")

@@ -2,17 +2,14 @@
 
 Hybrid, the default, fuses the two rankings by reciprocal rank (RRF): it needs
 no score calibration between cosine similarities and BM25 scores, and a chunk
-that both find rises to the top. When a cross-encoder reranker is configured,
+that both find rises to the top. When a reranker is configured (`core.rag.reranking`),
 it re-orders the fused candidates by reading query and chunk together.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from pathlib import Path
 from typing import Optional, Sequence
 
 from core.errors import InvalidInputError
@@ -20,6 +17,7 @@ from core.rag.config import SEARCH_MODES
 from core.llm.base import Passage
 from core.rag.embeddings import Embedder
 from core.rag.lexical import Bm25Index
+from core.rag.reranking import load_reranker, rerank
 from core.rag.vectorstore import VectorStore
 
 RRF_K = 60  # the constant of Cormack et al.; damps the influence of the very first ranks
@@ -63,7 +61,7 @@ class Retriever:
         else:
             hits = reciprocal_rank_fusion([self.dense(query, pool), self.bm25(query, pool)])
         if self.reranker_model:
-            hits = rerank(self.reranker_model, query, hits)
+            hits = rerank(load_reranker(self.reranker_model), query, hits)
         hits = diversify(hits, k, per_file_cap) if per_file_cap else hits[:k]
         return widen(hits, self.keywords.chunks_by_file(), self.neighbours) if self.neighbours else hits
 
@@ -136,28 +134,6 @@ def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = RRF_K,
                 first_seen[hit.id] = hit
     ordered = sorted(scores, key=lambda id_: scores[id_], reverse=True)
     return [replace(first_seen[id_], score=scores[id_]) for id_ in ordered]
-
-
-def rerank(model: str, query: str, hits: list[Hit]) -> list[Hit]:
-    if not hits:
-        return hits
-    scores = load_reranker(model).predict([(query, h.text) for h in hits], show_progress_bar=False)
-    rescored = [replace(h, score=float(s)) for h, s in zip(hits, scores)]
-    return sorted(rescored, key=lambda h: h.score, reverse=True)
-
-
-@lru_cache(maxsize=2)
-def load_reranker(model: str):
-    """A local cross-encoder folder (nothing is downloaded)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if not (Path(model).expanduser() / "config.json").is_file():
-        raise InvalidInputError(
-            f"Reranker {model!r} is not a local cross-encoder folder (no config.json): "
-            "give the folder of a downloaded cross-encoder, or leave the reranker empty."
-        )
-    from sentence_transformers import CrossEncoder
-
-    return CrossEncoder(str(Path(model).expanduser()), device="cpu")
 
 
 def _hit(id_: str, text: str, meta: dict, score: float, similarity: Optional[float] = None) -> Hit:
