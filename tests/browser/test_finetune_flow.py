@@ -25,12 +25,12 @@ def test_a_job_survives_closing_the_page(browser, app_url, stop_jobs_after):
     page.goto(f"{app_url}/finetune")
     page.get_by_role("button", name="Add the house-style sample").click()
     page.get_by_text("Added house-style").wait_for(timeout=120_000)
-    for label, value in (("Max steps (0: use epochs)", "8"), ("Validate every N steps", "4")):
+    for label, value in (("Max steps (0: use epochs)", "4"), ("Validate every N steps", "2")):
         field = page.get_by_label(label)
         expect(field).to_have_count(1)  # a rerun can show the old field beside the new one for a moment
         field.fill(value)
         field.press("Enter")
-    page.get_by_text("About 8 steps").wait_for(timeout=30_000)  # the estimate follows the form
+    page.get_by_text("About 4 steps").wait_for(timeout=30_000)  # the estimate follows the form
     page.get_by_role("button", name="Launch training").click()
     page.get_by_text(re.compile(r"Job 1 (running|queued)")).wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").filter(has_text="Job 1: loss").wait_for(timeout=240_000)
