@@ -53,11 +53,11 @@ def load_reranker(name: str) -> Reranker:
 
 def check_reranker(name: str) -> None:
     """Refuse a name that cannot be a reranker here, before anything is built (loads no model)."""
-    if not name or name.startswith(LM_PREFIX):
-        if name and not name[len(LM_PREFIX):].strip():
+    if name.startswith(LM_PREFIX):
+        if not name[len(LM_PREFIX):].strip():
             raise InvalidInputError(f"{name!r} names no model: write e.g. `lm:smollm2`, or `lm:` and a model folder.")
-        return
-    _cross_encoder_folder(name)
+    elif name:
+        _cross_encoder_folder(name)
 
 
 class CrossEncoderReranker:
