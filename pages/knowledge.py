@@ -74,7 +74,8 @@ def create_section(db) -> None:
         reranker = st.text_input("Reranker (optional)", key="kb_reranker", placeholder="lm:smollm2",
                                  help="re-orders the fused candidates: a local cross-encoder folder, or `lm:smollm2` "
                                       "(the local language model, by how likely it finds the question after each "
-                                      "chunk: better ranking, ~6 s a search on 2 CPU cores)")
+                                      "chunk; ~6 s a search on 2 CPU cores, and it helped one bench set but not the "
+                                      "other: see the README)")
         neighbours = st.number_input(
             "Neighbouring chunks added to each hit", 0, MAX_NEIGHBOURS, _DEFAULTS.neighbours, key="kb_neighbours",
             help="small-to-big: each hit arrives with the chunks around it (more context per answer, a longer prompt)")
@@ -93,7 +94,7 @@ def create_section(db) -> None:
 def list_section(db, rows) -> None:
     st.dataframe([{"Name": r.name, "Status": r.status, "Files": r.file_count, "Chunks": r.chunk_count,
                    "Size": human_size(r.size_bytes), "Chunker": r.config.get("chunker"),
-                   "Neighbours": r.config.get("neighbours", 0),
+                   "Neighbours": r.config.get("neighbours", 0), "Reranker": r.config.get("reranker_model") or "-",
                    "Last indexed (UTC)": f"{r.last_indexed_at:%Y-%m-%d %H:%M}" if r.last_indexed_at else "-",
                    "Source": r.config.get("source_path"), "Last error": r.error or ""} for r in rows],
                  hide_index=True)
