@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from transformers import TrainerCallback
 
+from core import cpu_share
 from core.errors import InvalidInputError
 from core.finetune.config import TrainingConfig
 from core.hardware import native_bfloat16
@@ -95,9 +96,9 @@ def train(config: TrainingConfig, train_examples: Sequence[dict], validation_exa
     train_rows, truncated = tokenise(tokenizer, train_examples, config.max_seq_length)
     validation_rows, truncated_validation = tokenise(tokenizer, validation_examples, config.max_seq_length)
     try:
-        model = get_peft_model(model, LoraConfig(
+        model = cpu_share.watch(get_peft_model(model, LoraConfig(
             r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=list(config.target_modules), task_type="CAUSAL_LM"))
+            target_modules=list(config.target_modules), task_type="CAUSAL_LM")))
     except ValueError as exc:  # peft names the modules it could not find
         raise InvalidInputError(f"LoRA target modules {', '.join(config.target_modules)} do not fit "
                                 f"{config.base_model}: {exc}") from exc
@@ -107,11 +108,13 @@ def train(config: TrainingConfig, train_examples: Sequence[dict], validation_exa
         train_dataset=train_rows, eval_dataset=validation_rows or None, callbacks=[callback],
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORED))
     checkpoint = last_checkpoint(checkpoint_dir) if resume else None
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    with cpu_share.computing(device):
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        final_loss = None
+        if validation_rows and not callback.stopped:
+            final_loss = trainer.evaluate()["eval_loss"]
     state = trainer.state
-    final_loss = None
-    if validation_rows and not callback.stopped:
-        final_loss = trainer.evaluate()["eval_loss"]
+    if final_loss is not None:
         report_metrics(state.global_step, {"validation_loss": final_loss})
     return trainer.model, RunOutcome(
         stopped_early=callback.stopped, steps=state.global_step, max_steps=state.max_steps,

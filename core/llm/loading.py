@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import torch
 
+from core import cpu_share
 from core.errors import InvalidInputError, NotFoundError
 from core.hardware import best_device, native_bfloat16
 from core.settings import get_settings
@@ -72,7 +73,7 @@ def load_model(source: str = DEFAULT_MODEL, adapter: Optional[str] = None,
     if adapter:
         model = _apply_adapter(model, adapter)
         name = f"{name}+{Path(adapter).name}"
-    model = model.to(device=device, dtype=DTYPES[dtype]).eval()
+    model = cpu_share.watch(model.to(device=device, dtype=DTYPES[dtype]).eval())
     tokenizer.padding_side = "left"  # generation continues from the right edge of every row
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from core import cpu_share
 from core.errors import InvalidInputError
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.loading import DEFAULT_MODEL, LoadedModel, load_model
@@ -127,7 +128,8 @@ class LocalBackend(Backend):
         )
         if sampling and options.seed is not None:
             torch.manual_seed(options.seed)
-        output = model.generate(**padded, generation_config=config, tokenizer=tokenizer)
+        with cpu_share.computing(self.loaded.device):
+            output = model.generate(**padded, generation_config=config, tokenizer=tokenizer)
         new_tokens = output[:, padded["input_ids"].shape[1]:].tolist()
         return [_until_end(row, _end_ids(config, tokenizer)) for row in new_tokens]
 

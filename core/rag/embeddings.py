@@ -21,6 +21,7 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from core import cpu_share
 from core.errors import InvalidInputError
 from core.hardware import best_device, native_bfloat16
 from core.rag.config import DEFAULT_EMBEDDING_MODEL
@@ -51,7 +52,7 @@ class Embedder:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), BATCH_SIZE):
             batch = order[start:start + BATCH_SIZE]
-            with self._lock:
+            with self._lock, cpu_share.computing(self._model.device):
                 vectors[batch] = self._model.encode([texts[i] for i in batch], normalize_embeddings=True,
                                                     convert_to_numpy=True, show_progress_bar=False)
             if progress:

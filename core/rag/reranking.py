@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Protocol, Sequence, TypeVar
 
+from core import cpu_share
 from core.errors import InvalidInputError
 from core.llm.base import Passage
 
@@ -70,7 +71,9 @@ class CrossEncoderReranker:
         self.model = CrossEncoder(str(_cross_encoder_folder(folder)), device="cpu")
 
     def scores(self, query: str, chunks: Sequence[Passage]) -> list[float]:
-        return [float(s) for s in self.model.predict([(query, c.text) for c in chunks], show_progress_bar=False)]
+        with cpu_share.computing():
+            scores = self.model.predict([(query, c.text) for c in chunks], show_progress_bar=False)
+        return [float(s) for s in scores]
 
 
 class QueryLikelihoodReranker:
@@ -92,7 +95,7 @@ class QueryLikelihoodReranker:
         pad = tokenizer.pad_token_id or 0
         ids = torch.tensor([[pad] * (width - len(row)) + row for row in rows], device=model.device)
         mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=model.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), cpu_share.computing(model.device):
             # the logits that predict the query's tokens: from the last prompt token on
             logits = model(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=len(asked) + 1).logits
         log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
