@@ -1,18 +1,26 @@
 """Sharing the machine's cores between the lab's processes.
 
-The lab's normal state is several processes doing tensor work at once (the
-model server beside a training job, an eval worker beside the app). Each with
-torch's default threads, two of them ran at 1/30 of their speed alone on two
-cores: OpenMP's worker threads spin at every barrier, waiting for a core the
-other process holds. One thread each, they barely slow each other.
+The lab's normal state is several processes computing at once: the model server
+beside a training job, an eval worker beside the app. Each with torch's default
+threads, two of them ran at a few percent of their speed alone on two cores
+(bench/contention.py): OpenMP's worker threads spin at every barrier, waiting
+for a core the other process holds. With one thread each, they barely slow
+each other.
 
-So tensor work runs inside `computing()`. While it does, the process holds an
-exclusive lock on a file of its own in a folder that every lab process on this
-machine shares. Before each forward pass (`rebalance`, hooked onto every model
-the lab loads, see `watch`) a process counts the others that hold their lock and
-takes its share of the cores: all of them alone, half beside one other. A
-process that crashes loses its lock with it, so the count is never stale. Idle
-processes (a model server waiting for a question) hold no lock and take no share.
+So the lab's tensor work runs inside `computing()`, and so does every job
+worker from its first import to its end (a job keeps a core busy between its
+tensor work too). While it does, the process holds an exclusive lock on a file
+of its own in a folder that every lab process on this machine shares. Before
+each forward pass, each layer, and between the layers' backward passes (hooks
+that `watch` puts on every model the lab loads), a process counts the others
+that hold their lock and takes its share of torch's threads: all of them alone,
+half beside one other. A process that crashes loses its lock with it, so the
+count is never stale; an idle one (a model server waiting for a question)
+holds no lock and takes no share.
+
+Waiting stays OpenMP's default: measured here, passive waiting cost a process
+alone 30% of its generation speed, and a shorter spin made a training job
+beside a busy Python process slower, not faster.
 
 `RAGTUNE_THREADS=N` fixes N threads per process instead.
 """
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -125,9 +134,10 @@ class CoreShare:
         now = time.monotonic()
         if not force and now - getattr(self._checked, "at", 0.0) < CHECK_EVERY_S:
             return
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return  # nothing to set yet: the work that imports torch rebalances when it computes
         self._checked.at = now
-        import torch
-
         wanted = self.threads_now()
         if torch.get_num_threads() != wanted:
             torch.set_num_threads(wanted)
@@ -141,7 +151,7 @@ class CoreShare:
         return max(1, self.all_threads() // sharers)
 
     def all_threads(self) -> int:
-        """The threads torch uses with the machine to itself (read once, before any change)."""
+        """The threads torch uses with the machine to itself (read once, before this sets any)."""
         if self._all_threads is None:
             import torch
 
@@ -151,7 +161,6 @@ class CoreShare:
     def _claim(self) -> None:
         if fixed_threads():
             return
-        self.all_threads()
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / str(os.getpid())
         while True:

@@ -15,6 +15,9 @@ import torch
 from core import cpu_share
 from core.cpu_share import CHECK_EVERY_S, CoreShare, others_computing
 from core.errors import InvalidInputError
+from core.jobs import kinds, queue, worker
+from core.jobs.context import JobContext
+from core.jobs.kinds import JobKind
 from core.llm.base import GenerationOptions, Prompt
 from core.llm.local import LocalBackend
 
@@ -150,4 +153,20 @@ def test_local_generation_holds_a_claim_while_it_generates(folder, tiny_model_di
     backend.loaded.model.register_forward_pre_hook(lambda *_: seen.append(others_computing(folder)))
     backend.generate(Prompt.ask("hello"), GenerationOptions(max_new_tokens=3))
     assert seen and set(seen) == {1}
+    assert others_computing(folder) == 0
+
+
+class CountingKind(JobKind):
+    """A job that reports how many processes compute while it runs, itself included."""
+
+    def run(self, context):
+        return {"computing": others_computing(cpu_share.share_folder())}
+
+
+def test_a_job_worker_computes_for_the_whole_job(folder, db, monkeypatch, tmp_path):
+    monkeypatch.setitem(kinds.KINDS, "counting", f"{__name__}:CountingKind")
+    job = queue.submit_job(db, "counting", {})
+    queue.set_fields(db, job.id, status=queue.RUNNING)
+    assert worker.run(JobContext(db, job, tmp_path / "job")) == queue.SUCCEEDED
+    assert queue.get_job(db, job.id).result == {"computing": 1}
     assert others_computing(folder) == 0

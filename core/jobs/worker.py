@@ -15,6 +15,7 @@ import time
 import traceback
 from typing import Optional, Sequence
 
+from core import cpu_share
 from core.errors import LabError
 from core.jobs import queue
 from core.jobs.context import Heartbeat, JobContext
@@ -53,7 +54,8 @@ def run(context: JobContext) -> str:
     context.log(f"job {job.id} ({job.kind}) attempt {job.attempts} started in pid {os.getpid()}")
     status, error, result = queue.SUCCEEDED, None, {}
     try:
-        result = kind_for(job.kind).run(context)
+        with cpu_share.computing():  # a job keeps a core busy from its first import to its end
+            result = kind_for(job.kind).run(context)
     except JobCancelled as stop:
         status, result = queue.CANCELLED, stop.result
     except LabError as exc:
