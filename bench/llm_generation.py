@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from core.llm.base import GenerationOptions, Prompt  # noqa: E402
-from core.llm.loading import cached_smollm2, load_model, load_pretrained, smollm2_gguf  # noqa: E402
+from core.llm.loading import load_model, load_pretrained  # noqa: E402
+from core.llm.sources import cached_smollm2, smollm2_gguf  # noqa: E402
 from core.llm.local import LocalBackend  # noqa: E402
 
 QUESTIONS = (

@@ -1,7 +1,7 @@
 """`python -m core`: the command line of the lab.
 
 Each capability contributes its subcommands through a `register(subparsers)`
-function listed in `COMMAND_MODULES`; a command is a function taking the parsed
+function listed in `COMMAND_MODULES` (with `core.subcommands.add_command`); a command is a function taking the parsed
 arguments and returning an exit code. Typed `LabError`s become one-line
 messages on stderr and exit code 2 here, at the edge, and nowhere else.
 """
@@ -17,7 +17,7 @@ from core.errors import LabError
 
 COMMAND_MODULES = (
     "core.checklist.commands",
-    "core.llm.commands",
+    "core.systems.commands",
     "core.rag.commands",
     "core.finetune.commands",
     "core.finetune.train_commands",
@@ -51,10 +51,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-def add_command(subparsers, name: str, help_text: str, run) -> argparse.ArgumentParser:
-    """A subcommand whose parsed arguments are handed to `run`."""
-    parser = subparsers.add_parser(name, help=help_text, description=help_text)
-    parser.set_defaults(run=run)
-    return parser

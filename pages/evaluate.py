@@ -15,8 +15,8 @@ from core.evaluation.pairwise import submit_pairwise
 from core.evaluation.runs import RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
 from core.evaluation.views import item_choices, metric_bars, question_rows, summary_rows
-from core.finetune.adapters import list_adapters
 from core.jobs import scheduler
+from core.llm.adapters import list_adapters
 from core.playground import preset_systems
 from core.rag.knowledge import ready_knowledge_bases
 from ui.common import database, ensure_router, flash, job_controls, reported_errors, show_flash

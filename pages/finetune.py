@@ -5,12 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from core.finetune import builders
-from core.finetune.adapters import list_adapters, merge_adapter
+from core.finetune.adapters import merge_adapter
 from core.finetune.analysis import base_tokenizer, length_histogram, token_lengths
 from core.finetune.datasets import get_dataset, list_datasets, read_split
-from core.finetune.job import submit_training
+from core.finetune.job import TrainingJob, submit_training
 from core.finetune.monitor import estimate
 from core.jobs import queue, scheduler
+from core.llm.adapters import list_adapters
 from core.rag.knowledge import ready_knowledge_bases
 from ui.common import database, ensure_router, flash, reported_errors, show_flash
 from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
@@ -112,7 +113,7 @@ def jobs_section(db) -> None:
     """Re-read every few seconds: reconcile, start queued jobs, redraw the curves."""
     with reported_errors():
         scheduler.refresh(db)
-        jobs = queue.list_jobs(db, kind="train", limit=50)
+        jobs = queue.list_jobs(db, kind=TrainingJob.name, limit=50)
         if not jobs:
             st.caption("No training job yet.")
             return

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import streamlit as st
 
-from core.finetune.adapters import list_adapters
+from core.llm.adapters import list_adapters
 from core.llm.base import GenerationOptions, cost_line
 from core.llm.spec import FORMS
 from core.playground import MAX_SYSTEMS, ask_and_save, list_history, preset_systems

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.llm.loading import load_model, smollm2_gguf
+from core.llm.loading import load_model
+from core.llm.sources import smollm2_gguf
 
 TINY_CONTEXT = 96
 

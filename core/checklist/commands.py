@@ -8,8 +8,8 @@ from pathlib import Path
 
 from core.checklist.report import render_markdown
 from core.checklist.sessions import answers_by_participant, get_session, list_sessions
-from core.cli import add_command
 from core.store import current_database
+from core.subcommands import add_command
 
 
 def register(subparsers) -> None:

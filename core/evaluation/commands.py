@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.cli import add_command
 from core.evaluation.sets import eval_items, get_eval_set, import_eval_file, list_eval_sets, remove_eval_set
 from core.store import current_database
+from core.subcommands import add_command
 
 
 def register(subparsers) -> None:

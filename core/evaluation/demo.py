@@ -19,11 +19,11 @@ from core.errors import NotFoundError
 from core.evaluation.sets import get_eval_set, import_eval_file
 from core.finetune.builders import SAMPLE_FILE, import_jsonl
 from core.finetune.datasets import get_dataset
+from core.project import EVAL_SETS_DIR
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import create_knowledge_base, get_knowledge_base
 from core.store import Database
 
-EVAL_SETS_DIR = Path(__file__).resolve().parents[2] / "eval_sets"
 DEMO_DIR = EVAL_SETS_DIR / "demo"
 VERSIONS = ("v1", "v2")
 DATASET = "ledgerly-docs-v1"

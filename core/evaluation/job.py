@@ -40,6 +40,8 @@ RAGAS_MODULE = "core.evaluation.ragas_metrics"
 
 
 class EvalJob(JobKind):
+    name = "eval"
+
     def validate(self, config: dict[str, Any]) -> None:
         from core.store import current_database
 
@@ -113,7 +115,7 @@ def _build(db: Database, system: str) -> tuple[Backend | LabError, dict[str, Any
 
 def _resolved(db: Database, spec: SystemSpec) -> dict[str, Any]:
     """The adapter's folder and the knowledge base's live generation, for the record."""
-    from core.finetune.adapters import adapter_path
+    from core.llm.adapters import adapter_path
     from core.rag.knowledge import get_knowledge_base
 
     resolved: dict[str, Any] = {}

@@ -63,6 +63,7 @@ def compare(backend: Backend, item_id: str, question: str, reference: str, answe
 def submit_pairwise(db: Database, run_id: int, system_a: str, system_b: str, judge: str) -> Job:
     """Check the pair and queue the judging as a job of the run."""
     from core.evaluation.runs import check_run_finished
+    from core.evaluation.job import EvalJob
     from core.jobs.scheduler import submit
 
     run = check_run_finished(db, run_id)
@@ -70,7 +71,7 @@ def submit_pairwise(db: Database, run_id: int, system_a: str, system_b: str, jud
     if not judge or not judge.strip():
         raise InvalidInputError("Choose a judge for the pairwise comparison, e.g. anthropic:claude-sonnet-4-5.")
     judge = parse_spec(judge).text
-    job = submit(db, "eval", {"run_id": run_id, "pairwise": [system_a, system_b], "judge": judge},
+    job = submit(db, EvalJob.name, {"run_id": run_id, "pairwise": [system_a, system_b], "judge": judge},
                  title=f"pairwise judge {judge} on run {run_id}: {system_a} vs {system_b}")
     update_run(db, run_id, job_id=job.id)
     return job

@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-from core.cli import add_command
 from core.errors import InvalidInputError
 from core.evaluation.catalog import JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
 from core.evaluation.experiments import experiment_systems, proposed_experiment
@@ -19,6 +18,7 @@ from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit
 from core.evaluation.sets import resolve_eval_set
 from core.evaluation.views import format_estimate
 from core.store import current_database
+from core.subcommands import add_command
 
 
 def register(subparsers) -> None:

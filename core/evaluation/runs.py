@@ -8,9 +8,7 @@ run never redoes an answered item; `summarise` aggregates the scores in SQL.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sqlalchemy import func
@@ -20,13 +18,14 @@ from core.errors import InvalidInputError, NotFoundError
 from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
 from core.evaluation.sets import eval_items, get_eval_set
 from core.evaluation.stats import bootstrap_mean, latency_percentiles
+from core.git import run_git
 from core.llm.base import GenerationOptions
 from core.llm.spec import parse_spec
+from core.project import PROJECT_ROOT
 from core.store import Database
 from core.store.tables import EvalItem, EvalResult, EvalRun, EvalScore, Job, utc_now
 
 SEMANTIC = "semantic_similarity"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,7 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
     (a system spec), every answer to an item with a reference is also graded by that judge, and the
     judge's ragas metrics can be asked for. `decision_session_id` links the run to the decision
     session whose experiment it carries out."""
+    from core.evaluation.job import EvalJob
     from core.jobs.scheduler import submit
 
     get_eval_set(db, eval_set)
@@ -74,7 +74,7 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
                       decision_session_id=decision_session_id)
         session.add(run)
     try:
-        job = submit(db, "eval", {"run_id": run.id},
+        job = submit(db, EvalJob.name, {"run_id": run.id},
                      title=f"eval {eval_set}{f' (first {options.limit})' if options.limit else ''} on "
                            f"{len(specs)} system(s): {', '.join(specs)}")
     except BaseException:
@@ -108,9 +108,8 @@ def _check_knowledge_bases(db: Database, specs: Sequence[str]) -> None:
 def git_revision() -> str:
     """The app's revision, `-dirty` with uncommitted changes; "" outside a git checkout."""
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=PROJECT_ROOT, capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        return run_git(PROJECT_ROOT, "describe", "--always", "--dirty", timeout_s=10).decode().strip()
+    except InvalidInputError:
         return ""
 
 
@@ -172,6 +171,7 @@ def _score_rows(results: list[EvalResult], scores: list[dict[str, Score]]) -> li
 def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge: Optional[str] = None) -> Job:
     """Grade a finished run's stored answers again, with `metrics` and/or another `judge`, without asking
     the systems again: the old scores of those metrics are replaced. Runs as a job."""
+    from core.evaluation.job import EvalJob
     from core.jobs.scheduler import submit
 
     run = check_run_finished(db, run_id)
@@ -185,7 +185,7 @@ def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge
                                                           col(EvalScore.metric).in_(rescored))).all():
             session.delete(score)
     update_run(db, run_id, metrics=list(dict.fromkeys([*run.metrics, *rescored])), judge=judge or run.judge)
-    job = submit(db, "eval", {"run_id": run_id, "rescore": rescored},
+    job = submit(db, EvalJob.name, {"run_id": run_id, "rescore": rescored},
                  title=f"re-score eval run {run_id} with {', '.join(rescored)}" + (f" (judge {judge})" if judge else ""))
     update_run(db, run_id, job_id=job.id)
     return job

@@ -209,11 +209,3 @@ def remove_eval_set(db: Database, name: str) -> None:
     eval_set = get_eval_set(db, name)
     with db.session() as session:
         session.delete(session.get(EvalSet, eval_set.id))
-
-
-def stored_questions(db: Database) -> list[tuple[str, str]]:
-    """("eval set NAME:ID", question) for every stored item: what the leakage check compares against."""
-    with db.session() as session:
-        rows = session.exec(select(EvalSet.name, EvalItem.item_id, EvalItem.question)
-                            .where(EvalItem.set_id == EvalSet.id).order_by(EvalSet.name, EvalItem.position)).all()
-    return [(f"eval set {name}:{item_id}", question) for name, item_id, question in rows]

@@ -10,21 +10,16 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from sqlmodel import select
-
-from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from core.errors import AlreadyExistsError, InvalidInputError
+from core.llm.adapters import adapters_dir, find_adapter, get_adapter
 from core.rag.config import validate_name
 from core.settings import get_settings
 from core.store import Database
 from core.store.tables import Adapter
 
 TRAINING_CONFIG_FILE = "training_config.json"
-
-
-def adapters_dir() -> Path:
-    return get_settings().models_dir / "adapters"
 
 
 def merged_dir() -> Path:
@@ -70,31 +65,6 @@ def library_versions() -> dict[str, str]:
     return {name: version(name) for name in ("torch", "transformers", "peft", "bitsandbytes")}
 
 
-def list_adapters(db: Database) -> list[Adapter]:
-    with db.session() as session:
-        return list(session.exec(select(Adapter).order_by(Adapter.created_at.desc())))  # type: ignore[attr-defined]
-
-
-def find_adapter(db: Database, name: str) -> Optional[Adapter]:
-    with db.session() as session:
-        return session.exec(select(Adapter).where(Adapter.name == name)).first()
-
-
-def get_adapter(db: Database, name: str) -> Adapter:
-    row = find_adapter(db, name)
-    if row is None:
-        raise NotFoundError(f"No adapter named {name!r}: the Fine-tune page and `python -m core jobs list` "
-                            "show what was trained.")
-    return row
-
-
-def adapter_path(db: Database, name_or_path: str) -> str:
-    """A registered adapter's folder by name; a path (anything with a slash) as given."""
-    if "/" in name_or_path or "\\" in name_or_path or Path(name_or_path).expanduser().is_dir():
-        return name_or_path
-    return get_adapter(db, name_or_path).path
-
-
 def remove_adapter(db: Database, name: str) -> None:
     row = get_adapter(db, name)
     with db.session() as session:
@@ -109,7 +79,8 @@ def merge_adapter(db: Database, name: str) -> Path:
     `local:PATH` loads without peft (made once, then reused)."""
     from peft import PeftModel
 
-    from core.llm.loading import load_pretrained, resolve_source
+    from core.llm.loading import load_pretrained
+    from core.llm.sources import resolve_source
 
     row = get_adapter(db, name)
     if row.merged_path and Path(row.merged_path, "config.json").is_file():

@@ -19,10 +19,14 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.errors import InvalidInputError, NotFoundError
-from core.llm.loading import DEFAULT_MODEL, resolve_source
+from sqlmodel import select
 
-EVAL_SETS_DIR = Path(__file__).resolve().parents[2] / "eval_sets"
+from core.errors import InvalidInputError, NotFoundError
+from core.llm.defaults import DEFAULT_MODEL
+from core.project import EVAL_SETS_DIR
+from core.store import Database
+from core.store.tables import EvalItem, EvalSet
+
 JACCARD_THRESHOLD = 0.8  # share of distinct words in common
 RATIO_THRESHOLD = 0.9  # difflib's character-level similarity
 _PUNCTUATION = re.compile(r"[^\w\s]")
@@ -32,6 +36,8 @@ _PUNCTUATION = re.compile(r"[^\w\s]")
 def base_tokenizer(base: str = DEFAULT_MODEL) -> Any:
     """The tokenizer of a base model as the loader names it: "smollm2", a folder or a cached hub id."""
     from transformers import AutoTokenizer
+
+    from core.llm.sources import resolve_source
 
     source, _name = resolve_source(base)
     try:
@@ -88,6 +94,14 @@ def eval_questions(folder: Path = EVAL_SETS_DIR) -> list[tuple[str, str]]:
                                         "eval_sets/README.md describes the format.") from exc
             found.append((f"{path.relative_to(folder.parent)}:{number}", str(question)))
     return found
+
+
+def stored_questions(db: Database) -> list[tuple[str, str]]:
+    """("eval set NAME:ID", question) for every stored item: what the leakage check compares against."""
+    with db.session() as session:
+        rows = session.exec(select(EvalSet.name, EvalItem.item_id, EvalItem.question)
+                            .where(EvalItem.set_id == EvalSet.id).order_by(EvalSet.name, EvalItem.position)).all()
+    return [(f"eval set {name}:{item_id}", question) for name, item_id, question in rows]
 
 
 def leakage_report(examples: Sequence[dict], questions: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:

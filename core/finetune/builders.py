@@ -11,7 +11,7 @@ from core.finetune import from_kb, git_history
 from core.finetune.datasets import DEFAULT_VALIDATION_FRACTION, check_new_name, create_dataset
 from core.finetune.formats import read_dataset
 from core.llm.base import Backend
-from core.llm.loading import DEFAULT_MODEL
+from core.llm.defaults import DEFAULT_MODEL
 from core.llm.spec import SystemSpec, parse_spec
 from core.rag.indexer import Progress
 from core.rag.knowledge import get_knowledge_base

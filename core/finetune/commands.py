@@ -12,14 +12,14 @@ import json
 import sys
 from pathlib import Path
 
-from core.cli import add_command
 from core.errors import InvalidInputError
 from core.finetune import builders, git_history
 from core.finetune.datasets import (DEFAULT_VALIDATION_FRACTION, check_validation_fraction, get_dataset,
                                     list_datasets, read_split, remove_dataset)
-from core.llm.loading import DEFAULT_MODEL
+from core.llm.defaults import DEFAULT_MODEL
 from core.store import current_database
 from core.store.tables import FineTuneDataset
+from core.subcommands import add_command
 
 PREVIEW_CHARS = 300  # per message in `show`'s text output
 

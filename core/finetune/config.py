@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from core.errors import InvalidInputError
-from core.llm.loading import DEFAULT_MODEL, DEVICE_CHOICES
+from core.llm.defaults import DEFAULT_MODEL, DEVICE_CHOICES
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")

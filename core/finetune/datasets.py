@@ -19,9 +19,10 @@ from typing import Any, Optional, Sequence
 from sqlmodel import select
 
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StoreError
-from core.finetune.analysis import base_tokenizer, eval_questions, leakage_report, length_stats, token_lengths
+from core.finetune.analysis import (base_tokenizer, eval_questions, leakage_report, length_stats, stored_questions,
+                                    token_lengths)
 from core.finetune.formats import check_examples
-from core.llm.loading import DEFAULT_MODEL
+from core.llm.defaults import DEFAULT_MODEL
 from core.rag.config import validate_name
 from core.settings import get_settings
 from core.store import Database
@@ -67,8 +68,6 @@ def create_dataset(db: Database, name: str, examples: Sequence[dict], source: st
 
 
 def _all_eval_questions(db: Database) -> list[tuple[str, str]]:
-    from core.evaluation.sets import stored_questions
-
     return eval_questions() + stored_questions(db)
 
 

@@ -14,15 +14,14 @@ are worth learning from, so these are skipped, and counted by reason:
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InvalidInputError
+from core.git import commit_id, run_git, top_level
 from core.rag.config import checked_source_path
 
-GIT_TIMEOUT_S = 120
 DEFAULT_MAX_DIFF_CHARS = 6000
 EXAMPLE_FORMAT = "commit_diff"  # stored as the dataset's source_format
 DEFAULT_MAX_COMMITS = 1000  # the newest ones; bounds the time a huge history takes
@@ -48,8 +47,8 @@ def examples_from_git(path: str | Path, rev: str = "HEAD", max_diff_chars: int =
     if max_diff_chars < 1 or max_commits < 1:
         raise InvalidInputError("max_diff_chars and max_commits must be at least 1.")
     root = checked_source_path(path)
-    top = Path(_git(root if root.is_dir() else root.parent, "rev-parse", "--show-toplevel").strip())
-    commit = _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=f"revision {rev!r}").strip()
+    top = top_level(root)
+    commit = commit_id(top, rev)
     result = GitExamples(repo=str(top), rev=rev, commit=commit)
     skipped: Counter[str] = Counter()
     merges = int(_git(top, "rev-list", "--merges", "--count", f"--max-count={max_commits}", commit))
@@ -97,19 +96,5 @@ def _describe(skipped: Counter[str]) -> str:
     return ", ".join(f"{count} {reason}" for reason, count in skipped.most_common()) or "no commits"
 
 
-def _git(cwd: Path, *args: str, what: str = "") -> str:
-    try:
-        done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, timeout=GIT_TIMEOUT_S)
-    except FileNotFoundError as exc:
-        raise InvalidInputError("git is not installed: install git to build a dataset from history.") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise InvalidInputError(f"git {args[0]} in {cwd} took over {GIT_TIMEOUT_S} s: "
-                                "lower the number of commits, or use a smaller repository.") from exc
-    if done.returncode == 0:
-        return done.stdout.decode("utf-8", errors="replace")
-    said = done.stderr.decode(errors="replace").strip()
-    if "not a git repository" in said:
-        raise InvalidInputError(f"{cwd} is not a git repository: point at a folder inside a repository.")
-    if what:
-        raise InvalidInputError(f"The repository at {cwd} has no {what}: give an existing branch, tag or commit.")
-    raise InvalidInputError(f"git {args[0]} failed in {cwd}: {said or 'no message'}")
+def _git(top: Path, *args: str) -> str:
+    return run_git(top, *args).decode("utf-8", errors="replace")

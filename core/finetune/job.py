@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any, Optional
 
 from core.errors import InvalidInputError, NotFoundError
-from core.finetune.adapters import adapters_dir, save_adapter, validate_adapter_name
+from core.finetune.adapters import save_adapter, validate_adapter_name
 from core.finetune.config import TrainingConfig
 from core.jobs import queue
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
 from core.jobs.processes import job_dir
 from core.jobs.scheduler import submit
-from core.llm.loading import DEFAULT_MODEL, SMOLLM2_NAME, resolve_source, smollm2_cache_dir, smollm2_gguf
+from core.llm.adapters import adapters_dir
+from core.llm.defaults import DEFAULT_MODEL, SMOLLM2_NAME
+from core.llm.sources import resolve_source, smollm2_cache_dir, smollm2_gguf
 from core.llm.pricing import hourly_cost
 from core.serving.routing import release_local_models
 from core.store import Database, current_database
@@ -36,7 +38,7 @@ def submit_training(db: Database, training: TrainingConfig) -> Job:
     """Queue a training job (it starts at once when a slot is free)."""
     if training.device != "cpu" and torch_cuda_available():
         release_local_models()  # models loaded here or in the model server would hold GPU memory the job needs
-    return submit(db, "train", {"training": training.to_dict()},
+    return submit(db, TrainingJob.name, {"training": training.to_dict()},
                   title=f"train {training.adapter_name} on {training.dataset} ({training.base_model}"
                         f"{', QLoRA' if training.qlora else ''})")
 
@@ -48,6 +50,8 @@ def torch_cuda_available() -> bool:
 
 
 class TrainingJob(JobKind):
+    name = "train"
+
     def validate(self, config: dict[str, Any]) -> None:
         from core.finetune.datasets import get_dataset
 
@@ -55,7 +59,7 @@ class TrainingJob(JobKind):
         db = current_database()
         get_dataset(db, training.dataset)
         validate_adapter_name(db, training.adapter_name)
-        for job in queue.list_jobs(db, kind="train", statuses=queue.ACTIVE + queue.RESUMABLE):
+        for job in queue.list_jobs(db, kind=TrainingJob.name, statuses=queue.ACTIVE + queue.RESUMABLE):
             if job.config.get("training", {}).get("adapter_name") == training.adapter_name:
                 raise InvalidInputError(f"Job {job.id} ({job.status}) already trains an adapter named "
                                         f"{training.adapter_name!r}: pick another name.")

@@ -13,6 +13,7 @@ from typing import Optional
 import pandas as pd
 
 from core.finetune.config import TrainingConfig
+from core.finetune.job import TrainingJob
 from core.hardware import best_device, native_bfloat16
 from core.jobs import queue
 from core.store import Database
@@ -71,7 +72,7 @@ def _hardware_key(config: TrainingConfig) -> str:
 
 
 def _measured_tokens_per_s(db: Database, config: TrainingConfig) -> Optional[float]:
-    for job in queue.list_jobs(db, kind="train", statuses=[queue.SUCCEEDED], limit=20):
+    for job in queue.list_jobs(db, kind=TrainingJob.name, statuses=[queue.SUCCEEDED], limit=20):
         other = job.config.get("training", {})
         same = all(other.get(key) == getattr(config, key) for key in ("base_model", "qlora", "precision", "device"))
         if same:

@@ -7,14 +7,15 @@ import json
 import sys
 from dataclasses import fields
 
-from core.cli import add_command
-from core.finetune.adapters import list_adapters, merge_adapter, remove_adapter
+from core.finetune.adapters import merge_adapter, remove_adapter
+from core.llm.adapters import list_adapters
 from core.finetune.config import TrainingConfig
 from core.finetune.job import submit_training
 from core.jobs import queue
 from core.jobs.commands import wait_for
 from core.store import current_database
 from core.store.tables import utc_now
+from core.subcommands import add_command
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainingConfig) if f.name not in ("dataset", "adapter_name")}
 

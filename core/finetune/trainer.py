@@ -25,7 +25,8 @@ from core import cpu_share
 from core.errors import InvalidInputError
 from core.finetune.config import TrainingConfig
 from core.hardware import native_bfloat16
-from core.llm.loading import DTYPES, load_pretrained, resolve_device, resolve_source
+from core.llm.loading import DTYPES, load_pretrained, resolve_device
+from core.llm.sources import resolve_source
 
 ReportMetrics = Callable[[int, dict[str, float]], None]
 ReportProgress = Callable[[float, str], None]

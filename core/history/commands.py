@@ -12,11 +12,11 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from core.cli import add_command
 from core.evaluation.runs import list_runs
 from core.history.baselines import regressions, set_baseline
 from core.history.compare import RunComparison, compare_runs
 from core.store import current_database
+from core.subcommands import add_command
 
 
 def register(subparsers) -> None:

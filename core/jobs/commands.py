@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from core.cli import add_command
 from core.jobs import queue, scheduler
 from core.store import current_database
 from core.store.tables import Job
+from core.subcommands import add_command
 
 POLL_S = 2.0
 WATCHED = ("train_loss", "validation_loss", "tokens_per_s")  # what --wait prints as a job runs

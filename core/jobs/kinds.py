@@ -23,7 +23,10 @@ KINDS = {
 
 
 class JobKind:
-    """What a kind of job must say: how to check its config, run it, resume it."""
+    """What a kind of job must say: its name (its key in `KINDS`, kept on its rows),
+    how to check its config, run it, resume it."""
+
+    name: str = ""
 
     def validate(self, config: dict[str, Any]) -> None:
         """Raise `InvalidInputError` for a config that would fail: before anything is queued."""

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
 
-import psutil
-
+from core.processes import live_command, spawn_detached
 from core.settings import get_settings
 
 WORKER_MODULE = "core.jobs.worker"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def job_dir(job_id: int) -> Path:
@@ -33,15 +30,9 @@ def worker_command(job_id: int, gpus: int = 0) -> list[str]:
 
 
 def start_worker(command: list[str], log_path: Path) -> int:
-    """Start the worker in a session of its own (a Streamlit restart or a Ctrl-C in
-    the terminal that launched it does not reach it); returns its pid. Workers
-    generate in their own main thread, never through the model server."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1", "RAGTUNE_MODEL_SERVER": "off"})
-    return process.pid
+    """Start the worker in the background; returns its pid. Workers generate in
+    their own main thread, never through the model server."""
+    return spawn_detached(command, log_path).pid
 
 
 def is_worker_alive(pid: Optional[int], job_id: int) -> bool:
@@ -52,15 +43,6 @@ def is_worker_alive(pid: Optional[int], job_id: int) -> bool:
     _reap(pid)
     command = live_command(pid)
     return command is not None and WORKER_MODULE in command and str(job_id) in command
-
-
-def live_command(pid: int) -> Optional[list[str]]:
-    """The command line of process `pid`, or None when it is gone or a zombie."""
-    try:
-        process = psutil.Process(pid)
-        return None if process.status() == psutil.STATUS_ZOMBIE else process.cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
 
 
 def signal_worker(pid: int, sig: int = signal.SIGTERM) -> None:

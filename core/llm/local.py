@@ -16,7 +16,8 @@ import torch
 from core import cpu_share
 from core.errors import InvalidInputError
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
-from core.llm.loading import DEFAULT_MODEL, LoadedModel, load_model
+from core.llm.defaults import DEFAULT_MODEL
+from core.llm.loading import LoadedModel, load_model
 from core.llm.pricing import hourly_cost
 from core.llm.spec import SystemSpec
 
@@ -48,7 +49,7 @@ class LocalBackend(Backend):
         """The model a `local` spec names; `adapter=NAME` is a registered adapter, else a folder."""
         options = spec.typed_options
         if "adapter" in options:
-            from core.finetune.adapters import adapter_path
+            from core.llm.adapters import adapter_path
             from core.store import current_database
 
             options["adapter"] = adapter_path(current_database(), options["adapter"])

@@ -23,9 +23,7 @@ from typing import Optional
 from urllib.parse import parse_qsl, urlencode
 
 from core.errors import InvalidInputError
-from core.llm.base import Backend
-from core.llm.loading import DEFAULT_MODEL as LOCAL_DEFAULT, DEVICE_CHOICES, DTYPE_CHOICES
-from core.rag.config import SEARCH_MODES
+from core.llm.defaults import DEFAULT_MODEL as LOCAL_DEFAULT, DEVICE_CHOICES, DTYPE_CHOICES
 
 FORMS = (
     "local",
@@ -38,6 +36,7 @@ FORMS = (
 )
 # Retrieval options apply to any backend: the knowledge base, how many chunks, which search.
 RETRIEVAL_OPTIONS = {"kb", "k", "mode"}
+SEARCH_MODES = ("hybrid", "dense", "bm25")  # hybrid (reciprocal rank fusion) first: the default
 _REMOTE_OPTIONS = {"base_url", "max_retries", "timeout"}
 OPTIONS = {
     "local": {"adapter", "dtype", "device", "batch_size"} | RETRIEVAL_OPTIONS,
@@ -134,21 +133,3 @@ def _check_value(key: str, value: str) -> None:
 
 def _invalid(problem: str):
     raise InvalidInputError(f"{problem}. Valid forms: " + "; ".join(f"`{form}`" for form in FORMS) + ".")
-
-
-def build_backend(spec: SystemSpec, key: Optional[str] = None) -> Backend:
-    """The backend `spec` names. `key` overrides the API key from the environment
-    (the dashboard passes st.secrets'); local models ignore it. The spec's `kb`
-    is not applied here: retrieval wraps the backend this returns."""
-    options = spec.typed_options
-    if spec.backend == "local":
-        from core.serving.routing import local_backend  # in this process, or through the model server
-
-        return local_backend(spec)
-    if spec.backend == "anthropic":
-        from core.llm.anthropic_backend import AnthropicBackend
-
-        return AnthropicBackend(spec.model, key=key, **options)
-    from core.llm.openai_compatible import OpenAICompatibleBackend
-
-    return OpenAICompatibleBackend(spec.model, key=key, **options)

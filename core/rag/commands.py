@@ -7,12 +7,10 @@ import json
 import sys
 from dataclasses import asdict
 
-from core.cli import add_command
-from core.rag.config import CHUNKERS, SEARCH_MODES, KnowledgeBaseConfig
-from core.rag.indexer import IndexStats
-from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, open_retriever,
-                                reindex_knowledge_base, remove_knowledge_base)
+from core.llm.spec import SEARCH_MODES
+from core.rag.config import CHUNKERS, KnowledgeBaseConfig
 from core.store import current_database
+from core.subcommands import add_command
 
 _DEFAULTS = KnowledgeBaseConfig()
 
@@ -55,6 +53,8 @@ def run_add(args: argparse.Namespace) -> int:
         chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=args.overlap,
         embedding_model=args.embedding_model, bfloat16=not args.float32, reranker_model=args.reranker,
         neighbours=args.neighbours, max_file_bytes=int(args.max_file_mb * 1e6))
+    from core.rag.knowledge import create_knowledge_base  # Chroma and the indexer: only when a command needs them
+
     row = create_knowledge_base(current_database(), args.name, config, progress=_print_progress)
     print(f"{row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s), {row.size_bytes / 1e6:.1f} MB")
     _print_skipped(row.skipped)
@@ -62,6 +62,8 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    from core.rag.knowledge import open_retriever
+
     hits = open_retriever(current_database(), args.name).search(args.query, mode=args.mode, k=args.k)
     if args.json:
         print(json.dumps([{**asdict(h), "location": h.location} for h in hits], indent=2))
@@ -73,6 +75,8 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_list(_args: argparse.Namespace) -> int:
+    from core.rag.knowledge import list_knowledge_bases
+
     for row in list_knowledge_bases(current_database()):
         indexed = f"{row.last_indexed_at:%Y-%m-%d %H:%M}" if row.last_indexed_at else "-"
         source = row.config.get("source_path", "")
@@ -82,7 +86,9 @@ def run_list(_args: argparse.Namespace) -> int:
 
 
 def run_reindex(args: argparse.Namespace) -> int:
-    stats: IndexStats = reindex_knowledge_base(current_database(), args.name, progress=_print_progress)
+    from core.rag.knowledge import reindex_knowledge_base
+
+    stats = reindex_knowledge_base(current_database(), args.name, progress=_print_progress)
     print(f"{args.name}: {stats.embedded_files} file(s) re-embedded, {stats.reused_files} unchanged, "
           f"{stats.removed_files} removed; {stats.chunk_count} chunk(s) in {stats.seconds:.1f} s")
     if stats.full_reembed_reason:
@@ -92,6 +98,8 @@ def run_reindex(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    from core.rag.knowledge import remove_knowledge_base
+
     remove_knowledge_base(current_database(), args.name)
     print(f"removed {args.name}")
     return 0

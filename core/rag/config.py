@@ -18,7 +18,6 @@ from core.errors import InvalidInputError
 from core.settings import get_settings
 
 CHUNKERS = ("code", "recursive", "fixed", "semantic")
-SEARCH_MODES = ("hybrid", "dense", "bm25")  # hybrid (reciprocal rank fusion) first: the default
 SOURCE_KINDS = ("folder", "git", "upload")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 MAX_NEIGHBOURS = 3

@@ -5,8 +5,9 @@ package; any other model must be a local folder, because nothing here may
 download at run time. It runs on CUDA when present, in bfloat16 where that is
 native (about 3x faster on such CPUs, cosine to float32 ~1.000).
 
-Chroma gets `ChromaEmbeddingFunction`, an explicit function over the same
-model: without one, Chroma falls back to its default, which downloads a model.
+Chroma gets `core.rag.chroma_embedding.ChromaEmbeddingFunction`, an explicit
+function over the same model: without one, Chroma falls back to its default,
+which downloads a model.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from chromadb.utils.embedding_functions import register_embedding_function
 
 from core import cpu_share
 from core.errors import InvalidInputError
@@ -84,29 +83,3 @@ def load_embedder(model: str = DEFAULT_EMBEDDING_MODEL, bfloat16: bool = True) -
 def _embedder(model_path: Path, bfloat16: bool) -> Embedder:
     # Keyed by the resolved folder, so every spelling of one model shares one copy in memory.
     return Embedder(model_path, bfloat16=bfloat16)
-
-
-@register_embedding_function
-class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
-    """Chroma's view of an `Embedder`, so Chroma never reaches for its downloading default."""
-
-    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, bfloat16: bool = True):
-        self.model = model
-        self.bfloat16 = bfloat16
-
-    def __call__(self, input: Documents) -> Embeddings:
-        return list(load_embedder(self.model, self.bfloat16).embed(list(input)))
-
-    @staticmethod
-    def name() -> str:
-        return "ragtune-sentence-transformers"
-
-    def default_space(self) -> str:
-        return "cosine"
-
-    def get_config(self) -> dict[str, Any]:
-        return {"model": self.model, "bfloat16": self.bfloat16}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "ChromaEmbeddingFunction":
-        return ChromaEmbeddingFunction(config["model"], config.get("bfloat16", True))

@@ -22,6 +22,8 @@ from core.store.tables import Job, KnowledgeBase
 
 
 class IndexJob(JobKind):
+    name = "index"
+
     def validate(self, config: dict[str, Any]) -> None:
         from core.store import current_database
 
@@ -66,7 +68,7 @@ def submit_index(db: Database, name: str, config: KnowledgeBaseConfig,
     row = register_knowledge_base(db, name, config, uploads)
     try:
         load_source(KnowledgeBaseConfig.from_dict(row.config))  # a source with nothing to read fails here, at once
-        return row, submit(db, "index", {"name": row.name, "action": "create"}, title=f"index {row.name}")
+        return row, submit(db, IndexJob.name, {"name": row.name, "action": "create"}, title=f"index {row.name}")
     except BaseException:
         remove_knowledge_base(db, row.name)
         raise
@@ -78,11 +80,11 @@ def submit_reindex(db: Database, name: str) -> Job:
     from core.jobs.scheduler import submit
 
     row = get_knowledge_base(db, name)
-    busy = [job for job in queue.list_jobs(db, kind="index", statuses=queue.ACTIVE)
+    busy = [job for job in queue.list_jobs(db, kind=IndexJob.name, statuses=queue.ACTIVE)
             if job.config.get("name") == row.name]
     if busy:
         raise InvalidInputError(f"{row.name} is being indexed already (job {busy[0].id}): wait for it, or cancel it.")
-    return submit(db, "index", {"name": row.name, "action": "reindex"}, title=f"re-index {row.name}")
+    return submit(db, IndexJob.name, {"name": row.name, "action": "reindex"}, title=f"re-index {row.name}")
 
 
 def recent_index_jobs(db: Database, hours: float = 1.0) -> list[Job]:
@@ -93,5 +95,5 @@ def recent_index_jobs(db: Database, hours: float = 1.0) -> list[Job]:
     from core.store.tables import as_utc, utc_now
 
     since = utc_now() - timedelta(hours=hours)
-    return [job for job in queue.list_jobs(db, kind="index", limit=20)
+    return [job for job in queue.list_jobs(db, kind=IndexJob.name, limit=20)
             if job.status in queue.ACTIVE or (job.finished_at and as_utc(job.finished_at) >= since)]

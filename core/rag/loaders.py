@@ -10,18 +10,17 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from core.errors import InvalidInputError
+from core.git import commit_id, run_git, top_level
 
 # Folders that hold tooling state or dependencies, never a team's own knowledge.
 IGNORED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox",
                 ".mypy_cache", ".pytest_cache"}
 HTML_SUFFIXES = {".html", ".htm"}
-GIT_TIMEOUT_S = 60
 
 
 class SkipFile(Exception):
@@ -125,11 +124,9 @@ def load_uploads(uploads: Iterable[tuple[str, bytes]], max_bytes: int) -> LoadRe
 
 def load_git(repo: Path, rev: str, max_bytes: int) -> LoadResult:
     """The files tracked at revision `rev` of the repository containing `repo`."""
-    top = Path(_git(repo if repo.is_dir() else repo.parent, "rev-parse", "--show-toplevel").decode().strip())
-    commit = _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=f"revision {rev!r}")
-    commit_id = commit.decode().strip()
+    top = top_level(repo)
     result = LoadResult()
-    listing = _git(top, "ls-tree", "-r", "-l", "-z", "--full-tree", commit_id)
+    listing = run_git(top, "ls-tree", "-r", "-l", "-z", "--full-tree", commit_id(top, rev))
     for entry in filter(None, listing.split(b"\0")):
         meta, raw_path = entry.split(b"\t", 1)
         _mode, kind, blob, size = meta.split()
@@ -139,7 +136,7 @@ def load_git(repo: Path, rev: str, max_bytes: int) -> LoadResult:
         if int(size) > max_bytes:
             result.skipped.append(Skipped(path, too_big(int(size), max_bytes)))
             continue
-        result.add(path, lambda blob=blob: _git(top, "cat-file", "blob", blob.decode()), max_bytes)
+        result.add(path, lambda blob=blob: run_git(top, "cat-file", "blob", blob.decode()), max_bytes)
     return result.require_files(f"{top} at {rev}")
 
 
@@ -155,24 +152,6 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise SkipFile(f"cannot be read: {exc.strerror or exc}") from exc
-
-
-def _git(cwd: Path, *args: str, what: str = "") -> bytes:
-    try:
-        done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, timeout=GIT_TIMEOUT_S)
-    except FileNotFoundError as exc:
-        raise InvalidInputError("git is not installed: install git, or index the folder instead.") from exc
-    if done.returncode == 0:
-        return done.stdout
-    said = done.stderr.decode(errors="replace").strip()
-    if "not a git repository" in said:
-        raise InvalidInputError(
-            f"{cwd} is not a git repository: point at a repository (a folder with a .git), "
-            "or add it as a plain folder."
-        )
-    if what:
-        raise InvalidInputError(f"The repository at {cwd} has no {what}: give an existing branch, tag or commit.")
-    raise InvalidInputError(f"git {args[0]} failed in {cwd}: {said or 'no message'}")
 
 
 def _pdf_text(data: bytes) -> str:

@@ -16,12 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlparse
 
-import chromadb
 import numpy as np
-from chromadb.config import Settings as ChromaSettings
 
 from core.errors import StoreError
-from core.rag.embeddings import ChromaEmbeddingFunction
 from core.settings import get_settings
 
 CHROMA_URL_ENV = "CHROMA_URL"
@@ -94,13 +91,13 @@ class ChromaCollections:
     def create(self, name: str, model: str, bfloat16: bool) -> ChromaStore:
         with chroma_errors(self.location):
             return ChromaStore(self.client.create_collection(
-                name, embedding_function=ChromaEmbeddingFunction(model, bfloat16),
+                name, embedding_function=_embedding_function(model, bfloat16),
                 configuration={"hnsw": {"space": "cosine"}}))
 
     def open(self, name: str, model: str, bfloat16: bool) -> ChromaStore:
         with chroma_errors(self.location):
             return ChromaStore(self.client.get_collection(
-                name, embedding_function=ChromaEmbeddingFunction(model, bfloat16)))
+                name, embedding_function=_embedding_function(model, bfloat16)))
 
     def drop(self, name: str) -> None:
         """Remove a collection; one that is already gone is fine."""
@@ -109,8 +106,17 @@ class ChromaCollections:
                 self.client.delete_collection(name)
 
 
+def _embedding_function(model: str, bfloat16: bool) -> Any:
+    from core.rag.chroma_embedding import ChromaEmbeddingFunction
+
+    return ChromaEmbeddingFunction(model, bfloat16)
+
+
 def open_collections() -> ChromaCollections:
     """The Chroma server named by $CHROMA_URL, else the embedded one under the data dir."""
+    import chromadb  # here: reading the store or printing --help must not load Chroma
+    from chromadb.config import Settings as ChromaSettings
+
     url = os.environ.get(CHROMA_URL_ENV, "").strip()
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if url:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.cli import add_command
 from core.errors import InvalidInputError
+from core.subcommands import add_command
 
 
 def register(subparsers) -> None:

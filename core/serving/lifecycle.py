@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.request
@@ -25,14 +24,13 @@ from typing import Iterator, Optional, Sequence
 import psutil
 
 from core.errors import BackendError
-from core.jobs.processes import live_command
+from core.processes import live_command, spawn_detached
 from core.settings import get_settings
 
 RECORD_NAME = "model-server.json"
 LOG_NAME = "model-server.log"
 START_TIMEOUT_S = 180.0
 HEALTH_TIMEOUT_S = 2.0
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -134,12 +132,7 @@ def start_server(options: Sequence[str] = (), timeout: float = START_TIMEOUT_S) 
     """Start a server in the background (more `core serve` options may follow) and
     wait until it answers; its output goes to `<data_dir>/model-server.log`."""
     log = log_path()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as output:
-        process = subprocess.Popen(
-            server_command(os.getpid(), options), cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=output,
-            stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "RAGTUNE_MODEL_SERVER": "off"})
+    process = spawn_detached(server_command(os.getpid(), options), log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

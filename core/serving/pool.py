@@ -12,13 +12,14 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import psutil
-import torch
 
-from core.llm.local import LocalBackend
 from core.llm.spec import SystemSpec
+
+if TYPE_CHECKING:  # loading it loads torch: `python -m core server status` must not
+    from core.llm.local import LocalBackend
 
 DEFAULT_BUDGET_FRACTION = 0.5  # of this machine's memory, when no budget is given
 GIB = 1024 ** 3
@@ -46,6 +47,8 @@ def model_bytes(backend: LocalBackend) -> int:
 
 
 def load_for_pool(spec: SystemSpec) -> LocalBackend:
+    from core.llm.local import LocalBackend
+
     return LocalBackend.from_spec(spec, shared=False)  # the pool owns its memory, not the process cache
 
 
@@ -104,5 +107,7 @@ def _touched(entry: PoolEntry) -> PoolEntry:
 
 def _free_memory() -> None:
     gc.collect()
+    import torch
+
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -19,7 +19,7 @@ from typing import Optional
 import psutil
 
 from core.errors import InvalidInputError
-from core.jobs.processes import live_command
+from core.processes import live_command
 from core.llm.spec import parse_spec
 from core.serving.compute import DEFAULT_WINDOW_S, ComputeLoop
 from core.serving.lifecycle import ServerRecord, remove_record, running_server, write_record
@@ -73,7 +73,7 @@ def serve(options: ServerOptions) -> None:
 
 def served_models() -> list[str]:
     """The default model and every registered adapter, as specs to ask for."""
-    from core.finetune.adapters import list_adapters
+    from core.llm.adapters import list_adapters
     from core.store import current_database
 
     specs = ["local", *(f"local?adapter={adapter.name}" for adapter in list_adapters(current_database()))]

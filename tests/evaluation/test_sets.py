@@ -14,8 +14,8 @@ from core.evaluation.sets import (
     list_eval_sets,
     parse_eval_set,
     remove_eval_set,
-    stored_questions,
 )
+from core.finetune.analysis import stored_questions
 from core.finetune.datasets import create_dataset
 
 DEMO = "eval_sets/demo/ledgerly-v1.jsonl"

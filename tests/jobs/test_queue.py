@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 
 from core.errors import InvalidInputError, NotFoundError
-from core.jobs import queue
+from core.jobs import kinds, queue
 from core.jobs.processes import worker_command
 from core.store import open_database
 
@@ -70,3 +70,8 @@ def test_several_gpus_launch_the_worker_under_accelerate():
     assert args.multi_gpu and args.num_processes == 2 and args.module
     assert (args.training_script, args.training_script_args) == ("core.jobs.worker", ["7"])
     assert worker_command(7, gpus=1)[1:] == ["-m", "core.jobs.worker", "7"]
+
+
+@pytest.mark.parametrize("name", sorted(kinds.KINDS))
+def test_each_kind_is_registered_under_its_own_name(name):
+    assert kinds.kind_for(name).name == name

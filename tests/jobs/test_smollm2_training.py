@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.finetune.adapters import get_adapter
+from core.llm.adapters import get_adapter
 from core.finetune.builders import import_sample
 from core.finetune.config import TrainingConfig
 from core.finetune.job import submit_training

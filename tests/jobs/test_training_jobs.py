@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.finetune.adapters import get_adapter
+from core.llm.adapters import get_adapter
 from core.finetune.job import submit_training
 from core.jobs import queue, scheduler
 from core.llm.base import GenerationOptions, Prompt

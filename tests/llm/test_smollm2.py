@@ -6,9 +6,11 @@ import time
 import pytest
 
 from core.llm.base import GenerationOptions, Prompt
-from core.llm.loading import load_model, smollm2_cache_dir
+from core.llm.loading import load_model
+from core.llm.sources import smollm2_cache_dir
 from core.llm.local import LocalBackend
-from core.llm.spec import build_backend, parse_spec
+from core.llm.spec import parse_spec
+from core.systems import build_backend
 
 pytestmark = pytest.mark.slow
 

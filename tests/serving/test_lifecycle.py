@@ -14,11 +14,12 @@ import pytest
 from core.errors import BackendError, InvalidInputError
 from core.llm.base import GenerationOptions, Prompt
 from core.llm.local import LocalBackend
-from core.llm.spec import build_backend, parse_spec
+from core.llm.spec import parse_spec
 from core.serving.client import ServerBackend
 from core.serving.lifecycle import (ServerRecord, ensure_server, read_record, record_path, running_server,
                                     start_server, write_record)
 from core.serving.routing import local_backend
+from core.systems import build_backend
 
 SHORT = GenerationOptions(max_new_tokens=4)
 

@@ -1,8 +1,10 @@
 """Systems under test: a model, alone or answering from a knowledge base.
 
-This is the one place a parsed spec becomes something to ask, for the CLI, the
-Playground and evaluation alike. A spec with `kb=NAME` wraps the model its
-spec names in a `RagSystem` over that knowledge base's live index.
+The composition root: the one place a parsed spec becomes something to ask, for
+the CLI, the Playground, evaluation and the model server's callers alike. The
+spec grammar (`core.llm.spec`) stays pure; here a local spec is routed to this
+process or the model server, a remote one gets its client, and a spec with
+`kb=NAME` wraps its model in a `RagSystem` over that knowledge base's live index.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from core.llm.base import Backend
-from core.llm.spec import SystemSpec, build_backend
+from core.llm.spec import SystemSpec
 from core.store import current_database
 
 ModelFactory = Callable[[SystemSpec], Backend]
@@ -37,3 +39,20 @@ def _retrieval_settings(spec: SystemSpec) -> dict:
     if "mode" in spec.retrieval:
         settings["mode"] = spec.retrieval["mode"]
     return settings
+
+
+def build_backend(spec: SystemSpec, key: Optional[str] = None) -> Backend:
+    """The model `spec` names, without retrieval. `key` overrides the API key from the
+    environment (the dashboard passes st.secrets'); local models ignore it."""
+    options = spec.typed_options
+    if spec.backend == "local":
+        from core.serving.routing import local_backend  # in this process, or through the model server
+
+        return local_backend(spec)
+    if spec.backend == "anthropic":
+        from core.llm.anthropic_backend import AnthropicBackend
+
+        return AnthropicBackend(spec.model, key=key, **options)
+    from core.llm.openai_compatible import OpenAICompatibleBackend
+
+    return OpenAICompatibleBackend(spec.model, key=key, **options)

@@ -6,10 +6,10 @@ import argparse
 import json
 from dataclasses import asdict
 
-from core.cli import add_command
 from core.errors import InvalidInputError
 from core.llm.base import Completion, GenerationOptions, Prompt, cost_line
 from core.llm.spec import FORMS, parse_spec
+from core.subcommands import add_command
 from core.systems import build_system
 
 
