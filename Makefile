@@ -1,6 +1,7 @@
 # Two entry points, each doing all set-up on a fresh machine (Python 3.11, no GPU):
 #   make app    installs the runtime and starts the dashboard on its embedded defaults
 #   make test   installs the runtime, test tools and Chromium, then runs the whole suite
+#   make test-fast  the inner loop: no browser, no real model (what CI runs is `make test`)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: app test bench chromium
+.PHONY: app test test-fast chromium
 
 app: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
@@ -16,6 +17,9 @@ app: $(VENV)/.runtime
 
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 $(VENV)/.runtime: requirements.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)

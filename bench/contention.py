@@ -295,6 +295,32 @@ def index_urllib3(db, name: str) -> tuple[float, int]:
     return seconds, get_knowledge_base(db, name).chunk_count
 
 
+def alone_interleaved(db, threads: int, repeats: int) -> list[dict]:
+    """Each process alone, shared and unshared in turn, `repeats` times: on this machine two runs of
+    the same thing differ by up to 20%, so one pair of numbers cannot tell 0.9x from noise."""
+    rows = []
+    for attempt in range(repeats):
+        for mode in ("shared", "unshared"):
+            set_mode(mode, threads)
+            generating = generators_at_once(1)[0]
+            job = start_training(db, f"alone-{mode}-{attempt}")
+            since = now()
+            time.sleep(TRAINING_WINDOW_S)
+            training = training_rate(db, job.id, since, now())
+            stop_job(db, job.id)
+            rows.append({"mode": mode, "attempt": attempt, "generating_tokens_per_s": generating,
+                         "training_tokens_per_s": training})
+    return rows
+
+
+def interleaved_ratios(rows: list[dict]) -> dict[str, float]:
+    def median(mode: str, key: str) -> float:
+        return statistics.median(r[key] for r in rows if r["mode"] == mode)
+
+    return {key: median("shared", key) / median("unshared", key)
+            for key in ("generating_tokens_per_s", "training_tokens_per_s")}
+
+
 # -- the run --------------------------------------------------------------------------------------
 
 def prepare(db) -> None:
@@ -312,14 +338,19 @@ def default_threads() -> int:
     return int(probe.stdout.strip())
 
 
-def run_mode(mode: str, threads: int, everything: bool) -> list[dict]:
-    from core.serving.lifecycle import stop_server
-    from core.store import current_database
-
+def set_mode(mode: str, threads: int) -> None:
+    """What every process started from now on does: share the cores, or take torch's default threads."""
     if mode == "unshared":
         os.environ["RAGTUNE_THREADS"] = str(threads)
     else:
         os.environ.pop("RAGTUNE_THREADS", None)
+
+
+def run_mode(mode: str, threads: int, everything: bool) -> list[dict]:
+    from core.serving.lifecycle import stop_server
+    from core.store import current_database
+
+    set_mode(mode, threads)
     with tempfile.TemporaryDirectory() as data_dir:
         os.environ.update(RAGTUNE_DATA_DIR=data_dir, RAGTUNE_MAX_JOBS="2", RAGTUNE_MODEL_SERVER="on")
         db = current_database()
@@ -360,22 +391,42 @@ def main() -> None:
     parser.add_argument("--generate", type=float, help=argparse.SUPPRESS)
     parser.add_argument("go_file", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--shared-only", action="store_true", help="skip the unshared (before) rows")
+    parser.add_argument("--alone-repeats", type=int, default=3, metavar="N",
+                        help="alone, shared and unshared in turn N times (0: skip)")
+    parser.add_argument("--alone-only", action="store_true", help="only the interleaved 'alone' comparison")
     args = parser.parse_args()
     if args.generate:
         return generate_for(args.generate, args.go_file)
     threads = default_threads()
-    rows = run_mode("shared", threads, everything=True)
-    if not args.shared_only:
-        rows += run_mode("unshared", threads, everything=False)
-    print_table(rows)
-    ratios = alone_ratios(rows)
+    rows: list[dict] = []
+    if not args.alone_only:
+        rows = run_mode("shared", threads, everything=True)
+        if not args.shared_only:
+            rows += run_mode("unshared", threads, everything=False)
+        print_table(rows)
+    interleaved = run_interleaved(threads, args.alone_repeats) if args.alone_repeats else []
+    ratios = interleaved_ratios(interleaved) if interleaved else alone_ratios(rows)
     for what, ratio in ratios.items():
-        print(f"alone, shared vs unshared: {what}: {ratio:.2f}x")
+        print(f"alone, shared vs unshared (median of {args.alone_repeats or 1}): {what}: {ratio:.2f}x")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({"measured_at": now().isoformat(timespec="seconds"), "machine": platform.machine(),
                                    "cpus": os.cpu_count(), "torch_threads": threads, "rows": rows,
-                                   "alone_shared_vs_unshared": ratios}, indent=2))
+                                   "alone_interleaved": interleaved, "alone_shared_vs_unshared": ratios}, indent=2))
     print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+def run_interleaved(threads: int, repeats: int) -> list[dict]:
+    from core.store import current_database
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        os.environ.update(RAGTUNE_DATA_DIR=data_dir, RAGTUNE_MAX_JOBS="2", RAGTUNE_MODEL_SERVER="on")
+        db = current_database()
+        prepare(db)
+        rows = alone_interleaved(db, threads, repeats)
+    for row in rows:
+        print(f"alone, {row['mode']:8} try {row['attempt'] + 1}: generating {row['generating_tokens_per_s']:.1f} "
+              f"tokens/s, training {row['training_tokens_per_s']:.1f} tokens/s")
+    return rows
 
 
 if __name__ == "__main__":
