@@ -70,7 +70,7 @@ def upward_imports(root: Path = ROOT) -> list[str]:
     for path in sorted((root / "core").rglob("*.py")):
         source = unit_of(module_name(path, root))
         if source == "core":
-            continue  # the package's own __init__: a docstring
+            continue  # the package's own __init__ imports none of its units
         for target in sorted({unit_of(name) for name in imported_modules(path, root)} - {source}):
             if LAYER_OF[target] >= LAYER_OF[source]:
                 problems.append(f"{path.relative_to(root)} imports {target} ({source} is not above it)")
@@ -126,3 +126,10 @@ def test_opening_every_page_of_a_new_lab_never_imports_torch(data_dir):
              "    assert 'torch' not in sys.modules, f'the {page} page imported torch'\n")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_training_imports_say_nothing_a_user_cannot_act_on():
+    probe = "import core.finetune.trainer\nfrom transformers import Trainer\nimport peft.tuners.lora\n"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "gemm_4bit" not in done.stderr
