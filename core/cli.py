@@ -1,9 +1,10 @@
 """`python -m core`: the command line of the lab.
 
 Each capability contributes its subcommands through a `register(subparsers)`
-function listed in `COMMAND_MODULES` (with `core.subcommands.add_command`); a command is a function taking the parsed
-arguments and returning an exit code. Typed `LabError`s become one-line
-messages on stderr and exit code 2 here, at the edge, and nowhere else.
+function listed in `COMMAND_MODULES` (with `core.subcommands.add_command`); a
+command is a function taking the parsed arguments and returning an exit code.
+Typed `LabError`s become one-line messages on stderr and exit code 2 here, at
+the edge, and nowhere else.
 """
 
 from __future__ import annotations

@@ -45,4 +45,5 @@ def top_level(path: Path) -> Path:
 
 def commit_id(top: Path, rev: str) -> str:
     """The commit `rev` names, or a message that it names none."""
-    return run_git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=f"revision {rev!r}").decode().strip()
+    named = run_git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=f"revision {rev!r}")
+    return named.decode().strip()
