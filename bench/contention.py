@@ -13,6 +13,8 @@ Shared mode only (unshared, these ran for minutes):
   alone and while a training job runs;
 - **two users beside indexing**: two people asking the model server at once, alone and while a
   knowledge base (urllib3's source, as the Knowledge page submits it) is indexed by a job.
+`--page-only`: the Playground page itself, the app started as `make app` starts it and driven in headless
+Chromium, alone and beside a training job (with `RAGTUNE_THREADS=2` in the environment: as before).
 
 Prints a table and writes JSON to bench/results/contention.json. Run: `python bench/contention.py`.
 Targets (issue 17, ratios in one run): a Playground answer while training >= 0.4x alone; the training
@@ -295,6 +297,40 @@ def index_urllib3(db, name: str) -> tuple[float, int]:
     return seconds, get_knowledge_base(db, name).chunk_count
 
 
+def page_beside_training(rounds: int = 3) -> list[dict]:
+    """The real app (`streamlit run`, as `make app` starts it) driven in headless Chromium: Playground
+    questions typed and asked, alone and while a training job runs in the same lab; tokens/s from the
+    answers the app stored (their latency is what the page waited for the model server)."""
+    from playwright.sync_api import sync_playwright
+
+    from core.store import current_database
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import serving as page_bench  # bench/serving.py: the app, the browser and the stored answers
+
+    def answers_per_s(browser, url, data_dir, tag) -> float:
+        result = page_bench.playground(browser, url, data_dir, tag, 1, rounds, tag)
+        return result["stored_tokens_per_s"]
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        data_dir = Path(tmp)
+        os.environ.update(RAGTUNE_DATA_DIR=tmp, RAGTUNE_MAX_JOBS="2")
+        db = current_database()
+        prepare(db)
+        browser = p.chromium.launch(executable_path=page_bench.CHROMIUM, headless=True, args=page_bench.CHROMIUM_ARGS)
+        with page_bench.running_app(data_dir, None) as url:
+            alone = answers_per_s(browser, url, data_dir, "alone")
+            job = start_training(db, "page-beside")
+            during = answers_per_s(browser, url, data_dir, "during")
+            stop_job(db, job.id)
+        browser.close()
+    mode = "unshared" if os.environ.get("RAGTUNE_THREADS") else "shared"  # RAGTUNE_THREADS=2 measures before
+    return [{"mode": mode, "scenario": "Playground page", "what": "Playground in Chromium, alone",
+             "tokens_per_s": alone},
+            {"mode": mode, "scenario": "Playground page", "what": "Playground in Chromium while a training job runs",
+             "tokens_per_s": during, "vs_alone": during / alone}]
+
+
 def alone_interleaved(db, threads: int, repeats: int) -> list[dict]:
     """Each process alone, shared and unshared in turn, `repeats` times: on this machine two runs of
     the same thing differ by up to 20%, so one pair of numbers cannot tell 0.9x from noise."""
@@ -394,11 +430,17 @@ def main() -> None:
     parser.add_argument("--alone-repeats", type=int, default=3, metavar="N",
                         help="alone, shared and unshared in turn N times (0: skip)")
     parser.add_argument("--alone-only", action="store_true", help="only the interleaved 'alone' comparison")
+    parser.add_argument("--page-only", action="store_true",
+                        help="only the Playground page in Chromium beside a training job")
     args = parser.parse_args()
     if args.generate:
         return generate_for(args.generate, args.go_file)
     threads = default_threads()
     rows: list[dict] = []
+    if args.page_only:
+        rows = page_beside_training()
+        print_table(rows)
+        return
     if not args.alone_only:
         rows = run_mode("shared", threads, everything=True)
         if not args.shared_only:
