@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
-
 import streamlit as st
 
 from core.evaluation.runs import get_run
 from core.history.baselines import baseline_of, regressions, set_baseline
 from core.history.compare import compare_runs
 from core.history.report import break_even_chart, finished_runs, latest_variants, variant_table
-from core.history.views import (HistoryFilter, cost_chart, freshness_chart, freshness_rows, history_rows,
-                                history_version, latency_chart, metric_chart, metrics_in, tags_in, training_chart,
-                                training_rows)
+from core.history.views import (HistoryFilter, comparison_rows, cost_chart, day_bounds, distinct, freshness_chart,
+                                freshness_rows, history_rows, history_version, latency_chart, metric_chart, metrics_in,
+                                preferred_index, question_changes, regression_message, runs_table_rows,
+                                selected_runs, tags_in, training_chart, training_rows)
 from ui.common import database, ensure_router, flash, reported_errors, show_flash
 
 ensure_router()
@@ -35,28 +34,24 @@ def cached_training(location: str, version: tuple) -> list[dict]:
 
 def filters(db, all_rows: list[dict]) -> HistoryFilter:
     sets_column, systems_column, tag_column, dates_column = st.columns(4)
-    eval_sets = sets_column.multiselect("Eval sets", sorted({r["eval_set"] for r in all_rows}), key="hist_sets")
-    systems = systems_column.multiselect("Systems", sorted({r["system"] for r in all_rows}), key="hist_systems")
+    eval_sets = sets_column.multiselect("Eval sets", distinct(all_rows, "eval_set"), key="hist_sets")
+    systems = systems_column.multiselect("Systems", distinct(all_rows, "system"), key="hist_systems")
     tag = tag_column.selectbox("Tag", tags_in(db), index=None, key="hist_tag",
                                help="Only the questions with this tag: their scores are aggregated again")
     days = dates_column.date_input("Dates", value=(), key="hist_dates")
-    since = until = None
-    if len(days) == 2:
-        since = datetime.combine(days[0], time.min, timezone.utc)
-        until = datetime.combine(days[1], time.max, timezone.utc)
-    return HistoryFilter(tuple(eval_sets), tuple(systems), since, until, tag)
+    return HistoryFilter(tuple(eval_sets), tuple(systems), *day_bounds(days), tag)
 
 
 def charts(rows: list[dict]) -> list[int]:
     """The charts; returns the runs whose points were selected."""
     metrics = metrics_in(rows)
-    metric = st.selectbox("Metric", metrics, index=metrics.index("token_f1") if "token_f1" in metrics else 0,
+    metric = st.selectbox("Metric", metrics, index=preferred_index(metrics, "token_f1"),
                           key="hist_metric") if metrics else None
     selected: list[int] = []
     if metric:
         event = st.plotly_chart(metric_chart(rows, metric), on_select="rerun", selection_mode="points",
                                 key="hist_metric_chart")
-        selected = sorted({point["customdata"] for point in event.selection.points if "customdata" in point})
+        selected = selected_runs(event.selection.points)
         for run_id in selected:
             st.page_link("pages/evaluate.py", label=f"Open run {run_id} on Evaluate", icon=":material/fact_check:",
                          query_params={"run": str(run_id)})
@@ -68,10 +63,7 @@ def charts(rows: list[dict]) -> list[int]:
 
 def runs_table(rows: list[dict]) -> None:
     st.subheader("Runs")
-    st.table([{"run": r["run"], "eval set": r["eval_set"], "system": r["system"],
-               "when": r["created_at"].strftime("%Y-%m-%d %H:%M"), "baseline": "yes" if r["baseline"] else "",
-               "answered": r["answers"] - r["failed"], "failed": r["failed"]} for r in rows[-50:][::-1]],
-             hide_index=True)
+    st.table(runs_table_rows(rows), hide_index=True)
 
 
 def baseline_section(db, run_ids: list[int]) -> None:
@@ -84,9 +76,7 @@ def baseline_section(db, run_ids: list[int]) -> None:
             set_baseline(db, run.id)
             flash(f"Run {run.id} is now the baseline of {run.eval_set}.")
     for system, metrics in regressions(db, run).items():
-        st.error(f"Run {run.id} regressed against the baseline on {system}: "
-                 + ", ".join(f"{m.metric} {m.difference.mean:+.3f} [{m.difference.low:+.3f}, {m.difference.high:+.3f}]"
-                             for m in metrics))
+        st.error(regression_message(run.id, system, metrics))
 
 
 def variants_section(db, eval_sets: list[str]) -> None:
@@ -104,8 +94,8 @@ def freshness_section(db, eval_sets: list[str], metrics: list[str]) -> None:
     before_column, after_column, metric_column = st.columns(3)
     before = before_column.selectbox("Before (old facts)", eval_sets, key="hist_before")
     after = after_column.selectbox("After (new facts)", eval_sets, index=min(1, len(eval_sets) - 1), key="hist_after")
-    metric = metric_column.selectbox("Metric", metrics, index=metrics.index("keyword_presence")
-                                     if "keyword_presence" in metrics else 0, key="hist_fresh_metric")
+    metric = metric_column.selectbox("Metric", metrics, index=preferred_index(metrics, "keyword_presence"),
+                                     key="hist_fresh_metric")
     rows = freshness_rows(db, before, after, metric)
     if rows:
         st.plotly_chart(freshness_chart(rows, metric, before, after), key="hist_freshness")
@@ -118,14 +108,10 @@ def compare_section(db, run_ids: list[int], selected: list[int]) -> None:
     for other in chosen[1:]:
         comparison = compare_runs(db, chosen[0], other)
         st.markdown(f"**Run {other}** (`{comparison.system_b}`) against **run {chosen[0]}** (`{comparison.system_a}`)")
-        st.table([{"metric": m.metric, "questions": m.questions, "A": round(m.mean_a, 3), "B": round(m.mean_b, 3),
-                   "B - A [95% CI]": f"{m.difference.mean:+.3f} [{m.difference.low:+.3f}, {m.difference.high:+.3f}]",
-                   "test": m.test.name, "p": round(m.test.p_value, 4), "verdict": m.verdict,
-                   "better": len(m.better), "worse": len(m.worse)} for m in comparison.metrics], hide_index=True)
+        st.table(comparison_rows(comparison), hide_index=True)
         with st.expander("Per question: what got better, what got worse"):
-            for m in comparison.metrics:
-                if m.better or m.worse:
-                    st.markdown(f"`{m.metric}` better: {', '.join(m.better) or '-'} · worse: {', '.join(m.worse) or '-'}")
+            for line in question_changes(comparison):
+                st.markdown(line)
 
 
 db = database()
@@ -140,11 +126,11 @@ if db is not None:
             selected = charts(rows) if rows else []
             if not rows:
                 st.info("No run matches these filters.")
-            run_ids = sorted({r["run"] for r in all_rows})
+            run_ids = distinct(all_rows, "run")
             runs_table(rows)
             baseline_section(db, run_ids)
             compare_section(db, run_ids, selected)
-            eval_sets = sorted({r["eval_set"] for r in all_rows})
+            eval_sets = distinct(all_rows, "eval_set")
             variants_section(db, eval_sets)
             freshness_section(db, eval_sets, metrics_in(all_rows))
         training = cached_training(db.location, version)

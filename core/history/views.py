@@ -8,14 +8,15 @@ page's cost grows with the number of runs, not with the answers they hold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Optional, Sequence
+from datetime import date, datetime, time, timezone
+from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
-from core.evaluation.stats import bootstrap_mean
+from core.evaluation.stats import Estimate, bootstrap_mean
+from core.history.compare import MetricComparison, RunComparison
 from core.store import Database
 from core.store.tables import Adapter, EvalItem, EvalResult, EvalRun, EvalScore, EvalSet
 
@@ -94,6 +95,58 @@ def _row(run: EvalRun, system: str, stats: dict[str, Any]) -> dict[str, Any]:
             "metrics": stats["metrics"], "cost_per_1k_usd": stats.get("cost_per_1k_usd"),
             **{f"{kind}_p{q}_s": (values[f"p{q}"] / 1000 if values else None)
                for kind, values in (("latency", waited), ("retrieval", retrieval)) for q in (50, 99)}}
+
+
+def distinct(rows: Sequence[dict[str, Any]], column: str) -> list[Any]:
+    """The values `column` takes in `rows`, each once, sorted: the choices of a filter."""
+    return sorted({row[column] for row in rows})
+
+
+def day_bounds(days: Sequence[date]) -> tuple[Optional[datetime], Optional[datetime]]:
+    """The UTC instants from the start of the first day to the end of the last; none until both are picked."""
+    if len(days) != 2:
+        return None, None
+    return datetime.combine(days[0], time.min, timezone.utc), datetime.combine(days[1], time.max, timezone.utc)
+
+
+def preferred_index(options: Sequence[str], preferred: str) -> int:
+    """Where `preferred` sits among `options`, so a selectbox starts on it; the first when it is not there."""
+    return options.index(preferred) if preferred in options else 0
+
+
+def selected_runs(points: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The runs of the points selected on a metric chart (each point carries its run as customdata)."""
+    return sorted({point["customdata"] for point in points if "customdata" in point})
+
+
+def runs_table_rows(rows: Sequence[dict[str, Any]], limit: int = 50) -> list[dict[str, Any]]:
+    """The latest `limit` runs and systems, newest first, with how many answers each got and lost."""
+    return [{"run": r["run"], "eval set": r["eval_set"], "system": r["system"],
+             "when": r["created_at"].strftime("%Y-%m-%d %H:%M"), "baseline": "yes" if r["baseline"] else "",
+             "answered": r["answers"] - r["failed"], "failed": r["failed"]} for r in rows[-limit:][::-1]]
+
+
+def difference_text(difference: Estimate) -> str:
+    """"+0.120 [+0.050, +0.190]": a difference and its 95% interval, signed."""
+    return f"{difference.mean:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}]"
+
+
+def regression_message(run_id: int, system: str, regressed: Sequence[MetricComparison]) -> str:
+    return (f"Run {run_id} regressed against the baseline on {system}: "
+            + ", ".join(f"{m.metric} {difference_text(m.difference)}" for m in regressed))
+
+
+def comparison_rows(comparison: RunComparison) -> list[dict[str, Any]]:
+    """One row per metric: both means, the difference with its interval, the paired test and its verdict."""
+    return [{"metric": m.metric, "questions": m.questions, "A": round(m.mean_a, 3), "B": round(m.mean_b, 3),
+             "B - A [95% CI]": difference_text(m.difference), "test": m.test.name, "p": round(m.test.p_value, 4),
+             "verdict": m.verdict, "better": len(m.better), "worse": len(m.worse)} for m in comparison.metrics]
+
+
+def question_changes(comparison: RunComparison) -> list[str]:
+    """Per metric that moved: the questions that got better and those that got worse."""
+    return [f"`{m.metric}` better: {', '.join(m.better) or '-'} · worse: {', '.join(m.worse) or '-'}"
+            for m in comparison.metrics if m.better or m.worse]
 
 
 def metrics_in(rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -1,9 +1,16 @@
-"""History's reads: freshness per variant across two eval sets, and the cache key that follows writes."""
+"""History's reads and rows: freshness per variant across two eval sets, the cache key that follows writes,
+the filters' choices, the runs table and run-to-run comparisons."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+
+from core.evaluation.stats import Estimate
 from core.history.baselines import set_baseline
-from core.history.views import freshness_rows, history_version
+from core.history.compare import MetricComparison, RunComparison
+from core.history.stats import PairedTest
+from core.history.views import (comparison_rows, day_bounds, distinct, freshness_rows, history_rows, history_version,
+                                preferred_index, question_changes, regression_message, runs_table_rows, selected_runs)
 from tests.history.runs_fixtures import eval_set, stored_systems_run
 
 RAG, TUNED = "local:smollm2?kb=docs-v2", "local:smollm2?adapter=docs-v1"
@@ -26,3 +33,66 @@ def test_the_cache_key_changes_with_every_write_the_page_shows(db):
     set_baseline(db, run.id)
     assert len({first, second, history_version(db)}) == 3
     assert history_version(db) == history_version(db)  # stable without writes
+
+
+def test_the_filters_offer_each_value_once_sorted(db):
+    first, second = eval_set(db, "b-set", questions=2), eval_set(db, "a-set", questions=2)
+    for name in (first, second, first):
+        stored_systems_run(db, name, {"rag": {"token_f1": [1, 0]}, "base": {"token_f1": [0, 0]}})
+    rows = history_rows(db)
+    assert distinct(rows, "eval_set") == ["a-set", "b-set"]
+    assert distinct(rows, "system") == ["base", "rag"]
+    assert distinct(rows, "run") == [1, 2, 3]
+
+
+def test_a_day_range_spans_from_the_first_midnight_to_the_last_days_end_in_utc():
+    since, until = day_bounds((date(2025, 3, 1), date(2025, 3, 2)))
+    assert since == datetime(2025, 3, 1, tzinfo=timezone.utc)
+    assert until == datetime(2025, 3, 2, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert day_bounds(()) == day_bounds((date(2025, 3, 1),)) == (None, None)  # until both days are picked
+
+
+def test_a_selectbox_starts_on_the_preferred_metric_when_there_is_one():
+    assert preferred_index(["exact_match", "token_f1"], "token_f1") == 1
+    assert preferred_index(["exact_match"], "token_f1") == 0
+
+
+def test_selected_points_give_their_runs_once_each():
+    points = [{"customdata": 4}, {"x": 1}, {"customdata": 2}, {"customdata": 4}]  # the band's points carry none
+    assert selected_runs(points) == [2, 4]
+
+
+def test_the_runs_table_shows_the_latest_runs_newest_first(db):
+    name = eval_set(db, questions=2)
+    for _ in range(3):
+        stored_systems_run(db, name, {"local": {"token_f1": [1, 0]}})
+    set_baseline(db, 2)
+    rows = runs_table_rows(history_rows(db), limit=2)
+    assert [row["run"] for row in rows] == [3, 2]
+    assert rows[1]["baseline"] == "yes" and rows[0]["baseline"] == ""
+    assert set(rows[0]) == {"run", "eval set", "system", "when", "baseline", "answered", "failed"}
+    assert len(rows[0]["when"]) == len("2025-01-02 03:04")
+
+
+def metric(name: str, mean: float, low: float, high: float, p_value: float, better=(), worse=()) -> MetricComparison:
+    return MetricComparison(metric=name, questions=20, mean_a=0.5, mean_b=0.5 + mean,
+                            difference=Estimate(mean, low, high, 20), test=PairedTest("McNemar", p_value),
+                            better=better, worse=worse)
+
+
+def test_a_comparison_row_gives_the_signed_difference_with_its_interval_and_verdict():
+    comparison = RunComparison(1, 2, "local", "local?kb=docs",
+                               [metric("exact_match", 0.2, 0.1, 0.3, 0.001, better=("q1", "q2")),
+                                metric("token_f1", -0.01, -0.05, 0.03, 0.51234)])
+    rows = comparison_rows(comparison)
+    assert rows[0] == {"metric": "exact_match", "questions": 20, "A": 0.5, "B": 0.7, "B - A [95% CI]":
+                       "+0.200 [+0.100, +0.300]", "test": "McNemar", "p": 0.001, "verdict": "B better",
+                       "better": 2, "worse": 0}
+    assert rows[1]["p"] == 0.5123 and rows[1]["verdict"] == "not significant"
+    assert question_changes(comparison) == ["`exact_match` better: q1, q2 · worse: -"]  # token_f1 moved nowhere
+
+
+def test_a_regression_names_the_run_the_system_and_each_metric_that_fell():
+    regressed = [metric("exact_match", -0.3, -0.4, -0.2, 0.001, worse=("q3",))]
+    assert regression_message(7, "local", regressed) == (
+        "Run 7 regressed against the baseline on local: exact_match -0.300 [-0.400, -0.200]")
