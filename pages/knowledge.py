@@ -8,8 +8,8 @@ from core.jobs import queue, scheduler
 from core.rag.config import CHUNKERS, DEFAULT_EMBEDDING_MODEL, MAX_NEIGHBOURS, KnowledgeBaseConfig
 from core.rag.index_job import recent_index_jobs, submit_index, submit_reindex
 from core.rag.knowledge import list_knowledge_bases, open_retriever, preview_chunks, remove_knowledge_base
-from core.rag.loaders import human_size
 from core.rag.retrieval import compare_modes
+from core.rag.views import chunk_rows, index_outcome, knowledge_base_rows, search_columns
 from ui.common import database, ensure_router, flash, job_controls, reported_errors, show_flash
 
 LIVE_REFRESH_S = 2
@@ -29,7 +29,7 @@ def indexing_jobs(db) -> None:
         st.markdown(f"**Job {job.id}** · {job.title} · `{job.status}`")
         job_controls(db, job, "Run it again")
         if job.status == queue.SUCCEEDED:
-            st.caption(f"{job.result.get('chunks', 0)} chunk(s) in {job.result.get('seconds', 0):.1f} s")
+            st.caption(index_outcome(job.result))
             if job.result.get("full_reembed_reason"):
                 st.warning(f"Everything was embedded again: {job.result['full_reembed_reason']}.")
 
@@ -92,12 +92,7 @@ def create_section(db) -> None:
 
 
 def list_section(db, rows) -> None:
-    st.dataframe([{"Name": r.name, "Status": r.status, "Files": r.file_count, "Chunks": r.chunk_count,
-                   "Size": human_size(r.size_bytes), "Chunker": r.config.get("chunker"),
-                   "Neighbours": r.config.get("neighbours", 0), "Reranker": r.config.get("reranker_model") or "-",
-                   "Last indexed (UTC)": f"{r.last_indexed_at:%Y-%m-%d %H:%M}" if r.last_indexed_at else "-",
-                   "Source": r.config.get("source_path"), "Last error": r.error or ""} for r in rows],
-                 hide_index=True)
+    st.dataframe(knowledge_base_rows(rows), hide_index=True)
     chosen = st.selectbox("Knowledge base", [r.name for r in rows], key="kb_selected")
     row = next(r for r in rows if r.name == chosen)
     show_skipped(row.skipped)
@@ -125,12 +120,12 @@ def search_section(db, name: str) -> None:
         retriever = open_retriever(db, name)
         if retriever.reranker_model:
             st.caption(f"Every mode's candidates are reranked by `{retriever.reranker_model}`; its scores are shown.")
-        results = compare_modes(retriever, query, k)
+        results = search_columns(compare_modes(retriever, query, k))
         for column, result in zip(st.columns(len(results)), results):
-            column.markdown(f"**{result.mode}** · {result.latency_ms:.0f} ms")
-            for rank, hit in enumerate(result.hits, start=1):
-                column.markdown(f"{rank}. `{hit.location}` · score {hit.score:.4f}")
-                column.code(hit.text[:400], language=None)
+            column.markdown(result.heading)
+            for line, text in result.hits:
+                column.markdown(line)
+                column.code(text, language=None)
 
 
 def preview_section() -> None:
@@ -141,8 +136,7 @@ def preview_section() -> None:
         with reported_errors():
             chunks = preview_chunks(path, KnowledgeBaseConfig(**settings))
             st.caption(f"{len(chunks)} chunk(s)")
-            st.dataframe([{"Lines": f"{c.start_line}-{c.end_line}", "Characters": len(c.text), "Text": c.text}
-                          for c in chunks], hide_index=True)
+            st.dataframe(chunk_rows(chunks), hide_index=True)
 
 
 ensure_router()

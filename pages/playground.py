@@ -11,6 +11,7 @@ from core.llm.base import GenerationOptions, cost_line
 from core.llm.spec import FORMS
 from core.playground import MAX_SYSTEMS, ask_and_save, list_history, preset_systems
 from core.rag.knowledge import ready_knowledge_bases
+from core.rag.views import citation_label
 from core.store.tables import PlaygroundAnswer
 from ui.backends import system_backend
 from ui.common import database, ensure_router, reported_errors
@@ -31,8 +32,7 @@ def show_answers(answers: Sequence[PlaygroundAnswer]) -> None:
             st.markdown(answer.text or "_(empty answer)_")
             st.caption(cost_line(answer))
             for citation in answer.citations:
-                with st.expander(f"[{citation['number']}] {citation['source']}:"
-                                 f"L{citation['start_line']}-L{citation['end_line']}"):
+                with st.expander(citation_label(citation)):
                     st.code(citation["text"], language=None)
             for warning in answer.warnings:
                 st.warning(warning)
