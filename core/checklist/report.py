@@ -14,7 +14,8 @@ from core.checklist.instruments import (
     SIX_FACTORS,
 )
 from core.checklist.room import QuestionPoll, consensus_answers, room_polls
-from core.checklist.verdict import VARIANT_LABELS, decide
+from core.checklist.variants import variant_labels
+from core.checklist.verdict import decide
 from core.store.tables import DecisionSession
 
 FACTOR_ANSWER_LABELS = {"rag": "RAG", "fine_tune": "Fine-tuning", "neutral": "Neutral"}
@@ -36,8 +37,7 @@ def render_markdown(record: DecisionSession, answers: Mapping[str, Mapping[str, 
         "",
         "## Experiment that would confirm it",
         "",
-        "Variants to build and compare: "
-        + ", ".join(VARIANT_LABELS[v] for v in verdict.experiment.variants) + ".",
+        f"Variants to build and compare: {variant_labels(verdict.experiment.variants)}.",
         "",
         f"Eval set: {verdict.experiment.eval_set}",
         "",

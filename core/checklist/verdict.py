@@ -25,17 +25,11 @@ from core.checklist.instruments import (
 from core.checklist.scoring import FactorTally, WalkResult, tally_factors, walk
 
 R = Recommendation
-VARIANT_LABELS = {
-    "base": "Base model",
-    "rag": "RAG",
-    "fine_tuned": "Fine-tuned",
-    "rag_fine_tuned": "RAG + fine-tuned",
-}
 
 
 @dataclass(frozen=True)
 class ExperimentPlan:
-    variants: tuple[str, ...]  # keys of VARIANT_LABELS, in the order to build them
+    variants: tuple[str, ...]  # keys of core.checklist.variants.VARIANTS, in the order to build them
     eval_set: str
     confirms_if: str
 

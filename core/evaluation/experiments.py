@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from core.checklist.sessions import get_session, list_sessions
-from core.checklist.verdict import VARIANT_LABELS
+from core.checklist.variants import VARIANTS, ExperimentVariant, variant_labels
 from core.errors import InvalidInputError
 from core.llm.spec import SystemSpec, parse_spec
 from core.store import Database
@@ -22,21 +22,21 @@ class ProposedExperiment:
     session_id: int
     session_name: str
     verdict: str  # the recommendation's label, e.g. "Start with RAG"
-    variants: tuple[str, ...]  # keys of VARIANT_LABELS
+    variants: tuple[str, ...]  # keys of core.checklist.variants.VARIANTS
     eval_set: str  # what the eval set should hold
     confirms_if: str
 
     @property
     def variant_labels(self) -> str:
-        return ", ".join(VARIANT_LABELS[variant] for variant in self.variants)
+        return variant_labels(self.variants)
 
     @property
     def needs_knowledge_base(self) -> bool:
-        return any(variant in ("rag", "rag_fine_tuned") for variant in self.variants)
+        return any(VARIANTS[variant].uses_knowledge_base for variant in self.variants)
 
     @property
     def needs_adapter(self) -> bool:
-        return any(variant in ("fine_tuned", "rag_fine_tuned") for variant in self.variants)
+        return any(VARIANTS[variant].uses_adapter for variant in self.variants)
 
 
 def proposed_experiment(db: Database, session_id: int) -> ProposedExperiment:
@@ -65,16 +65,14 @@ def experiment_systems(experiment: ProposedExperiment, knowledge_base: Optional[
         raise InvalidInputError(f"{experiment.session_name!r}'s experiment compares a fine-tuned model: choose "
                                 "the adapter (train one on the Fine-tune page first).")
     base = parse_spec(model)
-    options = {
-        "base": {},
-        "rag": {"kb": knowledge_base},
-        "fine_tuned": {"adapter": adapter},
-        "rag_fine_tuned": {"adapter": adapter, "kb": knowledge_base},
-    }
     # parsed again: the spec's grammar checks the options (an adapter needs a local model)
-    return [parse_spec(_with(base, **options[variant]).text).text for variant in experiment.variants]
+    return [parse_spec(_variant_spec(base, VARIANTS[key], knowledge_base, adapter).text).text
+            for key in experiment.variants]
 
 
-def _with(spec: SystemSpec, kb: Optional[str] = None, adapter: Optional[str] = None) -> SystemSpec:
-    model_options = {**spec.options, **({"adapter": adapter} if adapter else {})}
-    return SystemSpec(spec.backend, spec.model, model_options, kb=kb or spec.kb, retrieval=dict(spec.retrieval))
+def _variant_spec(spec: SystemSpec, variant: ExperimentVariant, knowledge_base: Optional[str],
+                  adapter: Optional[str]) -> SystemSpec:
+    """`spec` with the knowledge base and the adapter that the variant uses."""
+    model_options = {**spec.options, **({"adapter": adapter} if variant.uses_adapter else {})}
+    return SystemSpec(spec.backend, spec.model, model_options,
+                      kb=knowledge_base if variant.uses_knowledge_base else spec.kb, retrieval=dict(spec.retrieval))

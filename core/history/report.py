@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from sqlmodel import col, select
 
 from core.checklist.sessions import get_session
-from core.checklist.verdict import VARIANT_LABELS
+from core.checklist.variants import VARIANTS, variant_labels, variant_with
 from core.evaluation.views import format_estimate
 from core.history.compare import MetricComparison, compare_runs
 from core.llm.spec import parse_spec
@@ -64,9 +64,8 @@ def variant_of(system: str) -> tuple[str, str]:
     if spec.backend != "local":
         name = {"anthropic": "Claude", "openai": "OpenAI-compatible"}.get(spec.backend, spec.backend)
         return f"{spec.backend}{'+rag' if spec.kb else ''}", f"{name}{' + RAG' if spec.kb else ''}"
-    key = {(False, False): "base", (False, True): "rag", (True, False): "fine_tuned",
-           (True, True): "rag_fine_tuned"}["adapter" in spec.options, bool(spec.kb)]
-    return key, VARIANT_LABELS[key]
+    variant = variant_with(knowledge_base=bool(spec.kb), adapter="adapter" in spec.options)
+    return variant.key, variant.label
 
 
 def build_report(db: Database, session_id: int) -> DecisionReport:
@@ -98,7 +97,7 @@ def latest_variants(runs: list[EvalRun]) -> list[Variant]:
         for system, stats in run.summary.items():
             key, label = variant_of(system)
             latest[key] = Variant(key, label, run, system, stats)
-    order = list(VARIANT_LABELS)
+    order = list(VARIANTS)
     return sorted(latest.values(), key=lambda v: order.index(v.key) if v.key in order else len(order))
 
 
@@ -157,7 +156,7 @@ def _deciding_comparisons(db: Database, verdict: dict, variants: list[Variant]) 
     statements, outcomes = [], []
     for winner, other in DECIDING_PAIRS.get(verdict.get("recommendation", ""), []):
         a, b = by_key.get(other), by_key.get(winner)
-        title = f"{VARIANT_LABELS[winner]} against {VARIANT_LABELS[other]}"
+        title = f"{VARIANTS[winner].label} against {VARIANTS[other].label}"
         if a is None or b is None or a.run.id != b.run.id:
             statements.append(f"{title}: not measured (no run asked both on the same questions).")
             outcomes.append(None)
@@ -231,7 +230,7 @@ def report_markdown(report: DecisionReport, link: str = "") -> str:
              f"## Verdict: {verdict.get('label', 'none yet')}", "",
              *[f"- {reason}" for reason in verdict.get("reasons", [])], "",
              "## The experiment it proposed", "",
-             "Compare: " + ", ".join(VARIANT_LABELS.get(v, v) for v in plan.get("variants", [])) + ".", "",
+             f"Compare: {variant_labels(plan.get('variants', []))}.", "",
              f"Eval set: {plan.get('eval_set', '-')}", "", f"Confirmed if: {plan.get('confirms_if', '-')}", "",
              f"## Evidence: {report.conclusion}", "", report.conclusion_reason, "",
              *[f"- {statement}" for statement in report.statements], "",

@@ -8,12 +8,14 @@ import json
 import pytest
 
 from core.checklist.sessions import create_session, record_answer
+from core.checklist.variants import VARIANTS
 from core.cli import main
 from core.errors import InvalidInputError
 from core.evaluation.experiments import experiment_systems, proposed_experiment, proposed_experiments
 from core.evaluation.runs import get_run
 from core.evaluation.sets import import_eval_set
 from core.jobs import queue
+from core.llm.spec import parse_spec
 from tests.training_fixtures import wait_until
 
 
@@ -42,6 +44,19 @@ def test_every_variant_has_its_spec():
         "local:smollm2?adapter=house&dtype=bfloat16", "local:smollm2?adapter=house&dtype=bfloat16&kb=docs"]
     with pytest.raises(InvalidInputError, match="Unknown option 'adapter'"):
         experiment_systems(both, "docs", "house", "anthropic:claude-sonnet-4-5")  # adapters are local only
+
+
+@pytest.mark.parametrize("key", list(VARIANTS))
+def test_each_variants_spec_has_what_the_table_says_it_uses(key):
+    from core.evaluation.experiments import ProposedExperiment
+
+    experiment = ProposedExperiment(1, "s", "One", (key,), "", "")
+    assert (experiment.needs_knowledge_base, experiment.needs_adapter) == \
+        (VARIANTS[key].uses_knowledge_base, VARIANTS[key].uses_adapter)
+    [system] = experiment_systems(experiment, "docs", "house")
+    spec = parse_spec(system)
+    assert (spec.kb == "docs", spec.options.get("adapter") == "house") == \
+        (VARIANTS[key].uses_knowledge_base, VARIANTS[key].uses_adapter)
 
 
 def test_a_session_without_a_verdict_says_what_to_do(db):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.checklist.sessions import create_session
+from core.checklist.variants import VARIANTS
 from core.cli import main
+from core.evaluation.experiments import ProposedExperiment, experiment_systems
 from core.history.report import CONFIRMS, UNDECIDED, build_report, report_markdown, variant_of
 from tests.history.runs_fixtures import eval_set, stored_systems_run
 
@@ -14,6 +18,12 @@ def test_variants_are_named_from_their_specs():
     assert variant_of("local") == ("base", "Base model")
     assert variant_of("local?kb=docs&adapter=a") == ("rag_fine_tuned", "RAG + fine-tuned")
     assert variant_of("anthropic:claude-sonnet-4-5?kb=docs") == ("anthropic+rag", "Claude + RAG")
+
+
+@pytest.mark.parametrize("key", list(VARIANTS))
+def test_the_spec_an_experiment_builds_for_a_variant_is_named_back_as_it(key):
+    [system] = experiment_systems(ProposedExperiment(1, "s", "One", (key,), "", ""), "docs", "house")
+    assert variant_of(system) == (key, VARIANTS[key].label)
 
 
 def test_a_session_without_runs_cannot_yet_decide(db, capsys):
