@@ -22,15 +22,9 @@ from core.checklist.sessions import (
 )
 from core.checklist.tradeoffs import FAILURE_MODES, MECHANISMS, OPERATIONS, WHAT_EACH_FIXES
 from core.checklist.verdict import decide
+from core.checklist.views import FACTOR_LABELS, factor_options, requested_session
 from ui.common import database, ensure_router, reported_errors
-from ui.decide import (
-    FACTOR_LABELS,
-    Answering,
-    show_pending_error,
-    splits_list,
-    tradeoff_table,
-    verdict_panel,
-)
+from ui.decide import Answering, show_pending_error, splits_list, tradeoff_table, verdict_panel
 
 ensure_router()
 st.title("Decide: RAG, fine-tuning, or both?")
@@ -56,25 +50,25 @@ def new_session_form() -> None:
 
 def pick_session():
     sessions = {s.id: s for s in list_sessions(db)}
-    requested = st.query_params.get("session")
+    ids = list(sessions)
+    link = st.query_params.get("session")
+    requested = requested_session(link, ids)
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     with right:
         new_session_form()
-    if requested is not None and (not requested.isdigit() or int(requested) not in sessions):
-        st.error(f"Decision session #{requested} does not exist: it may have been deleted. "
+    if link is not None and requested is None:
+        st.error(f"Decision session #{link} does not exist: it may have been deleted. "
                  "Pick another session or create a new one.")
-        requested = None
     with left:
-        ids = list(sessions)
         chosen = st.selectbox(
             "Decision session", ids, format_func=lambda i: sessions[i].name, placeholder="Pick a session",
-            index=ids.index(int(requested)) if requested else None,
+            index=ids.index(requested) if requested is not None else None,
         )
     if chosen is None:
         st.info("Create a session for your workshop, or pick one to join. Share the page's link "
                 "with the room: it opens the same session.")
         st.stop()
-    if str(chosen) != requested:
+    if str(chosen) != link:
         open_session(chosen)
     return get_session(db, chosen)
 
@@ -132,10 +126,7 @@ with reported_errors():
         st.markdown("For each factor, which column describes your situation? "
                     "Whichever column gathers more check marks is the starting recommendation.")
         for factor in ins.SIX_FACTORS:
-            options = {ins.RAG_SIDE: f"RAG: {factor.rag_side}",
-                       ins.FINE_TUNE_SIDE: f"Fine-tuning: {factor.fine_tune_side}",
-                       ins.NEUTRAL: "Neutral"}
-            answering.question(f"factor.{factor.key}", factor.name, options, FACTOR_LABELS)
+            answering.question(f"factor.{factor.key}", factor.name, factor_options(factor), FACTOR_LABELS)
 
     with quick_tab:
         st.markdown("Run down this list; stop at the first strong signal.")

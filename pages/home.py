@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.checklist.sessions import list_sessions
+from core.checklist.views import recent_session_rows
 from ui.common import database, ensure_router, reported_errors
 
 ensure_router()
@@ -27,8 +28,4 @@ if db is not None:
         sessions = list_sessions(db)
         if sessions:
             st.subheader("Recent decision sessions")
-            st.dataframe(
-                [{"Session": s.name, "Participants": s.participants, "Verdict": s.recommendation,
-                  "Updated (UTC)": f"{s.updated_at:%Y-%m-%d %H:%M}"} for s in sessions[:10]],
-                hide_index=True,
-            )
+            st.dataframe(recent_session_rows(sessions), hide_index=True)

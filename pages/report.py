@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.checklist.sessions import list_sessions
+from core.checklist.views import requested_session
 from core.history.report import build_report, report_csv, report_html, report_markdown
 from ui.common import database, ensure_router, reported_errors
 
@@ -18,9 +19,9 @@ if db is not None:
         if not sessions:
             st.info("No decision session yet: hold one on the Decide page.")
             st.stop()
-        requested = st.query_params.get("session")
         ids = list(sessions)
-        default = ids.index(int(requested)) if requested and requested.isdigit() and int(requested) in sessions else 0
+        requested = requested_session(st.query_params.get("session"), ids)
+        default = ids.index(requested) if requested is not None else 0
         session_id = st.selectbox("Decision session", ids, index=default, format_func=sessions.get,
                                   key="report_session")
         st.query_params["session"] = str(session_id)

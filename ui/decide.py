@@ -6,18 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
-import pandas as pd
 import streamlit as st
 
 from core.checklist import instruments as ins
 from core.checklist.room import QuestionPoll
 from core.checklist.tradeoffs import Table
-from core.checklist.verdict import VARIANT_LABELS, Verdict
+from core.checklist.verdict import Verdict
+from core.checklist.views import (YES_NO_LABELS, arrow_hint, experiment_text, room_summary, split_questions,
+                                  tradeoff_rows)
 from core.errors import LabError
 from core.reports import factor_tally_figure
 
-YES_NO_LABELS = {ins.YES: "Yes", ins.NO: "No", ins.UNSURE: "Unsure"}
-FACTOR_LABELS = {ins.RAG_SIDE: "RAG side", ins.FINE_TUNE_SIDE: "Fine-tuning side", ins.NEUTRAL: "Neutral"}
 ERROR_KEY = "decide.error"
 
 SaveAnswer = Callable[[str, Optional[str]], None]
@@ -57,7 +56,7 @@ class Answering:
     def question(self, key: str, label: str, options: Mapping[str, str],
                  room_labels: Mapping[str, str], help_text: str = "") -> None:
         answer_widget(self.scope, key, label, options, self.mine.get(key), self.save, help_text)
-        room_line(self.polls[key], room_labels)
+        st.caption(room_summary(self.polls[key], room_labels))
 
     def numbered_yes_no(self, prefix: str, questions: Sequence[ins.Question]) -> None:
         for number, question in enumerate(questions, 1):
@@ -65,27 +64,11 @@ class Answering:
                           YES_NO_LABELS, help_text=arrow_hint(question))
 
 
-def room_line(poll: QuestionPoll, labels: Mapping[str, str]) -> None:
-    if not poll.by_answer:
-        st.caption("Room: no answers yet")
-        return
-    parts = [f"**{labels.get(a, a)}**: {', '.join(names)}" for a, names in poll.by_answer.items()]
-    flag = " · :orange[split room]" if poll.disagreement else ""
-    st.caption("Room: " + " · ".join(parts) + flag)
-
-
 def splits_list(polls: Mapping[str, QuestionPoll]) -> None:
     """Where the room disagrees: the questions worth talking through first."""
-    split = [key for key, poll in polls.items() if poll.disagreement]
+    split = split_questions(polls)
     if split:
-        st.markdown("**Where the room splits**\n" + "\n".join(
-            f"- {ins.QUESTION_TEXTS[key]}" for key in split))
-
-
-def arrow_hint(question: ins.Question) -> str:
-    def target(arrow):
-        return arrow.label if arrow else "continue"
-    return f"Yes → {target(question.on_yes)} · No → {target(question.on_no)}"
+        st.markdown("**Where the room splits**\n" + "\n".join(f"- {text}" for text in split))
 
 
 def verdict_panel(verdict: Verdict, participants: int) -> None:
@@ -96,20 +79,14 @@ def verdict_panel(verdict: Verdict, participants: int) -> None:
     else:
         st.success(f"**Verdict: {label}**  \n{participants} participant(s)")
     st.markdown("\n".join(f"- {reason}" for reason in verdict.reasons))
-    plan = verdict.experiment
-    st.markdown(
-        "**Experiment that would confirm it**  \n"
-        f"Build and compare: {', '.join(VARIANT_LABELS[v] for v in plan.variants)}  \n"
-        f"Eval set: {plan.eval_set}  \nConfirmed if: {plan.confirms_if}"
-    )
+    st.markdown("**Experiment that would confirm it**  \n" + experiment_text(verdict.experiment))
     if verdict.factors.unanswered < len(ins.SIX_FACTORS):
         st.plotly_chart(factor_tally_figure(verdict.factors), width="stretch")
 
 
 def tradeoff_table(table: Table) -> None:
     with st.expander(table.title):
-        frame = pd.DataFrame(list(table.rows), columns=list(table.columns))
-        st.dataframe(frame, hide_index=True, width="stretch")
+        st.dataframe(tradeoff_rows(table), hide_index=True, width="stretch")
         st.caption(f"Source: {table.source}")
 
 
