@@ -91,9 +91,7 @@ def run_form(db) -> None:
                                  default=["local"], accept_new_options=True, key="ev_run_systems",
                                  help="Pick presets or type any system spec, e.g. `local?kb=ledgerly-v2`")
         metrics = st.multiselect("Metrics", METRICS, default=list(OFFLINE_METRICS), key="ev_run_metrics",
-                                 help="\n".join(f"- `{name}`: {CATALOG[name].description}"
-                                                + (" (needs a judge)" if CATALOG[name].needs_judge else "")
-                                                for name in METRICS))
+                                 help="\n".join(f"- `{name}`: {CATALOG[name].help}" for name in METRICS))
         judge = st.text_input("Judge (optional)", key="ev_run_judge", placeholder="anthropic:claude-sonnet-4-5",
                               help="A system that grades each answer's correctness 1-5 against the reference, and "
                                    "that ragas asks for faithfulness, answer relevancy and context precision and "

@@ -18,9 +18,9 @@ from dataclasses import asdict
 from typing import Any, Callable, Optional
 
 from core.errors import BackendError, LabError
-from core.evaluation.catalog import JUDGE_CORRECTNESS, RAGAS_METRICS
+from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, RAGAS_METRICS, Needs
 from core.evaluation.judge import judge
-from core.evaluation.metrics import PER_ANSWER, Graded, semantic_similarity
+from core.evaluation.metrics import Graded, semantic_similarity
 from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, run_items,
                                   save_answers, save_scores, unscored)
 from core.evaluation.sets import EvidenceLines, eval_items
@@ -183,8 +183,10 @@ class Grader:
         """Each answer's {metric: (value, reason)}; failed answers and metrics that do not apply get none."""
         answered = [(item, outcome) for item, outcome in zip(batch, outcomes) if isinstance(outcome, Completion)]
         graded = [_graded(item, outcome) for item, outcome in answered]
-        scores = [{metric: (PER_ANSWER[metric](g), None) for metric in self.metrics if metric in PER_ANSWER}
-                  for g in graded]
+        applicable = [[metric for metric in self.metrics if CATALOG[metric].applies(_present(item, outcome))]
+                      for item, outcome in answered]
+        scores = [{metric: (CATALOG[metric].per_answer(g), None) for metric in metrics if CATALOG[metric].per_answer}
+                  for g, metrics in zip(graded, applicable)]
         if SEMANTIC in self.metrics:
             for by_metric, similarity in zip(scores, semantic_similarity(graded, self._embed)):
                 by_metric[SEMANTIC] = (similarity, None)
@@ -193,8 +195,8 @@ class Grader:
             for by_metric, ragas_scores in zip(scores, self._ragas_grader().score(samples)):
                 by_metric.update(ragas_scores)
         if self.judge_backend is not None:
-            for by_metric, (item, outcome) in zip(scores, answered):
-                if item.reference_answer:
+            for by_metric, (item, outcome), metrics in zip(scores, answered, applicable):
+                if JUDGE_CORRECTNESS in metrics:
                     verdict = judge(self.judge_backend, item.question, item.reference_answer, outcome.text)
                     by_metric[JUDGE_CORRECTNESS] = (verdict.value, verdict.reason)
         # A metric that does not apply has no row; a failed one keeps its reason.
@@ -222,6 +224,14 @@ def _graded(item: EvalItem, answer: Completion) -> Graded:
     return Graded(answer.text, item.reference_answer, tuple(item.keywords),
                   retrieved=answer.contexts or None, relevant_sources=tuple(item.relevant_sources),
                   evidence=tuple(EvidenceLines(**span) for span in item.evidence))
+
+
+def _present(item: EvalItem, answer: Completion) -> frozenset[Needs]:
+    """What an answer to an item comes with, as the catalog says metrics need it."""
+    there = {Needs.REFERENCE: item.reference_answer is not None, Needs.KEYWORDS: bool(item.keywords),
+             Needs.RETRIEVAL: bool(answer.contexts), Needs.SOURCES: bool(item.relevant_sources),
+             Needs.EVIDENCE: bool(item.evidence), Needs.REFERENCE_CONTEXTS: bool(item.reference_contexts)}
+    return frozenset(need for need, present in there.items() if present)
 
 
 def _sample(item: EvalItem, answer: Completion):

@@ -1,5 +1,6 @@
 """The lab's own offline metrics: exact match, keyword presence, token F1, semantic
-similarity, and retrieval quality against the item's labelled sources.
+similarity, and retrieval quality against the item's labelled sources. Which function scores
+which metric, and what each metric needs, is in `core.evaluation.catalog`.
 
 Each scores one answer from 0 to 1, or gives None where the item or the system
 lacks what the metric needs (no reference answer, no keywords, no retrieval):
@@ -85,16 +86,11 @@ def _evidence_metric(score: Callable[[tuple, tuple], float]) -> Callable[[Graded
     return metric
 
 
-PER_ANSWER: dict[str, Callable[[Graded], Optional[float]]] = {
-    "exact_match": exact_match,
-    "keyword_presence": keyword_presence,
-    "token_f1": token_f1,
-    "recall_at_5": _retrieval_metric(lambda ranked, relevant: retrieval.recall_at_k(ranked, relevant, 5)),
-    "mrr": _retrieval_metric(retrieval.reciprocal_rank),
-    "ndcg_at_5": _retrieval_metric(lambda ranked, relevant: retrieval.ndcg_at_k(ranked, relevant, 5)),
-    "evidence_recall_at_5": _evidence_metric(lambda ranked, evidence: retrieval.evidence_recall_at_k(ranked, evidence, 5)),
-    "evidence_mrr": _evidence_metric(retrieval.evidence_reciprocal_rank),
-}
+recall_at_5 = _retrieval_metric(lambda ranked, relevant: retrieval.recall_at_k(ranked, relevant, 5))
+mrr = _retrieval_metric(retrieval.reciprocal_rank)
+ndcg_at_5 = _retrieval_metric(lambda ranked, relevant: retrieval.ndcg_at_k(ranked, relevant, 5))
+evidence_recall_at_5 = _evidence_metric(lambda ranked, evidence: retrieval.evidence_recall_at_k(ranked, evidence, 5))
+evidence_mrr = _evidence_metric(retrieval.evidence_reciprocal_rank)
 
 
 def semantic_similarity(graded: Sequence[Graded], embed: Callable[[list[str]], np.ndarray]) -> list[Optional[float]]:

@@ -37,7 +37,7 @@ with warnings.catch_warnings():  # ragas asks for the collections API, which lac
     from ragas.metrics import NonLLMContextPrecisionWithReference, NonLLMContextRecall
 
 from core.errors import InvalidInputError
-from core.evaluation.catalog import CATALOG, RAGAS_METRICS
+from core.evaluation.catalog import CATALOG, RAGAS_METRICS, Needs
 from core.llm.spec import SystemSpec, parse_spec
 
 Score = tuple[Optional[float], Optional[str]]
@@ -57,21 +57,16 @@ class Sample:
     retrieved: tuple[str, ...] = ()  # RAG systems: every chunk the model was given, best first
     reference_contexts: tuple[str, ...] = ()
 
+    @property
+    def present(self) -> frozenset[Needs]:
+        there = {Needs.REFERENCE: self.reference is not None, Needs.RETRIEVAL: bool(self.retrieved),
+                 Needs.REFERENCE_CONTEXTS: bool(self.reference_contexts)}
+        return frozenset(need for need, present in there.items() if present)
+
 
 def applies(metric: str, sample: Sample) -> bool:
-    """Whether the sample has what `metric` needs (a reference, retrieved chunks, reference contexts)."""
-    has_reference, rag = sample.reference is not None, bool(sample.retrieved)
-    return {
-        "string_similarity": has_reference,
-        "bleu": has_reference,
-        "rouge_l": has_reference,
-        "nonllm_context_precision": rag and bool(sample.reference_contexts),
-        "nonllm_context_recall": rag and bool(sample.reference_contexts),
-        "faithfulness": rag,
-        "answer_relevancy": True,
-        "context_precision": rag and has_reference,
-        "context_recall": rag and has_reference,
-    }[metric]
+    """Whether the sample has what the catalog says `metric` needs (a reference, retrieved chunks, ...)."""
+    return CATALOG[metric].applies(sample.present)
 
 
 class RagasGrader:

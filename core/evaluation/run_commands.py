@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from core.errors import InvalidInputError
-from core.evaluation.catalog import JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
+from core.evaluation.catalog import JUDGE_CORRECTNESS, JUDGE_METRICS, METRICS, OFFLINE_METRICS
 from core.evaluation.experiments import experiment_systems, proposed_experiment
 from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
 from core.evaluation.sets import resolve_eval_set
@@ -33,8 +33,8 @@ def register(subparsers) -> None:
     run.add_argument("--adapter", metavar="NAME", help="with --from-session: the adapter of the fine-tuned variants")
     run.add_argument("--model", default="local", metavar="SPEC", help="with --from-session: the model every variant "
                      "builds on (default: local, the embedded SmolLM2)")
-    run.add_argument("--metric", action="append", choices=METRICS, help="repeat; default: every metric that needs no judge (faithfulness, answer_relevancy, "
-                     "context_precision and context_recall are ragas's, with --judge)")
+    run.add_argument("--metric", action="append", choices=METRICS, help="repeat; default: every metric that needs "
+                     f"no judge ({', '.join(JUDGE_METRICS)} need --judge)")
     run.add_argument("--judge", metavar="SPEC", help="a system that grades correctness 1-5 against the reference "
                      "and serves ragas's judge metrics (e.g. anthropic:claude-sonnet-4-5); the local model works "
                      "but judges poorly")

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from core.errors import InvalidInputError, NotFoundError
 from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
 from core.evaluation.sets import eval_items, get_eval_set
-from core.evaluation.stats import bootstrap_mean, latency_percentiles
+from core.evaluation.stats import Estimate, bootstrap_mean, latency_percentiles, wilson_mean
 from core.git import run_git
 from core.llm.base import GenerationOptions
 from core.llm.spec import parse_spec
@@ -26,6 +26,7 @@ from core.store import Database
 from core.store.tables import EvalItem, EvalResult, EvalRun, EvalScore, Job, utc_now
 
 SEMANTIC = "semantic_similarity"
+_NO_ESTIMATE = {"mean": None, "low": None, "high": None, "n": 0}  # every score of the metric failed
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ def results(db: Database, run_id: int) -> list[EvalResult]:
 
 
 def summarise(db: Database, run_id: int) -> dict[str, Any]:
-    """Per system: each metric's mean with a 95% bootstrap interval, answers and failures,
+    """Per system: each metric's mean with its 95% interval (`metric_estimate`), answers and failures,
     latency percentiles (what the asker waited, the answer's share of its batch, and the retrieval
     part for RAG systems), cost."""
     with db.session() as session:
@@ -248,9 +249,16 @@ def summarise(db: Database, run_id: int) -> dict[str, Any]:
         by_key.setdefault((system, metric), []).append(value)
     for (system, metric), values in by_key.items():
         valid = [v for v in values if v is not None]
-        estimate = bootstrap_mean(valid).as_dict() if valid else {"mean": None, "low": None, "high": None, "n": 0}
+        estimate = metric_estimate(metric, valid).as_dict() if valid else _NO_ESTIMATE
         summary[system]["metrics"][metric] = {**estimate, "failed": len(values) - len(valid)}
     return summary
+
+
+def metric_estimate(metric: str, values: Sequence[float]) -> Estimate:
+    """The mean with the interval the metric's table entry calls for: Wilson's for pass/fail, a bootstrap
+    for graded scores and for a name the table lacks (an older run's)."""
+    info = CATALOG.get(metric)
+    return wilson_mean(values) if info is not None and info.pass_fail else bootstrap_mean(values)
 
 
 def finish_run(db: Database, run_id: int, system_configs: dict[str, Any]) -> EvalRun:

@@ -1,8 +1,11 @@
-"""Summary statistics of a run: bootstrap confidence intervals and latency percentiles."""
+"""Summary statistics of a run: confidence intervals of means (a bootstrap for graded scores, Wilson's
+score interval for pass/fail ones) and latency percentiles."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from math import sqrt
+from statistics import NormalDist
 from typing import Sequence
 
 import numpy as np
@@ -31,6 +34,18 @@ def bootstrap_mean(values: Sequence[float], samples: int = BOOTSTRAP_SAMPLES, se
     tail = (1 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(resampled, [tail, 100 - tail])
     return Estimate(float(data.mean()), float(low), float(high), int(data.size))
+
+
+def wilson_mean(passed: Sequence[float]) -> Estimate:
+    """The pass rate of 0/1 scores and its Wilson score interval, which stays honest at 0 and 1 passes
+    (a bootstrap of all passes would claim the interval [1, 1])."""
+    n = len(passed)
+    if n == 0:
+        raise ValueError("no values to estimate from")
+    rate, z = sum(passed) / n, NormalDist().inv_cdf(1 - (1 - CONFIDENCE) / 2)
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Estimate(float(rate), max(0.0, centre - half), min(1.0, centre + half), n)
 
 
 def latency_percentiles(values_ms: Sequence[float]) -> dict[str, float]:

@@ -2,8 +2,9 @@
 
 Scores are paired by question: only questions both runs answered and scored count. For each
 metric, the difference (B - A) gets a bootstrap 95% interval, and a paired test says whether it
-is significant: McNemar for pass/fail metrics, a paired permutation test for scores. A metric
-regressed when the whole interval of the difference lies below zero.
+is significant: McNemar for pass/fail metrics, a paired permutation test for graded ones, as the
+metric catalog says. A metric regressed when the whole interval of the difference lies on its
+worse side of zero (below, for a metric where higher is better).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Optional
 from sqlmodel import col, select
 
 from core.errors import InvalidInputError, NotFoundError
+from core.evaluation.catalog import CATALOG, MetricInfo
 from core.evaluation.runs import get_run
 from core.evaluation.stats import Estimate, bootstrap_mean
 from core.history.stats import PairedTest, is_pass_fail, mcnemar, paired_permutation
@@ -30,18 +32,24 @@ class MetricComparison:
     mean_b: float
     difference: Estimate  # of B - A, with its bootstrap interval
     test: PairedTest
-    better: tuple[str, ...]  # question ids where B scored higher
+    better: tuple[str, ...]  # question ids where B scored better
     worse: tuple[str, ...]
+    higher_is_better: bool = True
+
+    @property
+    def improved(self) -> bool:
+        """B scored better on average, significantly or not."""
+        return self.difference.mean > 0 if self.higher_is_better else self.difference.mean < 0
 
     @property
     def regressed(self) -> bool:
-        return self.difference.high < 0
+        return self.difference.high < 0 if self.higher_is_better else self.difference.low > 0
 
     @property
     def verdict(self) -> str:
         if not self.test.significant:
             return "not significant"
-        return "B better" if self.difference.mean > 0 else "B worse"
+        return "B better" if self.improved else "B worse"
 
 
 @dataclass(frozen=True)
@@ -105,11 +113,19 @@ def _compare_metric(metric: str, a: dict[str, float], b: dict[str, float]) -> Op
     if not questions:
         return None
     values_a, values_b = [a[q] for q in questions], [b[q] for q in questions]
-    if is_pass_fail(values_a + values_b):
-        test = mcnemar([v == 1.0 for v in values_a], [v == 1.0 for v in values_b])
-    else:
-        test = paired_permutation(values_a, values_b)
-    difference = bootstrap_mean([y - x for x, y in zip(values_a, values_b)])
+    info = CATALOG.get(metric)
+    higher_is_better = info is None or info.higher_is_better  # a name the catalog lacks (an older run's): upwards
+    sign = 1 if higher_is_better else -1
     return MetricComparison(metric, len(questions), sum(values_a) / len(questions), sum(values_b) / len(questions),
-                            difference, test, tuple(q for q in questions if b[q] > a[q]),
-                            tuple(q for q in questions if b[q] < a[q]))
+                            bootstrap_mean([y - x for x, y in zip(values_a, values_b)]),
+                            _paired_test(info, values_a, values_b),
+                            tuple(q for q in questions if sign * (b[q] - a[q]) > 0),
+                            tuple(q for q in questions if sign * (b[q] - a[q]) < 0), higher_is_better)
+
+
+def _paired_test(info: Optional[MetricInfo], a: list[float], b: list[float]) -> PairedTest:
+    """McNemar for a pass/fail metric, a paired permutation test for a graded one; a metric the catalog
+    lacks (an older run's) is pass/fail when every value is 0 or 1."""
+    if (info.pass_fail if info is not None else is_pass_fail(a + b)):
+        return mcnemar([v == 1.0 for v in a], [v == 1.0 for v in b])
+    return paired_permutation(a, b)

@@ -20,13 +20,13 @@ from sqlmodel import col, select
 
 from core.checklist.sessions import get_session
 from core.checklist.variants import VARIANTS, variant_labels, variant_with
+from core.evaluation.catalog import HEADLINE_METRICS
 from core.evaluation.views import format_estimate
 from core.history.compare import MetricComparison, compare_runs
 from core.llm.spec import parse_spec
 from core.store import Database
 from core.store.tables import Adapter, DecisionSession, EvalRun, KnowledgeBase
 
-ACCURACY_METRICS = ("judge_correctness", "keyword_presence", "token_f1", "faithfulness")
 # The comparisons that decide each verdict: (the variant expected to win, the one it must beat).
 DECIDING_PAIRS = {
     "rag": [("rag", "base")],
@@ -106,7 +106,7 @@ def variant_table(db: Database, variants: list[Variant]) -> list[dict[str, Any]]
     if not variants:
         return []
     rows = []
-    for metric in ACCURACY_METRICS:
+    for metric in HEADLINE_METRICS:
         if any(metric in v.stats["metrics"] for v in variants):
             rows.append({"": metric, **{v.label: format_estimate(v.stats["metrics"][metric])
                                          if metric in v.stats["metrics"] else "-" for v in variants}})
@@ -172,13 +172,13 @@ def _deciding_comparisons(db: Database, verdict: dict, variants: list[Variant]) 
                           f"{metric.mean_a:.3f}, difference {d.mean:+.3f} [95% CI {d.low:+.3f}, {d.high:+.3f}]; "
                           f"{metric.test.name} p = {metric.test.p_value:.3f}: "
                           + ("significant." if significant else "not significant."))
-        outcomes.append(None if not significant else d.mean > 0)
+        outcomes.append(metric.improved if significant else None)
     return statements, outcomes
 
 
 def _deciding_metric(metrics: list[MetricComparison]) -> Optional[MetricComparison]:
     by_name = {m.metric: m for m in metrics}
-    return next((by_name[name] for name in ACCURACY_METRICS if name in by_name), None)
+    return next((by_name[name] for name in HEADLINE_METRICS if name in by_name), None)
 
 
 def _conclusion(runs: list[EvalRun], outcomes: list[Optional[bool]]) -> tuple[str, str]:

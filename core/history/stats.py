@@ -65,7 +65,7 @@ def paired_permutation(a: Sequence[float], b: Sequence[float], permutations: int
 
 
 def is_pass_fail(values: Sequence[float]) -> bool:
-    """A metric whose every value is 0 or 1 (exact match, say) is compared as pass/fail."""
+    """Every value is 0 or 1: how a metric the catalog lacks (an older run's) is told to be pass/fail."""
     return all(value in (0.0, 1.0) for value in values)
 
 
