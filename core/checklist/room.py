@@ -23,10 +23,6 @@ class QuestionPoll:
     consensus: Optional[str]
 
     @property
-    def respondents(self) -> int:
-        return sum(len(names) for names in self.by_answer.values())
-
-    @property
     def disagreement(self) -> bool:
         return len(self.by_answer) > 1
 

@@ -81,5 +81,3 @@ FAILURE_MODES = Table(
     ),
     "RAG vs Fine-Tuning: When to Use Each (and When to Combine Them)",
 )
-
-TRADEOFF_TABLES: tuple[Table, ...] = (WHAT_EACH_FIXES, MECHANISMS, OPERATIONS, FAILURE_MODES)

@@ -15,9 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from core.llm.base import Backend, Citation, Completion, GenerationOptions, Prompt
-from core.rag.knowledge import open_retriever
 from core.rag.retrieval import Hit, Retriever
-from core.store import Database
 
 I_DONT_KNOW = "I don't know"
 # MiniLM cosine similarity: unrelated text scores ~0-0.2, a passage on the question's topic ~0.35+.
@@ -111,10 +109,3 @@ def resolve_citations(text: str, hits: list[Hit]) -> tuple[tuple[Citation, ...],
             elif number not in unknown:
                 unknown.append(number)
     return tuple(cited.values()), unknown
-
-
-def answer_with_knowledge_base(db: Database, name: str, backend: Backend, question: str,
-                               **settings) -> RagAnswer:
-    """`answer_question` over the live index of the knowledge base `name` (the Playground's `?kb=NAME`);
-    `settings` are `answer_question`'s keyword arguments (k, mode, min_similarity, options)."""
-    return answer_question(open_retriever(db, name), backend, question, **settings)

@@ -1,4 +1,4 @@
-"""Turn a folder, a git revision or uploaded files into plain text per file.
+"""Turn a folder (uploads are saved to one first) or a git revision into plain text per file.
 
 Every file either becomes a `SourceFile` or a `Skipped` entry with a reason a
 person can act on (too big, binary, not UTF-8, unreadable), so the UI and the
@@ -112,14 +112,6 @@ def load_folder(root: Path, max_bytes: int) -> LoadResult:
             continue
         result.add(relative, lambda: _read_bytes(path), max_bytes)
     return result.require_files(str(root))
-
-
-def load_uploads(uploads: Iterable[tuple[str, bytes]], max_bytes: int) -> LoadResult:
-    """Files uploaded through the page, as (file name, content) pairs."""
-    result = LoadResult()
-    for name, data in uploads:
-        result.add(Path(name).name, lambda data=data: data, max_bytes)
-    return result.require_files("the uploaded files")
 
 
 def load_git(repo: Path, rev: str, max_bytes: int) -> LoadResult:

@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # loading it loads torch: `python -m core server status` must
     from core.llm.local import LocalBackend
 
 DEFAULT_BUDGET_FRACTION = 0.5  # of this machine's memory, when no budget is given
-GIB = 1024 ** 3
 
 
 @dataclass(frozen=True)

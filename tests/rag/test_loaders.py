@@ -5,7 +5,7 @@ from tests.rag.rag_fixtures import git
 
 from core.errors import InvalidInputError
 from core.rag.config import KnowledgeBaseConfig, checked_source_path, validate_name
-from core.rag.loaders import load_folder, load_git, load_uploads
+from core.rag.loaders import load_folder, load_git
 
 MB = 1_000_000
 
@@ -81,12 +81,6 @@ def test_git_source_reads_tracked_files_at_a_revision(tmp_path):
 def test_a_folder_that_is_not_a_repository_is_refused_clearly(tmp_path):
     with pytest.raises(InvalidInputError, match="is not a git repository"):
         load_git(tmp_path, "HEAD", MB)
-
-
-def test_uploads_keep_only_the_file_name():
-    result = load_uploads([("../../etc/notes.md", b"# Notes"), ("a.bin", b"\0")], MB)
-    assert [f.path for f in result.files] == ["notes.md"]
-    assert skipped(result) == {"a.bin": "binary file (contains NUL bytes)"}
 
 
 @pytest.mark.parametrize("name", ["", "  ", "../escape", "a/b", "a\\b", "..", "-dash", "x" * 64, "a b"])
