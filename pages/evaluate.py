@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.evaluation.catalog import CATALOG, METRICS, OFFLINE_METRICS
+from core.evaluation.catalog import CATALOG, JUDGE_METRICS, METRICS, OFFLINE_METRICS
 from core.evaluation.demo import set_up_demo
 from core.evaluation.experiments import experiment_systems, proposed_experiments
 from core.evaluation.judge import is_weak_judge
@@ -94,8 +94,8 @@ def run_form(db) -> None:
                                  help="\n".join(f"- `{name}`: {CATALOG[name].help}" for name in METRICS))
         judge = st.text_input("Judge (optional)", key="ev_run_judge", placeholder="anthropic:claude-sonnet-4-5",
                               help="A system that grades each answer's correctness 1-5 against the reference, and "
-                                   "that ragas asks for faithfulness, answer relevancy and context precision and "
-                                   "recall. The local model works but is a weak judge.")
+                                   f"that ragas asks for {', '.join(JUDGE_METRICS)}. The local model works but is a "
+                                   "weak judge.")
         left, middle, right = st.columns(3)
         max_new = left.number_input("Max new tokens", 1, 4096, RunOptions.max_new_tokens, key="ev_run_max_new")
         batch = middle.number_input("Batch size", 1, 256, RunOptions.batch_size, key="ev_run_batch",
