@@ -2,8 +2,8 @@
 
 Entry points: `core.rag.knowledge` (create / re-index / remove / open a knowledge
 base, used by `python -m core kb ...` and the Knowledge page) and
-`core.rag.answering.answer_question` (a cited answer from a knowledge base's
-retriever and any `core.llm.base.Backend`).
+`core.rag.system.RagSystem` (any `core.llm.base.Backend` answering from a
+knowledge base, with citations: what a `?kb=NAME` system spec builds).
 
 Environment:
 - `RAGTUNE_ALLOWED_ROOTS`: folders (separated by `os.pathsep`) that sources may

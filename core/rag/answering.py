@@ -45,14 +45,6 @@ class RagAnswer:
         return self.completion is not None and not self.text.strip().startswith(I_DONT_KNOW)
 
 
-def answer_question(retriever: Retriever, backend: Backend, question: str, *, k: int = 4, mode: str = "hybrid",
-                    min_similarity: float = MIN_SIMILARITY,
-                    options: GenerationOptions = GenerationOptions()) -> RagAnswer:
-    """Retrieve, then generate an answer citing the retrieved chunks."""
-    return answer_questions(retriever, backend, [question], k=k, mode=mode, min_similarity=min_similarity,
-                            options=options)[0]
-
-
 def answer_questions(retriever: Retriever, backend: Backend, questions: list[str], *, k: int = 4,
                      mode: str = "hybrid", min_similarity: float = MIN_SIMILARITY,
                      options: GenerationOptions = GenerationOptions()) -> list[RagAnswer]:

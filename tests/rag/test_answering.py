@@ -1,6 +1,6 @@
 from tests.rag.rag_fixtures import ScriptedBackend
 
-from core.rag.answering import I_DONT_KNOW, answer_question, resolve_citations
+from core.rag.answering import I_DONT_KNOW, answer_questions, resolve_citations
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import create_knowledge_base, open_retriever
 from core.rag.retrieval import Hit
@@ -13,7 +13,7 @@ def make_kb(db, docs):
 def test_answer_numbers_the_chunks_and_resolves_citations_to_lines(db, docs):
     make_kb(db, docs)
     backend = ScriptedBackend("Refunds go to the original card within five business days [1].")
-    answer = answer_question(open_retriever(db, "team"), backend, "How long do refunds take?", k=3)
+    [answer] = answer_questions(open_retriever(db, "team"), backend, ["How long do refunds take?"], k=3)
     prompt = backend.prompts[0]
     assert "only the numbered context chunks" in prompt.system and "[n]" in prompt.system
     body = prompt.messages[0].content
@@ -30,7 +30,7 @@ def test_answer_numbers_the_chunks_and_resolves_citations_to_lines(db, docs):
 def test_nothing_relevant_means_i_dont_know_without_asking_the_model(db, docs):
     make_kb(db, docs)
     backend = ScriptedBackend()
-    answer = answer_question(open_retriever(db, "team"), backend, "Who won the 1962 football world cup in Chile?")
+    [answer] = answer_questions(open_retriever(db, "team"), backend, ["Who won the 1962 football world cup in Chile?"])
     assert answer.text == I_DONT_KNOW and not answer.answered
     assert backend.prompts == [] and answer.completion is None and answer.generation_ms == 0.0
     assert answer.warnings == ("No chunk was relevant enough to answer from.",)
@@ -39,7 +39,7 @@ def test_nothing_relevant_means_i_dont_know_without_asking_the_model(db, docs):
 def test_citations_to_missing_chunks_are_reported(db, docs):
     make_kb(db, docs)
     backend = ScriptedBackend("Tokens expire after an hour [2, 9].")
-    answer = answer_question(open_retriever(db, "team"), backend, "When does a session token expire?", k=2)
+    [answer] = answer_questions(open_retriever(db, "team"), backend, ["When does a session token expire?"], k=2)
     assert [c.number for c in answer.citations] == [2]
     assert answer.warnings == ("The answer cites [9], which is not one of the 2 chunks.",)
 
