@@ -115,14 +115,14 @@ class KnowledgeBase(SQLModel, table=True):
 
 
 class Job(SQLModel, table=True):
-    """A background job: a row plus a worker subprocess (`core.jobs`). Training
-    now; indexing and evaluation runs later share the same machinery."""
+    """A background job: a row plus a worker subprocess (`core.jobs`). Training, indexing,
+    eval runs and the other long tasks all run this way."""
 
     __tablename__ = "jobs"
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    kind: str  # a key of `core.jobs.handlers.HANDLERS`, e.g. "train"
-    # queued | running | succeeded | failed | cancelled | interrupted (see `core.jobs.status`)
+    kind: str  # a key of `core.jobs.kinds.KINDS`, e.g. "train"
+    # queued | running | succeeded | failed | cancelled | interrupted (see `core.jobs.queue`)
     status: str = Field(default="queued", index=True)
     title: str = ""  # what the job is, in a line a person reads, e.g. "train house-style on smollm2"
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
