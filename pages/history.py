@@ -8,10 +8,10 @@ from core.evaluation.runs import get_run
 from core.history.baselines import baseline_of, regressions, set_baseline
 from core.history.compare import compare_runs
 from core.history.report import break_even_chart, finished_runs, latest_variants, variant_table
-from core.history.views import (HistoryFilter, comparison_rows, cost_chart, day_bounds, distinct, freshness_chart,
-                                freshness_rows, history_rows, history_version, latency_chart, metric_chart, metrics_in,
-                                preferred_index, question_changes, regression_message, runs_table_rows,
-                                selected_runs, tags_in, training_chart, training_rows)
+from core.history.views import (HistoryFilter, comparison_rows, comparison_title, cost_chart, day_bounds, distinct,
+                                freshness_chart, freshness_rows, history_rows, history_version, latency_chart,
+                                metric_chart, metrics_in, preferred_index, question_changes, regression_message,
+                                runs_table_rows, selected_runs, tags_in, training_chart, training_rows)
 from ui.common import database, ensure_router, flash, reported_errors, show_flash
 
 ensure_router()
@@ -107,7 +107,7 @@ def compare_section(db, run_ids: list[int], selected: list[int]) -> None:
                             key="hist_compare")
     for other in chosen[1:]:
         comparison = compare_runs(db, chosen[0], other)
-        st.markdown(f"**Run {other}** (`{comparison.system_b}`) against **run {chosen[0]}** (`{comparison.system_a}`)")
+        st.markdown(comparison_title(comparison))
         st.table(comparison_rows(comparison), hide_index=True)
         with st.expander("Per question: what got better, what got worse"):
             for line in question_changes(comparison):

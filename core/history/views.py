@@ -136,6 +136,11 @@ def regression_message(run_id: int, system: str, regressed: Sequence[MetricCompa
             + ", ".join(f"{m.metric} {difference_text(m.difference)}" for m in regressed))
 
 
+def comparison_title(comparison: RunComparison) -> str:
+    return (f"**Run {comparison.run_b}** (`{comparison.system_b}`) against **run {comparison.run_a}** "
+            f"(`{comparison.system_a}`)")
+
+
 def comparison_rows(comparison: RunComparison) -> list[dict[str, Any]]:
     """One row per metric: both means, the difference with its interval, the paired test and its verdict."""
     return [{"metric": m.metric, "questions": m.questions, "A": round(m.mean_a, 3), "B": round(m.mean_b, 3),

@@ -9,8 +9,9 @@ from core.evaluation.stats import Estimate
 from core.history.baselines import set_baseline
 from core.history.compare import MetricComparison, RunComparison
 from core.history.stats import PairedTest
-from core.history.views import (comparison_rows, day_bounds, distinct, freshness_rows, history_rows, history_version,
-                                preferred_index, question_changes, regression_message, runs_table_rows, selected_runs)
+from core.history.views import (comparison_rows, comparison_title, day_bounds, distinct, freshness_rows, history_rows,
+                                history_version, preferred_index, question_changes, regression_message,
+                                runs_table_rows, selected_runs)
 from tests.history.runs_fixtures import eval_set, stored_systems_run
 
 RAG, TUNED = "local:smollm2?kb=docs-v2", "local:smollm2?adapter=docs-v1"
@@ -90,6 +91,7 @@ def test_a_comparison_row_gives_the_signed_difference_with_its_interval_and_verd
                        "better": 2, "worse": 0}
     assert rows[1]["p"] == 0.5123 and rows[1]["verdict"] == "not significant"
     assert question_changes(comparison) == ["`exact_match` better: q1, q2 · worse: -"]  # token_f1 moved nowhere
+    assert comparison_title(comparison) == "**Run 2** (`local?kb=docs`) against **run 1** (`local`)"
 
 
 def test_a_regression_names_the_run_the_system_and_each_metric_that_fell():
