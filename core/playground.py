@@ -14,14 +14,14 @@ from sqlmodel import col, select
 
 from core.errors import BackendError, InvalidInputError, LabError
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
+from core.llm.registry import BACKENDS
 from core.llm.spec import SystemSpec, parse_spec
 from core.store import Database
 from core.store.tables import PlaygroundAnswer, PlaygroundQuestion
 from core.systems import build_system
 
 MAX_SYSTEMS = 4
-PRESETS = ("local", "local?dtype=float32", "anthropic:claude-sonnet-4-5", "anthropic:claude-haiku-4-5",
-           "openai:MODEL?base_url=http://127.0.0.1:8000/v1")
+PRESETS = tuple(preset for info in BACKENDS.values() for preset in info.presets)
 BackendFactory = Callable[[SystemSpec], Backend]
 
 

@@ -21,6 +21,8 @@ class Settings:
     models_dir: Path
     anthropic_key_env: str = "ANTHROPIC_API_KEY"
     openai_key_env: str = "OPENAI_API_KEY"
+    # Variables a self-hosted server's key may come from (a spec's `key_env` option names one).
+    key_envs: tuple[str, ...] = ()
     # Where local models generate: "on" through the model server (started on demand; the app's
     # choice), "off" in this process (job workers), "auto" through it only when it already runs.
     model_server: str = "auto"
@@ -37,6 +39,7 @@ class Settings:
             models_dir=models_dir,
             anthropic_key_env=env.get(f"{ENV_PREFIX}ANTHROPIC_KEY_ENV", "ANTHROPIC_API_KEY"),
             openai_key_env=env.get(f"{ENV_PREFIX}OPENAI_KEY_ENV", "OPENAI_API_KEY"),
+            key_envs=tuple(name.strip() for name in env.get(f"{ENV_PREFIX}KEY_ENVS", "").split(",") if name.strip()),
             model_server=env.get(f"{ENV_PREFIX}MODEL_SERVER", "auto").strip().lower(),
         )
 

@@ -13,8 +13,8 @@ from typing import Optional
 import streamlit as st
 
 from core.llm.base import Backend
+from core.llm.registry import key_env_for
 from core.llm.spec import SystemSpec
-from core.settings import get_settings
 from core.systems import build_system
 
 
@@ -28,6 +28,5 @@ def secret(name: str) -> Optional[str]:
 
 
 def system_backend(spec: SystemSpec) -> Backend:
-    settings = get_settings()
-    key_env = {"anthropic": settings.anthropic_key_env, "openai": settings.openai_key_env}.get(spec.backend)
+    key_env = key_env_for(spec.backend, spec.options)
     return build_system(spec, key=secret(key_env) if key_env else None)

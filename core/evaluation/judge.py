@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import LabError
 from core.llm.base import Backend, GenerationOptions, Prompt
+from core.llm.registry import BACKENDS
 from core.llm.spec import parse_spec
 
 MAX_ATTEMPTS = 3
@@ -46,7 +47,7 @@ class Verdict:
 
 def is_weak_judge(spec: str) -> bool:
     """A small local model grades poorly: the UI says so beside its scores."""
-    return parse_spec(spec).backend == "local"
+    return BACKENDS[parse_spec(spec).backend].runs_locally
 
 
 def judge_prompt(question: str, reference: str, answer: str) -> Prompt:

@@ -38,6 +38,7 @@ with warnings.catch_warnings():  # ragas asks for the collections API, which lac
 
 from core.errors import InvalidInputError
 from core.evaluation.catalog import CATALOG, RAGAS_METRICS, Needs
+from core.llm.registry import BACKENDS
 from core.llm.spec import SystemSpec, parse_spec
 
 Score = tuple[Optional[float], Optional[str]]
@@ -45,6 +46,8 @@ Embed = Callable[[list[str]], np.ndarray]
 CONCURRENCY = 4  # judge requests in flight
 JUDGE_MAX_TOKENS = 1024  # ragas's own default: statement lists need room
 LOCAL_JUDGE_MAX_TOKENS = 384  # a small local model rarely finishes valid JSON; fail it sooner
+# How ragas reaches each provider a backend names (`BackendInfo.ragas_provider`): an async client.
+_ASYNC_CLIENTS = {"anthropic": anthropic.AsyncAnthropic, "openai": openai.AsyncOpenAI}
 
 
 @dataclass(frozen=True)
@@ -149,30 +152,25 @@ def _judge_scorers(judge: SystemSpec, embed: Embed) -> dict[str, Scorer]:
 
 def judge_llm(judge: SystemSpec):
     """ragas's LLM for the judge, over an async twin of the client the judge's backend uses."""
-    from core.llm.anthropic_backend import AnthropicBackend
-    from core.llm.openai_compatible import OpenAICompatibleBackend
     from core.systems import build_system
 
     if judge.kb:
         raise InvalidInputError(f"The judge {judge.text} answers from a knowledge base: a judge is a model alone.")
-    if judge.backend == "local":
+    info = BACKENDS[judge.backend]
+    if info.runs_locally:
         return llm_factory(judge.text, provider="openai", client=_local_server_client(),
                            max_tokens=LOCAL_JUDGE_MAX_TOKENS)
-    backend = build_system(judge)
-    sync = backend.client
-    if isinstance(backend, AnthropicBackend):
-        client = anthropic.AsyncAnthropic(api_key=sync.api_key, base_url=sync.base_url, max_retries=sync.max_retries,
-                                          timeout=sync.timeout)
-        llm = llm_factory(backend.model_id, provider="anthropic", client=client, max_tokens=JUDGE_MAX_TOKENS)
+    if info.ragas_provider not in _ASYNC_CLIENTS:
+        raise InvalidInputError(f"ragas cannot use {judge.text} as its judge: choose a local model or an API "
+                                f"backend ragas knows ({', '.join(_ASYNC_CLIENTS)}).")
+    sync = build_system(judge).client
+    client = _ASYNC_CLIENTS[info.ragas_provider](api_key=sync.api_key, base_url=sync.base_url,
+                                                 max_retries=sync.max_retries, timeout=sync.timeout)
+    llm = llm_factory(judge.model, provider=info.ragas_provider, client=client, max_tokens=JUDGE_MAX_TOKENS)
+    if info.ragas_provider == "anthropic":
         for argument in ("temperature", "top_p"):  # the Anthropic SDK refuses them beside each other
             llm.model_args.pop(argument, None)
-        return llm
-    if isinstance(backend, OpenAICompatibleBackend):
-        client = openai.AsyncOpenAI(api_key=sync.api_key, base_url=sync.base_url, max_retries=sync.max_retries,
-                                    timeout=sync.timeout)
-        return llm_factory(backend.model_id, provider="openai", client=client, max_tokens=JUDGE_MAX_TOKENS)
-    raise InvalidInputError(f"ragas cannot use {judge.text} as its judge: choose an anthropic:, openai: or "
-                            "local judge.")
+    return llm
 
 
 def _local_server_client() -> openai.AsyncOpenAI:

@@ -23,6 +23,7 @@ from core.checklist.variants import VARIANTS, variant_labels, variant_with
 from core.evaluation.catalog import HEADLINE_METRICS
 from core.evaluation.views import format_estimate
 from core.history.compare import MetricComparison, compare_runs
+from core.llm.registry import BACKENDS
 from core.llm.spec import parse_spec
 from core.store import Database
 from core.store.tables import Adapter, DecisionSession, EvalRun, KnowledgeBase
@@ -61,8 +62,8 @@ class DecisionReport:
 def variant_of(system: str) -> tuple[str, str]:
     """(key, label) of the variant a system spec is: base, RAG, fine-tuned, both, or an API model (+ RAG)."""
     spec = parse_spec(system)
-    if spec.backend != "local":
-        name = {"anthropic": "Claude", "openai": "OpenAI-compatible"}.get(spec.backend, spec.backend)
+    if not BACKENDS[spec.backend].runs_locally:
+        name = BACKENDS[spec.backend].label
         return f"{spec.backend}{'+rag' if spec.kb else ''}", f"{name}{' + RAG' if spec.kb else ''}"
     variant = variant_with(knowledge_base=bool(spec.kb), adapter="adapter" in spec.options)
     return variant.key, variant.label

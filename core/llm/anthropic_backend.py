@@ -10,24 +10,25 @@ from typing import Optional
 
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.pricing import api_cost
-from core.llm.remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Stopwatch, api_key, explained_errors
-from core.settings import get_settings
+from core.llm.remote import (DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Stopwatch, connection_options, explained_errors,
+                             spec_key)
+from core.llm.spec import SystemSpec
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
 SERVICE = "Anthropic"
 
 
 class AnthropicBackend(Backend):
-    def __init__(self, model: str = DEFAULT_MODEL, key: Optional[str] = None, base_url: Optional[str] = None,
+    def __init__(self, model: str, key: str, base_url: Optional[str] = None,
                  max_retries: int = DEFAULT_MAX_RETRIES, timeout: float = DEFAULT_TIMEOUT_S):
         import anthropic
 
         self.model_id = model
-        self.client = anthropic.Anthropic(
-            api_key=api_key(key, get_settings().anthropic_key_env, SERVICE),
-            base_url=base_url, max_retries=max_retries, timeout=timeout,
-        )
+        self.client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=max_retries, timeout=timeout)
         self.url = str(self.client.base_url)
+
+    @classmethod
+    def from_spec(cls, spec: SystemSpec, key: Optional[str] = None) -> "AnthropicBackend":
+        return cls(spec.model, spec_key(spec, key), **connection_options(spec))
 
     def generate(self, prompt: Prompt, options: GenerationOptions = GenerationOptions()) -> Completion:
         request = {

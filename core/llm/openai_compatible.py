@@ -7,33 +7,32 @@ usually needs no key; OpenAI's does.
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.pricing import api_cost
-from core.llm.remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Stopwatch, api_key, explained_errors
-from core.settings import get_settings
+from core.llm.registry import BACKENDS
+from core.llm.remote import (DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Stopwatch, connection_options, explained_errors,
+                             spec_key)
+from core.llm.spec import SystemSpec
 
-OPENAI_URL = "https://api.openai.com/v1"
+OPENAI_URL = BACKENDS["openai"].official_url
 SERVICE = "the OpenAI-compatible server"
-NO_KEY = "not-needed"  # the SDK insists on a key; self-hosted servers ignore it
 
 
 class OpenAICompatibleBackend(Backend):
-    def __init__(self, model: str, base_url: Optional[str] = None, key: Optional[str] = None,
+    def __init__(self, model: str, key: str, base_url: Optional[str] = None,
                  max_retries: int = DEFAULT_MAX_RETRIES, timeout: float = DEFAULT_TIMEOUT_S):
         import openai
 
-        env_var = get_settings().openai_key_env
         self.self_hosted = bool(base_url) and base_url.rstrip("/") != OPENAI_URL
-        if self.self_hosted:
-            key = key or os.environ.get(env_var) or NO_KEY
-        else:
-            key = api_key(key, env_var, "OpenAI")
         self.model_id = model
         self.url = base_url or OPENAI_URL
         self.client = openai.OpenAI(api_key=key, base_url=self.url, max_retries=max_retries, timeout=timeout)
+
+    @classmethod
+    def from_spec(cls, spec: SystemSpec, key: Optional[str] = None) -> "OpenAICompatibleBackend":
+        return cls(spec.model, spec_key(spec, key), **connection_options(spec))
 
     def generate(self, prompt: Prompt, options: GenerationOptions = GenerationOptions()) -> Completion:
         system = [{"role": "system", "content": prompt.system}] if prompt.system else []

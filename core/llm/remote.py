@@ -1,4 +1,4 @@
-"""What the HTTP backends share: finding the API key and explaining SDK failures.
+"""What the HTTP backends share: the key a spec may send, and SDK failures explained.
 
 Both SDKs (anthropic, openai) come from the same generator and raise the same
 shapes of error; turning them into one clear `BackendError` happens here, once.
@@ -12,19 +12,33 @@ from contextlib import contextmanager
 from typing import Iterator, Optional
 
 from core.errors import BackendError, MissingKeyError
+from core.llm.registry import BACKENDS, key_env_for
+from core.llm.spec import SystemSpec
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_RETRIES = 2
+NO_KEY = "not-needed"
 
 
-def api_key(explicit: Optional[str], env_var: str, service: str) -> str:
-    """The explicit key (e.g. from st.secrets), else the environment's."""
+def spec_key(spec: SystemSpec, explicit: Optional[str] = None) -> str:
+    """The key to send where `spec` points: `explicit` (the dashboard's secret of the same name) or the
+    environment's, from the one variable `key_env_for` allows; a placeholder where none is allowed (a
+    self-hosted server that wants no key; the SDKs insist on one)."""
+    env_var = key_env_for(spec.backend, spec.options)
+    if env_var is None:
+        return NO_KEY
     key = explicit or os.environ.get(env_var, "")
     if not key:
+        service = BACKENDS[spec.backend].label
         raise MissingKeyError(
             f"No API key for {service}: set the environment variable {env_var} "
             f"(or {env_var} in .streamlit/secrets.toml for the dashboard).")
     return key
+
+
+def connection_options(spec: SystemSpec) -> dict:
+    """The spec's options as an SDK client takes them: `key_env` was for `spec_key` alone."""
+    return {name: value for name, value in spec.typed_options.items() if name != "key_env"}
 
 
 @contextmanager

@@ -23,29 +23,11 @@ from typing import Optional
 from urllib.parse import parse_qsl, urlencode
 
 from core.errors import InvalidInputError
-from core.llm.defaults import DEFAULT_MODEL as LOCAL_DEFAULT, DEVICE_CHOICES, DTYPE_CHOICES
+from core.llm.registry import BACKENDS, RETRIEVAL_OPTIONS, BackendInfo, OptionInfo
 
-FORMS = (
-    "local",
-    "local:PATH_OR_HUB_ID",
-    "local:smollm2?adapter=models/adapters/NAME&dtype=bfloat16",
-    "anthropic:claude-sonnet-4-5",
-    "openai:MODEL?base_url=http://127.0.0.1:8000/v1",
-    "local?kb=NAME&k=4&mode=hybrid",
-    "local?adapter=NAME",
-)
-# Retrieval options apply to any backend: the knowledge base, how many chunks, which search.
-RETRIEVAL_OPTIONS = {"kb", "k", "mode"}
-SEARCH_MODES = ("hybrid", "dense", "bm25")  # hybrid (reciprocal rank fusion) first: the default
-_REMOTE_OPTIONS = {"base_url", "max_retries", "timeout"}
-OPTIONS = {
-    "local": {"adapter", "dtype", "device", "batch_size"} | RETRIEVAL_OPTIONS,
-    "anthropic": _REMOTE_OPTIONS | RETRIEVAL_OPTIONS,
-    "openai": _REMOTE_OPTIONS | RETRIEVAL_OPTIONS,
-}
-NUMBER_OPTIONS = {"max_retries": int, "batch_size": int, "timeout": float, "k": int}
-AT_LEAST_ONE = {"batch_size", "k"}
-CHOICE_OPTIONS = {"dtype": DTYPE_CHOICES, "device": DEVICE_CHOICES, "mode": SEARCH_MODES}
+# Each backend's first preset and its forms, then retrieval, which any backend takes.
+FORMS = (*(form for info in BACKENDS.values() for form in (info.presets[0], *info.forms)),
+         "local?kb=NAME&k=4&mode=hybrid")
 
 
 @dataclass(frozen=True)
@@ -66,7 +48,8 @@ class SystemSpec:
     @property
     def typed_options(self) -> dict:
         """The backend's options as the types its constructor takes."""
-        return {key: NUMBER_OPTIONS.get(key, str)(value) for key, value in self.options.items()}
+        info = BACKENDS[self.backend]
+        return {key: info.option(key).type(value) for key, value in self.options.items()}
 
     @property
     def model_only(self) -> "SystemSpec":
@@ -81,54 +64,46 @@ def parse_spec(text: str) -> SystemSpec:
     raw = (text or "").strip()
     head, _, query = raw.partition("?")
     backend, _, model = head.partition(":")
-    backend = backend.strip().lower()
-    if backend not in OPTIONS:
-        _invalid(f"Unknown backend {backend or '(empty)'!r} in system spec {raw!r}")
-    model = model.strip() or _default_model(backend, raw)
-    options = _parse_options(backend, query, raw)
+    info = BACKENDS.get(backend.strip().lower())
+    if info is None:
+        _invalid(f"Unknown backend {backend.strip() or '(empty)'!r} in system spec {raw!r}")
+    model = model.strip() or info.default_model or _invalid(
+        f"System spec {raw!r} names no model: {info.label} needs one")
+    options = _parse_options(info, query, raw)
     kb = options.pop("kb", None)
     retrieval = {key: options.pop(key) for key in ("k", "mode") if key in options}
     if retrieval and not kb:
         _invalid(f"{', '.join(retrieval)} in system spec {raw!r} only apply with kb=NAME")
-    return SystemSpec(backend=backend, model=model, options=options, kb=kb, retrieval=retrieval)
+    return SystemSpec(backend=info.name, model=model, options=options, kb=kb, retrieval=retrieval)
 
 
-def _default_model(backend: str, raw: str) -> str:
-    if backend == "local":
-        return LOCAL_DEFAULT
-    if backend == "anthropic":
-        from core.llm.anthropic_backend import DEFAULT_MODEL
-
-        return DEFAULT_MODEL
-    _invalid(f"System spec {raw!r} names no model: an OpenAI-compatible server needs one")
-
-
-def _parse_options(backend: str, query: str, raw: str) -> dict[str, str]:
+def _parse_options(info: BackendInfo, query: str, raw: str) -> dict[str, str]:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
         _invalid(f"Options {query!r} in system spec {raw!r} are not key=value pairs joined by '&'")
+    known = {option.name: option for option in (*info.options, *RETRIEVAL_OPTIONS)}
     options: dict[str, str] = {}
     for key, value in pairs:
-        if key not in OPTIONS[backend]:
-            _invalid(f"Unknown option {key!r} for {backend} (known: {', '.join(sorted(OPTIONS[backend]))})")
+        if key not in known:
+            _invalid(f"Unknown option {key!r} for {info.name} (known: {', '.join(sorted(known))})")
         if not value:
             _invalid(f"Option {key!r} in system spec {raw!r} has no value")
-        _check_value(key, value)
+        _check_value(known[key], value)
         options[key] = value
     return options
 
 
-def _check_value(key: str, value: str) -> None:
-    if key in CHOICE_OPTIONS and value not in CHOICE_OPTIONS[key]:
-        _invalid(f"{key}={value!r} is not one of {', '.join(CHOICE_OPTIONS[key])}")
-    if key in NUMBER_OPTIONS:
+def _check_value(option: OptionInfo, value: str) -> None:
+    if option.choices and value not in option.choices:
+        _invalid(f"{option.name}={value!r} is not one of {', '.join(option.choices)}")
+    if option.type is not str:
         try:
-            number = NUMBER_OPTIONS[key](value)
+            number = option.type(value)
         except ValueError:
             number = -1
-        if number < 0 or (key in AT_LEAST_ONE and number < 1):
-            _invalid(f"{key}={value!r} must be a positive number")
+        if number < option.minimum:
+            _invalid(f"{option.name}={value!r} must be a positive number")
 
 
 def _invalid(problem: str):

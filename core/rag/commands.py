@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from core.llm.spec import SEARCH_MODES
+from core.llm.registry import SEARCH_MODES
 from core.rag.config import CHUNKERS, KnowledgeBaseConfig
 from core.store import current_database
 from core.subcommands import add_command

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 from core.errors import InvalidInputError
-from core.llm.spec import SEARCH_MODES
+from core.llm.registry import SEARCH_MODES
 from core.llm.base import Passage
 from core.rag.embeddings import Embedder
 from core.rag.lexical import Bm25Index

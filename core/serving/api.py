@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import InvalidInputError, LabError, NotFoundError
 from core.llm.base import GenerationOptions, Message, Prompt
+from core.llm.registry import BACKENDS
 from core.llm.spec import SystemSpec, parse_spec
 from core.serving.compute import ComputeLoop, ServedCompletion
 
@@ -107,7 +108,7 @@ def openai_error(status: int, message: str) -> JSONResponse:
 def served_spec(model: str) -> SystemSpec:
     """The local model spec a request names; anything else is refused with the reason."""
     spec = parse_spec(model)
-    if spec.backend != "local":
+    if not BACKENDS[spec.backend].runs_locally:
         raise InvalidInputError(f"This server serves local models only; {model!r} names the {spec.backend} "
                                 "backend. Ask for `local`, `local:PATH` or `local?adapter=NAME`.")
     if spec.kb:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from core.llm.base import Backend
+from core.llm.registry import BACKENDS
 from core.llm.spec import SystemSpec
 from core.store import current_database
 
@@ -42,17 +43,12 @@ def _retrieval_settings(spec: SystemSpec) -> dict:
 
 
 def build_backend(spec: SystemSpec, key: Optional[str] = None) -> Backend:
-    """The model `spec` names, without retrieval. `key` overrides the API key from the
-    environment (the dashboard passes st.secrets'); local models ignore it."""
-    options = spec.typed_options
-    if spec.backend == "local":
+    """The model `spec` names, without retrieval. `key` replaces the environment's value of the
+    variable `core.llm.registry.key_env_for` allows (the dashboard passes its secret); local
+    models ignore it."""
+    info = BACKENDS[spec.backend]
+    if info.runs_locally:
         from core.serving.routing import local_backend  # in this process, or through the model server
 
         return local_backend(spec)
-    if spec.backend == "anthropic":
-        from core.llm.anthropic_backend import AnthropicBackend
-
-        return AnthropicBackend(spec.model, key=key, **options)
-    from core.llm.openai_compatible import OpenAICompatibleBackend
-
-    return OpenAICompatibleBackend(spec.model, key=key, **options)
+    return info.load_class().from_spec(spec, key)

@@ -15,7 +15,7 @@ from core.systems import build_system
 
 def register(subparsers) -> None:
     ask = add_command(subparsers, "ask", "ask one system a question; prints the answer, tokens, latency, cost", run_ask)
-    ask.add_argument("spec", metavar="SPEC", help="system spec, e.g. " + ", ".join(FORMS[:2] + FORMS[3:4]))
+    ask.add_argument("spec", metavar="SPEC", help="system spec: " + ", ".join(FORMS))
     ask.add_argument("question")
     ask.add_argument("--system-prompt", default="", help="system prompt (default: none)")
     ask.add_argument("--max-new-tokens", type=int, default=GenerationOptions.max_new_tokens, metavar="N")

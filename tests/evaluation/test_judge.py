@@ -23,7 +23,7 @@ def key(monkeypatch):
 
 
 def judge_at(server) -> AnthropicBackend:
-    return AnthropicBackend("claude-sonnet-4-5", base_url=server.url, max_retries=0)
+    return AnthropicBackend("claude-sonnet-4-5", "sk-test", base_url=server.url, max_retries=0)
 
 
 def test_a_valid_verdict_is_scored_on_the_0_to_1_axis_with_its_reason(key):

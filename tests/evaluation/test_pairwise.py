@@ -18,7 +18,7 @@ def says(winner: str):
 @pytest.fixture
 def claude(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
-    return lambda server: AnthropicBackend("claude-sonnet-4-5", base_url=server.url, max_retries=0)
+    return lambda server: AnthropicBackend("claude-sonnet-4-5", "sk-test", base_url=server.url, max_retries=0)
 
 
 def test_orders_that_agree_name_the_winner(claude):

@@ -3,6 +3,7 @@ import pytest
 from core.errors import BackendError, MissingKeyError
 from core.llm.anthropic_backend import AnthropicBackend
 from core.llm.base import GenerationOptions, Prompt
+from core.llm.spec import parse_spec
 from tests.llm.fake_servers import FakeServer, Reply, anthropic_message, error
 
 
@@ -61,13 +62,15 @@ def test_a_rejected_key_is_explained():
 
 def test_a_missing_key_names_the_variable_to_set():
     with pytest.raises(MissingKeyError, match="ANTHROPIC_API_KEY"):
-        AnthropicBackend()
+        AnthropicBackend.from_spec(parse_spec("anthropic"))
 
 
-def test_the_key_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
+def test_the_key_comes_from_the_variable_key_env_names(monkeypatch):
+    monkeypatch.setenv("RAGTUNE_KEY_ENVS", "PROXY_KEY")
+    monkeypatch.setenv("PROXY_KEY", "sk-env")
     with FakeServer(anthropic_message("ok")) as server:
-        AnthropicBackend(base_url=server.url).generate(Prompt.ask("hi"))
+        AnthropicBackend.from_spec(parse_spec(f"anthropic?base_url={server.url}&key_env=PROXY_KEY")).generate(
+            Prompt.ask("hi"))
     headers = server.requests[0]["headers"]
     assert "sk-env" in headers.get("x-api-key", headers.get("authorization", ""))
 

@@ -3,11 +3,13 @@ import pytest
 from core.errors import BackendError, MissingKeyError
 from core.llm.base import GenerationOptions, Prompt
 from core.llm.openai_compatible import OpenAICompatibleBackend
+from core.llm.spec import parse_spec
 from tests.llm.fake_servers import FakeServer, Reply, error, openai_chat
 
 
-def backend(server: FakeServer, **kwargs) -> OpenAICompatibleBackend:
-    return OpenAICompatibleBackend("served-model", base_url=server.url + "/v1", **kwargs)
+def backend(server: FakeServer, **options) -> OpenAICompatibleBackend:
+    query = "".join(f"&{name}={value}" for name, value in options.items())
+    return OpenAICompatibleBackend.from_spec(parse_spec(f"openai:served-model?base_url={server.url}/v1{query}"))
 
 
 def test_answer_and_usage_from_a_self_hosted_server_without_a_key(monkeypatch):
@@ -31,9 +33,11 @@ def test_a_seed_is_sent_when_given_and_left_out_otherwise():
     assert server.requests[0]["json"]["seed"] == 42 and "seed" not in server.requests[1]["json"]
 
 
-def test_a_given_key_is_sent_as_a_bearer_token():
+def test_the_key_named_by_key_env_is_sent_as_a_bearer_token(monkeypatch):
+    monkeypatch.setenv("RAGTUNE_KEY_ENVS", "SERVED_MODEL_KEY")
+    monkeypatch.setenv("SERVED_MODEL_KEY", "sk-local")
     with FakeServer(openai_chat("ok")) as server:
-        backend(server, key="sk-local").generate(Prompt.ask("hi"))
+        backend(server, key_env="SERVED_MODEL_KEY").generate(Prompt.ask("hi"))
     assert server.requests[0]["headers"]["authorization"] == "Bearer sk-local"
 
 
@@ -67,9 +71,9 @@ def test_a_server_that_is_down_is_named():
     with FakeServer(openai_chat("unused")) as server:
         url = server.url
     with pytest.raises(BackendError, match="Cannot reach"):
-        OpenAICompatibleBackend("m", base_url=url + "/v1", max_retries=0).generate(Prompt.ask("hi"))
+        OpenAICompatibleBackend("m", "not-needed", base_url=url + "/v1", max_retries=0).generate(Prompt.ask("hi"))
 
 
 def test_openai_itself_needs_a_key():
     with pytest.raises(MissingKeyError, match="OPENAI_API_KEY"):
-        OpenAICompatibleBackend("gpt-4o-mini")
+        OpenAICompatibleBackend.from_spec(parse_spec("openai:gpt-4o-mini"))

@@ -32,13 +32,17 @@ def test_answers_appear_in_columns_and_a_failing_system_shows_its_error(tiny_mod
     assert any("Capital of France?" in e.label for e in at.expander)  # saved in the history
 
 
-def test_the_anthropic_key_comes_from_streamlit_secrets():
+def test_the_key_comes_from_streamlit_secrets_and_only_where_the_operator_allows(monkeypatch):
+    monkeypatch.setenv("RAGTUNE_KEY_ENVS", "PROXY_KEY")
     at = playground()
-    at.secrets["ANTHROPIC_API_KEY"] = "sk-from-secrets"
-    with FakeServer(anthropic_message("Paris.", input_tokens=9, output_tokens=2)) as server:
-        at = ask(at, "Capital of France?", [f"anthropic?base_url={server.url}"])
+    at.secrets["ANTHROPIC_API_KEY"] = "sk-anthropic-secret"
+    at.secrets["PROXY_KEY"] = "sk-from-secrets"
+    with FakeServer(anthropic_message("Paris.", input_tokens=9, output_tokens=2), anthropic_message("Rome.")) as server:
+        at = ask(at, "Capital of France?", [f"anthropic?base_url={server.url}&key_env=PROXY_KEY",
+                                            f"anthropic?base_url={server.url}"])
     assert not at.exception and not at.error
-    assert "sk-from-secrets" in server.requests[0]["headers"]["authorization"]
+    sent = [request["headers"]["authorization"] for request in server.requests]
+    assert "sk-from-secrets" in sent[0] and "not-needed" in sent[1]
     assert any(m.value == "Paris." for m in at.markdown)
     assert any("9 in / 2 out tokens" in c.value for c in at.caption)
 
