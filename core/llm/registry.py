@@ -88,10 +88,6 @@ BACKENDS: dict[str, BackendInfo] = {info.name: info for info in (
 )}
 
 
-def backend_info(name: str) -> Optional[BackendInfo]:
-    return BACKENDS.get(name)
-
-
 def key_env_for(backend: str, options: dict[str, str]) -> Optional[str]:
     """The environment variable (or dashboard secret) whose key may go where these options point.
 
