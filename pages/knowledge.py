@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.jobs import queue, scheduler
 from core.rag.config import CHUNKERS, DEFAULT_EMBEDDING_MODEL, MAX_NEIGHBOURS, KnowledgeBaseConfig
-from core.rag.index_job import recent_index_jobs, submit_index, submit_reindex
+from core.rag.index_job import IndexJob, submit_index, submit_reindex
 from core.rag.knowledge import list_knowledge_bases, open_retriever, preview_chunks, remove_knowledge_base
 from core.rag.retrieval import compare_modes
 from core.rag.views import chunk_rows, index_outcome, knowledge_base_rows, search_columns
-from ui.common import database, ensure_router, flash, job_controls, reported_errors, show_flash
+from ui.common import database, ensure_router, flash, live_jobs, reported_errors, show_flash
 
-LIVE_REFRESH_S = 2
 SOURCES = {"Folder": "folder", "Git repository": "git", "Upload files": "upload"}
 _DEFAULTS = KnowledgeBaseConfig()
 
 
-@st.fragment(run_every=LIVE_REFRESH_S)
-def indexing_jobs(db) -> None:
-    """Indexing jobs of the last hour and any still going, re-read every few seconds."""
-    scheduler.refresh(db)
-    jobs = recent_index_jobs(db)
-    if not jobs:
-        return
-    st.subheader("Indexing")
-    for job in jobs:
-        st.markdown(f"**Job {job.id}** · {job.title} · `{job.status}`")
-        job_controls(db, job, "Run it again")
-        if job.status == queue.SUCCEEDED:
-            st.caption(index_outcome(job.result))
-            if job.result.get("full_reembed_reason"):
-                st.warning(f"Everything was embedded again: {job.result['full_reembed_reason']}.")
+def indexed(job) -> None:
+    """What a finished indexing job did, below it in the live list."""
+    st.caption(index_outcome(job.result))
+    if job.result.get("full_reembed_reason"):
+        st.warning(f"Everything was embedded again: {job.result['full_reembed_reason']}.")
 
 
 def settings_form(prefix: str) -> dict:
@@ -146,7 +134,7 @@ st.caption("Knowledge bases are what RAG answers from: files chunked, embedded i
 show_flash()
 db = database()
 if db is not None:
-    indexing_jobs(db)
+    live_jobs(db, IndexJob.name, "Indexing", indexed, "Run it again")
     with reported_errors():
         knowledge_bases = list_knowledge_bases(db)
         if knowledge_bases:

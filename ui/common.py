@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -97,3 +97,32 @@ def job_controls(db: Database, job, resume_label: str = "Resume") -> None:
         with reported_errors():
             scheduler.resume(db, job.id)
             st.rerun()
+
+
+JOBS_REFRESH_S = 2
+
+
+@st.fragment(run_every=JOBS_REFRESH_S)
+def live_jobs(db: Database, kind: str, heading: str, outcome: Optional[Callable] = None,
+              resume_label: str = "Resume") -> None:
+    """Jobs of `kind` still going or ended within the hour, re-read every few seconds: each with
+    `job_controls`, and `outcome(job)` drawing what a succeeded one made. When a job this page
+    watched ends, the whole page runs again, so what the job made shows everywhere on it."""
+    from core.jobs import queue, scheduler
+
+    scheduler.refresh(db)
+    jobs = queue.recent_jobs(db, kind)
+    watched_key = f"common.live_jobs.{kind}"
+    active = [job.id for job in jobs if job.status in queue.ACTIVE]
+    ended = set(st.session_state.get(watched_key, ())) - set(active)
+    st.session_state[watched_key] = active
+    if ended:
+        st.rerun()
+    if not jobs:
+        return
+    st.subheader(heading)
+    for job in jobs:
+        st.markdown(f"**Job {job.id}** · {job.title} · `{job.status}`")
+        job_controls(db, job, resume_label)
+        if job.status == queue.SUCCEEDED and outcome:
+            outcome(job)

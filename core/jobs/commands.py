@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 from core.jobs import queue, scheduler
 from core.store import current_database
@@ -116,6 +117,15 @@ def wait_for(job_id: int, poll_s: float = POLL_S) -> Job:
         if job.status not in queue.ACTIVE:
             return job
         time.sleep(poll_s)
+
+
+def follow(job_id: int, what: str) -> Optional[Job]:
+    """`wait_for` a job: its final row when it succeeded; None, after saying how it ended, otherwise."""
+    job = wait_for(job_id)
+    if job.status == queue.SUCCEEDED:
+        return job
+    print(f"{what} {job.status}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
+    return None
 
 
 def _iso(moment) -> str | None:

@@ -8,9 +8,10 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from core.jobs import queue
+from core.jobs.kinds import JobCancelled
 from core.store import Database
 from core.store.tables import Job
 
@@ -39,6 +40,16 @@ class JobContext:
     def progress(self, fraction: float, text: str = "") -> None:
         if self.is_main:
             queue.set_fields(self.db, self.job.id, progress=min(max(fraction, 0.0), 1.0), progress_text=text)
+
+    def reporter(self, stopped: dict[str, Any]) -> Callable[[str, float], None]:
+        """A `(what, fraction)` progress callback for work that reports as it goes (indexing, a demo's
+        steps): it records progress and, once a cancel is asked for, raises `JobCancelled(stopped)`,
+        so the work stops at its next report."""
+        def report(text: str, fraction: float) -> None:
+            if self.cancel_requested():
+                raise JobCancelled(stopped)
+            self.progress(fraction, text)
+        return report
 
     def metrics(self, step: int, values: dict[str, float]) -> None:
         if self.is_main:

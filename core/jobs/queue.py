@@ -8,7 +8,7 @@ last free slot never both start a job.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional, Sequence
 
 from sqlalchemy import func, text, update
@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from core.errors import InvalidInputError, NotFoundError
 from core.store import Database
-from core.store.tables import Job, JobMetric, utc_now
+from core.store.tables import Job, JobMetric, as_utc, utc_now
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = (
     "queued", "running", "succeeded", "failed", "cancelled", "interrupted")
@@ -49,6 +49,18 @@ def list_jobs(db: Database, kind: Optional[str] = None, statuses: Sequence[str] 
         query = query.where(col(Job.status).in_(statuses))
     with db.session() as session:
         return list(session.exec(query))
+
+
+def recent_jobs(db: Database, kind: str, hours: float = 1.0, limit: int = 20) -> list[Job]:
+    """Jobs of `kind` still going, and those that ended within `hours`, newest first."""
+    since = utc_now() - timedelta(hours=hours)
+    return [job for job in list_jobs(db, kind=kind, limit=limit)
+            if job.status in ACTIVE or (job.finished_at and as_utc(job.finished_at) >= since)]
+
+
+def active_job(db: Database, kind: str, key: str, value: Any) -> Optional[Job]:
+    """A queued or running job of `kind` whose config has `value` under `key`, if there is one."""
+    return next((job for job in list_jobs(db, kind=kind, statuses=ACTIVE) if job.config.get(key) == value), None)
 
 
 def claim_next(db: Database, max_running: int) -> Optional[Job]:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 
 from core.errors import InvalidInputError
 from core.jobs.context import JobContext
-from core.jobs.kinds import JobCancelled, JobKind
+from core.jobs.kinds import JobKind
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.indexer import load_source
 from core.rag.knowledge import build_registered, get_knowledge_base, register_knowledge_base, reindex_knowledge_base
@@ -33,12 +33,7 @@ class IndexJob(JobKind):
 
     def run(self, context: JobContext) -> dict[str, Any]:
         name = context.config["name"]
-
-        def progress(stage: str, fraction: float) -> None:
-            if context.cancel_requested():
-                raise JobCancelled({"name": name})
-            context.progress(fraction, stage)
-
+        progress = context.reporter({"name": name})
         if context.config["action"] == "create":
             row = build_registered(context.db, name, progress)
             return {"name": name, "files": row.file_count, "chunks": row.chunk_count, "seconds": row.index_seconds}
@@ -80,20 +75,8 @@ def submit_reindex(db: Database, name: str) -> Job:
     from core.jobs.scheduler import submit
 
     row = get_knowledge_base(db, name)
-    busy = [job for job in queue.list_jobs(db, kind=IndexJob.name, statuses=queue.ACTIVE)
-            if job.config.get("name") == row.name]
+    busy = queue.active_job(db, IndexJob.name, "name", row.name)
     if busy:
-        raise InvalidInputError(f"{row.name} is being indexed already (job {busy[0].id}): wait for it, or cancel it.")
+        raise InvalidInputError(f"{row.name} is being indexed already (job {busy.id}): wait for it, or cancel it.")
     return submit(db, IndexJob.name, {"name": row.name, "action": "reindex"}, title=f"re-index {row.name}")
 
-
-def recent_index_jobs(db: Database, hours: float = 1.0) -> list[Job]:
-    """Indexing jobs still going, and those that ended within `hours`, newest first."""
-    from datetime import timedelta
-
-    from core.jobs import queue
-    from core.store.tables import as_utc, utc_now
-
-    since = utc_now() - timedelta(hours=hours)
-    return [job for job in queue.list_jobs(db, kind=IndexJob.name, limit=20)
-            if job.status in queue.ACTIVE or (job.finished_at and as_utc(job.finished_at) >= since)]
