@@ -7,7 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.evaluation.catalog import CATALOG, JUDGE_METRICS, METRICS, OFFLINE_METRICS
-from core.evaluation.demo import set_up_demo
+from core.evaluation.demo import DEMOS
+from core.evaluation.demo_job import DemoJob, submit_demo
 from core.evaluation.experiments import experiment_systems, proposed_experiments
 from core.evaluation.judge import is_weak_judge
 from core.evaluation.labels import LABELS, judge_agreement, save_label
@@ -19,7 +20,7 @@ from core.jobs import scheduler
 from core.llm.adapters import list_adapters
 from core.playground import preset_systems
 from core.rag.knowledge import ready_knowledge_bases
-from ui.common import database, ensure_router, flash, job_controls, reported_errors, show_flash
+from ui.common import database, ensure_router, flash, job_controls, live_jobs, reported_errors, show_flash
 
 LIVE_REFRESH_S = 2
 
@@ -30,25 +31,21 @@ st.caption("Eval sets are the questions every system is graded on: JSONL, one qu
 show_flash()
 
 
-DEMOS = {
-    "ledgerly": ("Ledgerly's docs v1 and v2", "Two knowledge bases (`ledgerly-v1`, `ledgerly-v2`), their eval sets, "
-                 "and the fine-tuning dataset `ledgerly-docs-v1` (v1's facts plus the house-style sample)."),
-    "urllib3": ("A real codebase: urllib3", "The installed urllib3 package's source as the knowledge base `urllib3`, "
-                "and `urllib3-internals`: 30 questions about its internals, each with the lines that answer it."),
-    "jinja2": ("A real codebase: Jinja2", "The installed Jinja2 package's source as the knowledge base `jinja2`, and "
-               "`jinja2-internals`: 42 held-out questions (exceptions, defaults, decisions, two-file answers), "
-               "each with its answering line range, for evidence-level retrieval metrics."),
-}
-
-
 def demo_section(db) -> None:
     with st.expander("The demos"):
-        for name, (title, what) in DEMOS.items():
-            st.markdown(f"**{title}**: {what} What exists is kept.")
-            if st.button(f"Set up {title}", key=f"ev_demo_{name}"):
-                with reported_errors(), st.spinner("Indexing and importing…"):
-                    setup = set_up_demo(db, demo=name)
-                    flash(f"{title} ready: {len(setup.created)} created, {len(setup.existing)} already there.")
+        for demo in DEMOS.values():
+            st.markdown(f"**{demo.title}**: {demo.description} What exists is kept.")
+            if st.button(f"Set up {demo.title}", key=f"ev_demo_{demo.name}"):
+                with reported_errors():
+                    job = submit_demo(db, demo.name)
+                    flash(f"Setting up {demo.title} in the background (job {job.id}): follow it below; it goes on "
+                          "if you close the page.")
+    live_jobs(db, DemoJob.name, "Setting up demos", demo_outcome, "Resume (what was made is kept)")
+
+
+def demo_outcome(job) -> None:
+    created, existing = job.result.get("created", []), job.result.get("existing", [])
+    st.caption(f"{DEMOS[job.config['demo']].title} ready: {len(created)} created, {len(existing)} already there.")
 
 
 def upload_section(db) -> None:

@@ -31,6 +31,20 @@ def training(dataset, tiny_model_dir):
     return make
 
 
+@pytest.fixture
+def adapter(db, tiny_model_dir) -> str:
+    """A LoRA adapter on the tiny model, saved and registered as a training job would (without the training)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from core.finetune.adapters import save_adapter
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    save_adapter(db, model, "tiny-lora", {"base_model": str(tiny_model_dir), "dataset": "tiny-style"})
+    return "tiny-lora"
+
+
 def wait_until(db, job_id: int, statuses, timeout: float = 180.0):
     """Poll as the page does (each read reconciles and fills slots) until the job reaches one of `statuses`."""
     deadline = time.monotonic() + timeout
@@ -42,3 +56,14 @@ def wait_until(db, job_id: int, statuses, timeout: float = 180.0):
         time.sleep(0.3)
     log = open(job.log_path).read() if job.log_path else ""
     raise AssertionError(f"job {job_id} is still {job.status} after {timeout} s; log:\n{log[-3000:]}")
+
+
+def wait_for_progress(db, job_id: int, text: str, timeout: float = 120.0):
+    """The job once its progress text starts with `text` (its kind is running: a cancel now is the kind's)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = queue.get_job(db, job_id)
+        if (job.progress_text or "").startswith(text) or job.status not in queue.ACTIVE:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reported {text!r}: {queue.get_job(db, job_id)}")

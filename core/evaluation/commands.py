@@ -1,5 +1,5 @@
 """`python -m core evalset ...`: golden eval sets from the command line; `python -m core demo`
-sets up the shipped demo.
+sets up a shipped demo (in a background job, followed to its end).
 
 `list` prints one tab-separated line per set; `--json` prints rows as JSON.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from core.evaluation.demo import DEFAULT_DEMO, DEMOS
 from core.evaluation.sets import eval_items, get_eval_set, import_eval_file, list_eval_sets, remove_eval_set
 from core.store import current_database
 from core.subcommands import add_command
@@ -27,10 +28,11 @@ def register(subparsers) -> None:
     show.add_argument("--json", action="store_true")
     remove = add_command(commands, "remove", "delete an eval set", run_remove)
     remove.add_argument("name")
-    demo = add_command(subparsers, "demo", "set up a shipped demo: `ledgerly` (default): Ledgerly's docs v1 and v2 "
-                       "as knowledge bases, their eval sets and the v1 fine-tuning dataset; `urllib3`, `jinja2`: the "
-                       "installed package's source as a knowledge base and the eval set about its internals", run_demo)
-    demo.add_argument("name", nargs="?", default="ledgerly", help="ledgerly (default), urllib3 or jinja2")
+    demo = add_command(subparsers, "demo", "set up a shipped demo as a background job and wait for it; what exists "
+                       "already is kept", run_demo)
+    demo.add_argument("name", nargs="?", default=DEFAULT_DEMO, choices=list(DEMOS), help=" ".join(
+        f"`{name}`{' (default)' if name == DEFAULT_DEMO else ''}: {shipped.description}"
+        for name, shipped in DEMOS.items()))
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -69,11 +71,16 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from core.evaluation.demo import set_up_demo
+    from core.evaluation.demo_job import submit_demo
+    from core.jobs.commands import follow
 
-    setup = set_up_demo(current_database(), on_step=lambda what: print(f"Creating {what}...", flush=True),
-                        demo=args.name)
-    for what in setup.existing:
+    job = follow(submit_demo(current_database(), args.name).id, f"setting up the {args.name} demo")
+    if job is None:
+        return 1
+    created, existing = job.result["created"], job.result["existing"]
+    for what in created:
+        print(f"Created: {what}")
+    for what in existing:
         print(f"Already there: {what}")
-    print(f"Demo ready: {len(setup.created)} created, {len(setup.existing)} already there.")
+    print(f"Demo ready: {len(created)} created, {len(existing)} already there.")
     return 0

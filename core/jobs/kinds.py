@@ -15,10 +15,11 @@ from core.store.tables import Job
 if TYPE_CHECKING:
     from core.jobs.context import JobContext
 
-KINDS = {
+KINDS = {  # each key is its class's `name` (a test checks)
     "train": "core.finetune.job:TrainingJob",
     "eval": "core.evaluation.job:EvalJob",
     "index": "core.rag.index_job:IndexJob",
+    "demo": "core.evaluation.demo_job:DemoJob",
 }
 
 

@@ -5,18 +5,25 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.evaluation.demo import set_up_demo
+from core.evaluation.demo import DEMO_DIR, set_up_demo
 from core.evaluation.sets import eval_items
 from core.finetune.datasets import get_dataset
-from core.rag.knowledge import open_retriever
+from core.rag.config import KnowledgeBaseConfig
+from core.rag.knowledge import open_retriever, register_knowledge_base
 
 
 def test_the_demo_is_set_up_once_and_its_versions_disagree_where_the_docs_changed(db, capsys):
-    setup = set_up_demo(db)
+    # a knowledge base a killed set-up registered and left without an index is indexed again
+    register_knowledge_base(db, "ledgerly-v1", KnowledgeBaseConfig(source_path=str(DEMO_DIR / "docs" / "v1")))
+    steps = []
+    setup = set_up_demo(db, progress=lambda what, fraction: steps.append((what, fraction)))
     assert setup.created == ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge base ledgerly-v2",
                              "eval set ledgerly-v2", "dataset ledgerly-docs-v1"]
-    assert main(["demo"]) == 0
-    assert "Demo ready: 0 created, 5 already there." in capsys.readouterr().out
+    assert steps[0] == ("knowledge base ledgerly-v1", 0.0) and steps[-1] == ("Done", 1.0)
+    assert [fraction for _, fraction in steps] == sorted(fraction for _, fraction in steps)
+    assert main(["demo"]) == 0  # a job, followed to its end
+    out, err = capsys.readouterr()
+    assert "Demo ready: 0 created, 5 already there." in out and "[succeeded] Done" in err
 
     question = next(item for item in eval_items(db, "ledgerly-v2") if item.item_id == "f01")
     for version, price in (("v1", "$9"), ("v2", "$12")):

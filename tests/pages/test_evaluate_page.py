@@ -1,4 +1,4 @@
-"""The Evaluate page: eval sets listed and shown, the demo set up by one button, a set removed."""
+"""The Evaluate page: eval sets listed and shown, the demo set up by a job one button starts, a set removed."""
 
 from streamlit.testing.v1 import AppTest
 
@@ -27,12 +27,23 @@ def test_sets_are_listed_shown_and_removed(db):
     assert any("Removed ledgerly-v1" in s.value for s in at.success)
 
 
-def test_the_demo_button_sets_up_the_demo(db):
+def test_the_demo_button_submits_a_job_and_the_page_follows_it(db):
+    from core.evaluation.demo_job import DemoJob
+    from core.jobs import queue
+    from tests.training_fixtures import wait_until
+
     at = evaluate()
     at.button(key="ev_demo_ledgerly").click().run()
-    assert not at.exception
-    assert any("Ledgerly's docs v1 and v2 ready: 5 created" in s.value for s in at.success)
+    assert not at.exception and not at.error
+    assert any("Setting up Ledgerly's docs v1 and v2 in the background (job 1)" in s.value for s in at.success)
+    [job] = queue.list_jobs(db)
+    assert job.kind == DemoJob.name and any("Job 1" in m.value for m in at.markdown)  # followed live, with Cancel
+    assert at.button(key="job_cancel_1")
+    wait_until(db, job.id, [queue.SUCCEEDED])
+    at.run()  # the live list sees the job end, and the whole page runs again
+    assert any("Ledgerly's docs v1 and v2 ready: 5 created, 0 already there." in c.value for c in at.caption)
     assert [s.name for s in list_eval_sets(db)] == ["ledgerly-v1", "ledgerly-v2"]
+    assert at.selectbox(key="ev_chosen").value == "ledgerly-v1"
 
 
 def test_a_run_started_on_the_page_shows_its_results_and_answers(db, tiny_model_dir):
