@@ -5,15 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from core.finetune import builders
-from core.finetune.adapters import merge_adapter
 from core.finetune.analysis import base_tokenizer, length_histogram, token_lengths
 from core.finetune.datasets import get_dataset, list_datasets, read_split
 from core.finetune.job import TrainingJob, submit_training
+from core.finetune.kb_dataset_job import KbDatasetJob, submit_kb_dataset
+from core.finetune.merge_job import MergeJob, submit_merge
 from core.finetune.monitor import estimate
 from core.jobs import queue, scheduler
 from core.llm.adapters import list_adapters
 from core.rag.knowledge import ready_knowledge_bases
-from ui.common import database, ensure_router, flash, reported_errors, show_flash
+from ui.common import database, ensure_router, flash, live_jobs, reported_errors, show_flash
 from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
 
 
@@ -57,13 +58,16 @@ def build_section(db) -> None:
                                help="any spec: `local`, `anthropic:claude-haiku-4-5`, ...")
         limit = st.number_input("Chunks to use", 1, 500, 20, key="ft_kb_limit")
         if st.button("Generate question/answer pairs", key="ft_kb_build"):
-            bar = st.progress(0.0, text="Starting")
             with reported_errors():
-                row, built = builders.from_knowledge_base(
-                    db, name, chosen, system, int(limit),
-                    progress=lambda stage, fraction: bar.progress(min(max(fraction, 0.0), 1.0), text=stage))
-                flash(f"Built {row.name}: {row.train_count + row.validation_count} pairs from {built.chunks} "
-                      f"chunk(s); {built.bad_replies} unusable reply(ies).", ft_dataset=row.name)
+                job = submit_kb_dataset(db, name, chosen, system, int(limit))
+                flash(f"Writing {name} in the background (job {job.id}): follow it below; it goes on if you close "
+                      "the page.")
+
+
+def kb_dataset_outcome(job) -> None:
+    result = job.result
+    st.caption(f"Built {result['dataset']}: {result['examples']} pairs from {result['chunks']} chunk(s); "
+               f"{result['bad_replies']} unusable reply(ies).")
 
 
 def dataset_section(db) -> str | None:
@@ -153,8 +157,15 @@ def adapters_section(db) -> None:
         st.switch_page("pages/playground.py")
     if merge.button("Merge into the base model", key="ft_merge",
                     help="a full model folder that `local:PATH` loads without peft"):
-        with reported_errors(), st.spinner("Merging…"):
-            flash(f"Merged {chosen} into {merge_adapter(db, chosen)}: ask it as `local:<that folder>`.")
+        with reported_errors():
+            job = submit_merge(db, chosen)
+            flash(f"Merging {chosen} in the background (job {job.id}): follow it below.")
+    live_jobs(db, MergeJob.name, "Merging", merge_outcome, "Merge again")
+
+
+def merge_outcome(job) -> None:
+    st.caption(f"Merged {job.result['adapter']} into {job.result['merged_path']}: ask it as "
+               f"`local:{job.result['merged_path']}`.")
 
 
 ensure_router()
@@ -166,6 +177,7 @@ db = database()
 if db is not None:
     with reported_errors():
         build_section(db)
+        live_jobs(db, KbDatasetJob.name, "Writing datasets", kb_dataset_outcome, "Write it again")
         dataset = dataset_section(db)
         if dataset:
             train_section(db, dataset)

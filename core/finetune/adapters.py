@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from core.errors import AlreadyExistsError, InvalidInputError
 from core.llm.adapters import adapters_dir, find_adapter, get_adapter
 from core.rag.config import validate_name
+from core.rag.indexer import Progress
 from core.settings import get_settings
 from core.store import Database
 from core.store.tables import Adapter
@@ -74,23 +75,28 @@ def remove_adapter(db: Database, name: str) -> None:
         shutil.rmtree(row.merged_path, ignore_errors=True)
 
 
-def merge_adapter(db: Database, name: str) -> Path:
+def merge_adapter(db: Database, name: str, progress: Optional[Progress] = None) -> Path:
     """The base model with the adapter merged into its weights, as a folder
-    `local:PATH` loads without peft (made once, then reused)."""
+    `local:PATH` loads without peft (made once, then reused). `progress(what, fraction)`
+    hears of each step before it starts; raising there stops between steps."""
     from peft import PeftModel
 
     from core.llm.loading import load_pretrained
     from core.llm.sources import resolve_source
 
+    report = progress or (lambda _what, _fraction: None)
     row = get_adapter(db, name)
     if row.merged_path and Path(row.merged_path, "config.json").is_file():
         return Path(row.merged_path)
+    report(f"Loading the base model {row.base_model}", 0.0)
     folder, _ = resolve_source(row.base_model)
     model, tokenizer = load_pretrained(folder)
+    report(f"Merging {name} into its weights", 1 / 3)
     try:
         merged = PeftModel.from_pretrained(model, row.path).merge_and_unload()
     except Exception as exc:  # peft raises many kinds for a damaged folder; all mean the same here
         raise InvalidInputError(f"The adapter {name!r} in {row.path} cannot be merged ({exc}).") from exc
+    report("Saving the merged model", 2 / 3)
     target = merged_dir() / name
     partial = merged_dir() / f".{name}.partial"
     shutil.rmtree(partial, ignore_errors=True)

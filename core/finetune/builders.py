@@ -14,7 +14,6 @@ from core.llm.base import Backend
 from core.llm.defaults import DEFAULT_MODEL
 from core.llm.spec import SystemSpec, parse_spec
 from core.rag.indexer import Progress
-from core.rag.knowledge import get_knowledge_base
 from core.store import Database
 from core.store.tables import FineTuneDataset
 from core.systems import build_system
@@ -69,7 +68,9 @@ def from_knowledge_base(db: Database, name: str, kb: str, system: str, limit: in
                         ) -> tuple[FineTuneDataset, from_kb.KbExamples]:
     """Question/answer pairs that `system` (a spec) writes about a knowledge base's chunks."""
     check_new_name(db, name)
-    get_knowledge_base(db, kb)  # before loading a model or paying for an API
+    from_kb.check_request(db, kb, limit, pairs_per_chunk)  # before loading a model or paying for an API
+    if progress:
+        progress(f"Loading {system}", 0.0)
     backend = backend_for(parse_spec(system))
     built = from_kb.examples_from_kb(db, kb, backend, limit, pairs_per_chunk, progress)
     row = split.save(db, name, built.examples, "kb", from_kb.EXAMPLE_FORMAT,

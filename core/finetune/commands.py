@@ -16,6 +16,8 @@ from core.errors import InvalidInputError
 from core.finetune import builders, git_history
 from core.finetune.datasets import (DEFAULT_VALIDATION_FRACTION, check_validation_fraction, get_dataset,
                                     list_datasets, read_split, remove_dataset)
+from core.finetune.kb_dataset_job import submit_kb_dataset
+from core.jobs.commands import follow
 from core.llm.defaults import DEFAULT_MODEL
 from core.store import current_database
 from core.store.tables import FineTuneDataset
@@ -36,7 +38,8 @@ def register(subparsers) -> None:
                      help="skip commits whose diff is longer")
     git.add_argument("--max-commits", type=int, default=git_history.DEFAULT_MAX_COMMITS, metavar="N",
                      help="read at most the N newest commits")
-    kb = _builder(commands, "from-kb", "question/answer pairs a system writes from a knowledge base", run_from_kb)
+    kb = _builder(commands, "from-kb", "question/answer pairs a system writes from a knowledge base, as a background "
+                  "job followed to its end", run_from_kb)
     kb.add_argument("kb", metavar="KB")
     kb.add_argument("--system", required=True, metavar="SPEC", help="who writes the pairs, e.g. local or anthropic")
     kb.add_argument("--limit", type=int, default=20, metavar="N", help="ask about at most N chunks")
@@ -74,11 +77,15 @@ def run_from_git(args: argparse.Namespace) -> int:
 
 
 def run_from_kb(args: argparse.Namespace) -> int:
-    row, built = builders.from_knowledge_base(current_database(), args.name, args.kb, args.system, args.limit,
-                                              args.pairs_per_chunk, _print_progress, split=_split(args))
-    if built.bad_replies or built.dropped_pairs:
-        print(f"unusable: {built.bad_replies} reply(ies), {built.dropped_pairs} pair(s)", file=sys.stderr)
-    return _report(row)
+    db = current_database()
+    job = follow(submit_kb_dataset(db, args.name, args.kb, args.system, args.limit, args.pairs_per_chunk,
+                                   _split(args)).id, f"writing {args.name}")
+    if job is None:
+        return 1
+    if job.result["bad_replies"] or job.result["dropped_pairs"]:
+        print(f"unusable: {job.result['bad_replies']} reply(ies), {job.result['dropped_pairs']} pair(s)",
+              file=sys.stderr)
+    return _report(get_dataset(db, job.result["dataset"]))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -149,7 +156,3 @@ def _report(row: FineTuneDataset) -> int:
 def _leak_line(leak: dict) -> str:
     return (f"{leak['split']}[{leak['example']}] ~ {leak['question_source']} (similarity {leak['similarity']}): "
             f"{leak['eval_question']}")
-
-
-def _print_progress(stage: str, fraction: float) -> None:
-    print(f"[{fraction:4.0%}] {stage}", file=sys.stderr)

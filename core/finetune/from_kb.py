@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from core.errors import InvalidInputError
@@ -23,7 +24,7 @@ from core.rag.lexical import Bm25Index
 from core.store import Database
 
 EXAMPLE_FORMAT = "qa_pairs"  # stored as the dataset's source_format
-BATCH = 8  # prompts per generate_batch call: local models batch them, APIs take them one by one
+BATCH = 8  # prompts per generate_batch call of a local model; an API is asked one prompt at a time
 TOKENS_PER_PAIR = 160
 MAX_PAIRS_PER_CHUNK = 10
 SYSTEM_PROMPT = "You write question and answer pairs for training an assistant. You reply with JSON only."
@@ -44,29 +45,42 @@ class KbExamples:
     cost_usd: float = 0.0
 
 
-def kb_passages(db: Database, name: str) -> list[Passage]:
-    """Every chunk of a knowledge base's live index, by file and line."""
+def check_request(db: Database, kb: str, limit: int, pairs_per_chunk: int) -> None:
+    """Refuse a request that cannot be answered, before a model is loaded or an API paid."""
+    if limit < 1 or not 1 <= pairs_per_chunk <= MAX_PAIRS_PER_CHUNK:
+        raise InvalidInputError(f"limit must be at least 1 and pairs per chunk between 1 and {MAX_PAIRS_PER_CHUNK}.")
+    _live_keyword_index(db, kb)
+
+
+def _live_keyword_index(db: Database, name: str) -> Path:
     row = get_knowledge_base(db, name)
     folder = generation_dir(name, row.generation) / "bm25"
     if row.generation == 0 or not folder.is_dir():
         raise InvalidInputError(f"Knowledge base {name!r} has no finished index: re-index it first.")
+    return folder
+
+
+def kb_passages(db: Database, name: str) -> list[Passage]:
+    """Every chunk of a knowledge base's live index, by file and line."""
+    folder = _live_keyword_index(db, name)
     by_file = Bm25Index.load(folder).chunks_by_file()  # it keeps every chunk's text and place: no Chroma needed
     return [passage for source in sorted(by_file) for passage in by_file[source]]
 
 
 def examples_from_kb(db: Database, kb: str, backend: Backend, limit: int = 20, pairs_per_chunk: int = 3,
                      progress: Optional[Progress] = None) -> KbExamples:
-    """Ask `backend` for `pairs_per_chunk` pairs about each of up to `limit` chunks of `kb`."""
-    if limit < 1 or not 1 <= pairs_per_chunk <= MAX_PAIRS_PER_CHUNK:
-        raise InvalidInputError(f"limit must be at least 1 and pairs per chunk between 1 and {MAX_PAIRS_PER_CHUNK}.")
+    """Ask `backend` for `pairs_per_chunk` pairs about each of up to `limit` chunks of `kb`.
+    `progress` hears before each batch (each prompt, for an API); raising there stops the writing."""
+    check_request(db, kb, limit, pairs_per_chunk)
     report = progress or (lambda _stage, _fraction: None)
     passages = spread(kb_passages(db, kb), limit)
     result = KbExamples(kb=kb, model=backend.model_id, chunks=len(passages))
     options = GenerationOptions(max_new_tokens=TOKENS_PER_PAIR * pairs_per_chunk)
     first_bad = ""
-    for start in range(0, len(passages), BATCH):
+    size = BATCH if backend.native_batching else 1
+    for start in range(0, len(passages), size):
         report(f"Writing pairs: {start}/{len(passages)} chunks", start / len(passages))
-        batch = passages[start:start + BATCH]
+        batch = passages[start:start + size]
         for passage, reply in zip(batch, backend.generate_batch([_prompt(p, pairs_per_chunk) for p in batch],
                                                                 options)):
             result.cost_usd += reply.cost_usd

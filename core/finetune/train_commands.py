@@ -7,12 +7,13 @@ import json
 import sys
 from dataclasses import fields
 
-from core.finetune.adapters import merge_adapter, remove_adapter
+from core.finetune.adapters import remove_adapter
 from core.llm.adapters import list_adapters
 from core.finetune.config import TrainingConfig
 from core.finetune.job import submit_training
+from core.finetune.merge_job import submit_merge
 from core.jobs import queue
-from core.jobs.commands import wait_for
+from core.jobs.commands import follow, wait_for
 from core.store import current_database
 from core.store.tables import utc_now
 from core.subcommands import add_command
@@ -44,7 +45,8 @@ def register(subparsers) -> None:
     commands = adapter.add_subparsers(dest="adapter_command", metavar="COMMAND", required=True)
     listing = add_command(commands, "list", "list registered adapters", run_adapter_list)
     listing.add_argument("--json", action="store_true")
-    merge = add_command(commands, "merge", "merge an adapter into its base model; prints the folder", run_merge)
+    merge = add_command(commands, "merge", "merge an adapter into its base model as a background job, wait for it, "
+                        "print the folder", run_merge)
     merge.add_argument("name")
     remove = add_command(commands, "remove", "delete an adapter", run_adapter_remove)
     remove.add_argument("name")
@@ -82,7 +84,10 @@ def run_adapter_list(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    print(merge_adapter(current_database(), args.name))
+    job = follow(submit_merge(current_database(), args.name).id, f"merging {args.name}")
+    if job is None:
+        return 1
+    print(job.result["merged_path"])
     return 0
 
 

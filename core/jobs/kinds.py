@@ -20,6 +20,8 @@ KINDS = {  # each key is its class's `name` (a test checks)
     "eval": "core.evaluation.job:EvalJob",
     "index": "core.rag.index_job:IndexJob",
     "demo": "core.evaluation.demo_job:DemoJob",
+    "merge": "core.finetune.merge_job:MergeJob",
+    "kb_dataset": "core.finetune.kb_dataset_job:KbDatasetJob",
 }
 
 

@@ -80,7 +80,7 @@ def test_from_kb_with_a_system_behind_an_openai_compatible_server(db, base, team
                      "--name", "team-qa", "--limit", "2", "--pairs-per-chunk", "1", "--base", base]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("team-qa: 1 train / 0 validation example(s) (qa_pairs);")
-    assert "unusable: 1 reply(ies), 0 pair(s)" in err and "[100%] Done" in err
+    assert "unusable: 1 reply(ies), 0 pair(s)" in err and "[succeeded] Done" in err  # a job, followed to its end
     assert len(server.requests) == 2 and "Passage:" in server.requests[0]["json"]["messages"][-1]["content"]
     assert main(["dataset", "show", "team-qa", "--json", "--examples", "1"]) == 0
     shown = json.loads(capsys.readouterr().out)

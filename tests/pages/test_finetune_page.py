@@ -1,10 +1,18 @@
-"""The Fine-tune page under AppTest: empty, a dataset, a real training job, adapters."""
+"""The Fine-tune page under AppTest: empty, a dataset, a real training job, adapters; writing a dataset from a
+knowledge base and merging an adapter are jobs the page starts and follows."""
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
+from core.finetune.kb_dataset_job import KbDatasetJob
+from core.finetune.merge_job import MergeJob
 from core.jobs import queue
+from core.rag.config import KnowledgeBaseConfig
+from core.rag.knowledge import create_knowledge_base
+from tests.llm.fake_servers import FakeServer, openai_chat
 from tests.pages.conftest import open_page
 from tests.training_fixtures import wait_until
 
@@ -65,3 +73,38 @@ def test_a_training_config_the_form_cannot_accept_is_explained(db, dataset):
     assert not at.exception
     assert any("/nowhere/model" in e.value and "does not exist" in e.value for e in at.error)
     assert queue.list_jobs(db) == []
+
+
+def test_pairs_from_a_knowledge_base_are_written_by_a_job_the_page_follows(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "billing.md").write_text("# Billing\n\nRefunds reach the original card within five days.\n")
+    create_knowledge_base(db, "billing", KnowledgeBaseConfig(source_path=str(tmp_path / "docs")))
+    pairs = json.dumps([{"question": "When do refunds arrive?", "answer": "Within five days."}])
+    with FakeServer(openai_chat(pairs)) as server:
+        at = finetune()
+        at.text_input(key="ft_kb_name").input("billing-qa")
+        at.text_input(key="ft_kb_system").input(f"openai:served-model?base_url={server.url}/v1")
+        at.number_input(key="ft_kb_limit").set_value(1)
+        at.button(key="ft_kb_build").click().run()
+        assert not at.exception and not at.error
+        assert any("Writing billing-qa in the background (job 1)" in s.value for s in at.success)
+        [job] = queue.list_jobs(db)
+        assert job.kind == KbDatasetJob.name
+        assert wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED]).status == queue.SUCCEEDED
+    at.run()
+    assert any("Built billing-qa: 1 pairs from 1 chunk(s); 0 unusable reply(ies)." in c.value for c in at.caption)
+    assert at.selectbox(key="ft_dataset").options == ["billing-qa"]
+
+
+def test_merging_an_adapter_is_a_job_the_page_follows(db, adapter):
+    at = finetune()
+    at.button(key="ft_merge").click().run()
+    assert not at.exception and not at.error
+    assert any("Merging tiny-lora in the background (job 1)" in s.value for s in at.success)
+    [job] = queue.list_jobs(db)
+    assert job.kind == MergeJob.name
+    job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    at.run()
+    assert any(f"ask it as `local:{job.result['merged_path']}`" in c.value for c in at.caption)
