@@ -1,5 +1,5 @@
-"""Evaluation in headless Chromium: set up the demo, run its eval set's first questions on SmolLM2 alone
-and with retrieval (RAG), read the results table and chart, then find the run charted on History."""
+"""Evaluation in headless Chromium: set up the demo (a job the page follows), run its eval set's first questions
+on SmolLM2 alone and with retrieval (RAG), read the results table and chart, then find the run charted on History."""
 
 import re
 
@@ -13,6 +13,8 @@ def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_ur
     page.goto(f"{app_url}/evaluate")
     page.get_by_text("The demos").click()
     page.get_by_role("button", name="Set up Ledgerly's docs v1 and v2").click()
+    page.get_by_text(re.compile(r"Setting up Ledgerly's docs v1 and v2 in the background \(job 1\)")).wait_for()
+    page.get_by_role("button", name="Cancel").wait_for(timeout=30_000)  # a job, followed live while it runs
     page.get_by_text("Ledgerly's docs v1 and v2 ready: 5 created").wait_for(timeout=180_000)
 
     systems = page.get_by_role("combobox", name="Systems")
