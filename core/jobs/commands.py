@@ -25,7 +25,8 @@ WATCHED = ("train_loss", "validation_loss", "tokens_per_s")  # what --wait print
 
 
 def register(subparsers) -> None:
-    jobs = subparsers.add_parser("jobs", help="background jobs: training now, indexing and evaluation later")
+    jobs = subparsers.add_parser("jobs", help="background jobs: training, evaluation, indexing, demo set-ups, "
+                                 "merges, datasets written from a knowledge base")
     commands = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
     listing = add_command(commands, "list", "list jobs, newest first", run_list)
     listing.add_argument("--json", action="store_true", help="print the jobs as JSON")
