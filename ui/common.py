@@ -13,6 +13,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from core.errors import LabError
 from core.settings import get_settings
 from core.store import Database, current_database
+from core.store.tables import Job
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -103,7 +104,7 @@ JOBS_REFRESH_S = 2
 
 
 @st.fragment(run_every=JOBS_REFRESH_S)
-def live_jobs(db: Database, kind: str, heading: str, outcome: Optional[Callable] = None,
+def live_jobs(db: Database, kind: str, heading: str, outcome: Optional[Callable[[Job], None]] = None,
               resume_label: str = "Resume") -> None:
     """Jobs of `kind` still going or ended within the hour, re-read every few seconds: each with
     `job_controls`, and `outcome(job)` drawing what a succeeded one made. When a job this page
