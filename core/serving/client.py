@@ -23,12 +23,14 @@ MAX_CONCURRENT = 16
 class ServerBackend(Backend):
     native_batching = True  # the server batches concurrent requests
 
-    def __init__(self, url: str, spec: SystemSpec, reconnect: Optional[Callable[[], str]] = None):
+    def __init__(self, url: str, spec: SystemSpec, reconnect: Optional[Callable[[], str]] = None,
+                 timeout_s: float = REQUEST_TIMEOUT_S):
         """`reconnect()` returns the URL of a (re)started server; without it, a dead
         server is reported instead of restarted."""
         self.spec = spec
         self.model_id = spec.text
         self.reconnect = reconnect
+        self.timeout_s = timeout_s
         self._connect(url)
 
     def _connect(self, url: str) -> None:
@@ -36,19 +38,36 @@ class ServerBackend(Backend):
 
         self.url = url
         self.client = openai.OpenAI(base_url=f"{url}/v1", api_key="not-needed", max_retries=0,
-                                    timeout=REQUEST_TIMEOUT_S)
+                                    timeout=self.timeout_s)
 
     def generate(self, prompt: Prompt, options: GenerationOptions = GenerationOptions()) -> Completion:
+        """Ask once; only a request that never reached the server is sent again, once,
+        to the restarted server: anything else may have cost a generation already."""
         import openai
 
         try:
             return self._ask(prompt, options)
-        except openai.APIConnectionError:
-            if self.reconnect is None:
-                raise BackendError(f"The local model server at {self.url} stopped answering: ask again "
-                                   "(the app restarts it), or start one with `python -m core serve`.") from None
+        except openai.APIConnectionError as exc:
+            if not _never_reached(exc) or self.reconnect is None:
+                raise self._lost(exc) from None
             self._connect(self.reconnect())
+        try:
             return self._ask(prompt, options)
+        except openai.APIConnectionError as exc:
+            raise self._lost(exc) from None
+
+    def _lost(self, exc: Exception) -> BackendError:
+        """Why no answer came, as the user can act on it."""
+        import openai
+
+        if _never_reached(exc):
+            return BackendError(f"The local model server at {self.url} stopped answering: ask again "
+                                "(the app restarts it), or start one with `python -m core serve`.")
+        if isinstance(exc, openai.APITimeoutError):
+            return BackendError(f"The local model server at {self.url} did not answer within {self.timeout_s:g} s "
+                                "(long answers, or many queued): ask again, or ask for fewer tokens.")
+        return BackendError(f"The local model server at {self.url} stopped while answering: ask again "
+                            "(the app restarts it); `python -m core server status` shows whether it runs.")
 
     def generate_batch(self, prompts: Sequence[Prompt],
                        options: GenerationOptions = GenerationOptions()) -> list[Completion]:
@@ -72,6 +91,12 @@ class ServerBackend(Backend):
                           output_tokens=response.usage.completion_tokens, latency_ms=watch.ms,
                           model=response.model, cost_usd=lab.get("cost_usd", 0.0),
                           warnings=tuple(lab.get("warnings", ())))
+
+
+def _never_reached(exc: Exception) -> bool:
+    """True when the connection itself failed, so the server cannot have seen the request."""
+    # By name: the SDK's transport (httpx, or its fork httpx2) names its connect-phase errors so.
+    return type(exc.__cause__).__name__ in ("ConnectError", "ConnectTimeout")
 
 
 def _refusal(exc, spec: str) -> Exception:
