@@ -25,7 +25,7 @@ from core.errors import InvalidInputError, LabError, NotFoundError
 from core.llm.base import GenerationOptions, Message, Prompt
 from core.llm.registry import BACKENDS
 from core.llm.spec import SystemSpec, parse_spec
-from core.serving.compute import ComputeLoop, ServedCompletion
+from core.serving.compute import ComputeLoop, ServedCompletion, ServerStoppingError
 
 DEFAULT_MAX_TOKENS = GenerationOptions.max_new_tokens
 
@@ -65,6 +65,10 @@ def create_api(compute: ComputeLoop, served_models: Callable[[], list[str]]) -> 
     async def lab_error(_request: Request, exc: LabError) -> JSONResponse:
         return openai_error(404 if isinstance(exc, NotFoundError) else 400, str(exc))
 
+    @api.exception_handler(ServerStoppingError)
+    async def stopping(_request: Request, exc: ServerStoppingError) -> JSONResponse:
+        return openai_error(503, str(exc))
+
     @api.exception_handler(Exception)
     async def server_error(_request: Request, exc: Exception) -> JSONResponse:  # e.g. out of memory
         return openai_error(500, f"The model server failed on this request ({type(exc).__name__}: {exc}).")
@@ -101,7 +105,7 @@ def create_api(compute: ComputeLoop, served_models: Callable[[], list[str]]) -> 
 
 
 def openai_error(status: int, message: str) -> JSONResponse:
-    kind = {404: "not_found_error", 500: "server_error"}.get(status, "invalid_request_error")
+    kind = "not_found_error" if status == 404 else "server_error" if status >= 500 else "invalid_request_error"
     return JSONResponse(status_code=status, content={"error": {"message": message, "type": kind, "code": status}})
 
 
