@@ -9,6 +9,7 @@ asked anything for `idle_exit_s`, it exits and removes its record.
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import socket
 import threading
@@ -31,12 +32,19 @@ STARTUP_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class ServerOptions:
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # loopback only, whatever address the app itself is served on
     port: int = 8765
     budget_bytes: Optional[int] = None  # None: half this machine's memory
     window_s: float = DEFAULT_WINDOW_S
     parent_pid: Optional[int] = None
     idle_exit_s: float = DEFAULT_IDLE_EXIT_S
+
+    def __post_init__(self) -> None:
+        if not _is_loopback(self.host):
+            raise InvalidInputError(
+                f"The model server listens on this machine only (127.0.0.1 or ::1), not on {self.host!r}: it "
+                "answers anyone who reaches it, with no sign-in. Serve the app on the network instead "
+                "(`HOST=0.0.0.0 make app`); it reaches the model server here.")
 
 
 def serve(options: ServerOptions) -> None:
@@ -78,6 +86,13 @@ def served_models() -> list[str]:
 
     specs = ["local", *(f"local?adapter={adapter.name}" for adapter in list_adapters(current_database()))]
     return [parse_spec(spec).text for spec in specs]
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def _refuse_second_server() -> None:

@@ -2,7 +2,10 @@
 
 import socket
 
+import pytest
+
 from core.cli import main
+from core.errors import InvalidInputError
 from core.serving.lifecycle import running_server
 
 
@@ -32,3 +35,13 @@ def test_a_taken_port_is_a_clear_error(capsys):
 def test_a_memory_budget_must_be_positive(capsys):
     assert main(["serve", "--memory-gb", "0"]) == 2
     assert "--memory-gb must be more than 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.org"])
+def test_the_model_server_listens_on_loopback_only(host):
+    from core.serving.server import ServerOptions
+
+    with pytest.raises(InvalidInputError, match=f"listens on this machine only .*not on '{host}'"):
+        ServerOptions(host=host)
+    loopback = ["127.0.0.1", "::1", "localhost"]
+    assert [ServerOptions(host=address).host for address in loopback] == loopback
