@@ -15,11 +15,13 @@ from core.evaluation.labels import LABELS, judge_agreement, save_label
 from core.evaluation.pairwise import submit_pairwise
 from core.evaluation.runs import RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
-from core.evaluation.views import item_choices, metric_bars, question_rows, summary_rows
+from core.evaluation.views import (agreement_line, eval_item_rows, eval_set_rows, item_choices, metric_bars,
+                                   pairwise_rows, question_rows, run_choice_label, score_line, summary_rows)
 from core.jobs import scheduler
 from core.llm.adapters import list_adapters
 from core.playground import preset_systems
 from core.rag.knowledge import ready_knowledge_bases
+from core.rag.views import citation_label
 from ui.common import database, ensure_router, flash, job_controls, live_jobs, reported_errors, show_flash
 
 LIVE_REFRESH_S = 2
@@ -64,12 +66,9 @@ def sets_section(db) -> None:
     if not sets:
         st.info("No eval set yet: import one above, or set up the demo.")
         return
-    st.dataframe([{"name": s.name, "questions": s.item_count, "source": s.source, "imported": s.created_at}
-                  for s in sets], hide_index=True)
+    st.dataframe(eval_set_rows(sets), hide_index=True)
     chosen = st.selectbox("Show", [s.name for s in sets], key="ev_chosen")
-    st.dataframe([{"id": i.item_id, "question": i.question, "reference": i.reference_answer, "kind": i.kind,
-                   "sources": ", ".join(i.relevant_sources), "keywords": ", ".join(i.keywords),
-                   "tags": ", ".join(i.tags)} for i in eval_items(db, chosen)], hide_index=True)
+    st.dataframe(eval_item_rows(eval_items(db, chosen)), hide_index=True)
     if st.button(f"Remove {chosen}", key="ev_remove"):
         remove_eval_set(db, chosen)
         flash(f"Removed {chosen}.")
@@ -148,9 +147,7 @@ def runs_section(db) -> None:
         if requested and requested.isdigit() and int(requested) in runs:
             st.session_state["ev_run_select"] = int(requested)
             del st.query_params["run"]
-        chosen = st.selectbox("Run", list(runs), key="ev_run_select", format_func=lambda i: (
-            f"{i} · {runs[i][1].status if runs[i][1] else '-'} · {runs[i][0].eval_set} · "
-            f"{', '.join(runs[i][0].systems)}"))
+        chosen = st.selectbox("Run", list(runs), key="ev_run_select", format_func=lambda i: run_choice_label(*runs[i]))
         run, job = runs[chosen]
         if job is not None:
             job_controls(db, job, "Resume (answered questions are kept)")
@@ -169,8 +166,7 @@ def results_view(db, run) -> None:
     pairwise_section(db, run)
     agreement = judge_agreement(db, run.id)
     if agreement:
-        st.caption(f"Judge-human agreement: Cohen's kappa {agreement['kappa']:.2f} "
-                   f"({agreement['agreement']:.0%} the same grade, {agreement['pairs']} labelled answers).")
+        st.caption(agreement_line(agreement))
     items = dict(item_choices(db, run))
     item = st.selectbox("Question", list(items), key=f"ev_item_{run.id}", format_func=lambda i: f"{i} · {items[i]}")
     reviewer = st.text_input("Your name, to label answers", key="ev_reviewer")
@@ -181,20 +177,19 @@ def results_view(db, run) -> None:
                 st.error(answer["error"])
                 continue
             st.markdown(answer["text"] or "_(empty answer)_")
-            st.caption(" · ".join(f"{name} {value:.2f}" for name, value in sorted(answer["scores"].items())))
+            st.caption(score_line(answer["scores"]))
             for name, reason in answer["reasons"].items():
                 st.caption(f"{name}: {reason}")
             label_form(db, answer, reviewer)
             for context in answer["contexts"]:
-                with st.expander(f"[{context['number']}] {context['source']}:L{context['start_line']}-L{context['end_line']}"):
+                with st.expander(citation_label(context)):
                     st.code(context["text"], language=None)
 
 
 def pairwise_section(db, run) -> None:
     if run.pairwise:
         st.caption("Pairwise judge (each pair judged in both orders; orders that disagree are a tie):")
-        st.table([{key: value for key, value in outcome.items() if key != "verdicts"}
-                  for outcome in run.pairwise.values()], hide_index=True)
+        st.table(pairwise_rows(run), hide_index=True)
     if len(run.systems) < 2:
         return
     with st.popover("Judge two systems pairwise"):

@@ -3,7 +3,7 @@ Plain rows and plotly figures, computed from the store (no Streamlit here)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
 from sqlmodel import select
@@ -11,7 +11,7 @@ from sqlmodel import select
 from core.evaluation.labels import run_labels
 from core.evaluation.runs import results, run_items
 from core.store import Database
-from core.store.tables import EvalRun, EvalScore
+from core.store.tables import EvalItem, EvalRun, EvalScore, EvalSet, Job
 
 
 def summary_rows(run: EvalRun) -> list[dict[str, Any]]:
@@ -35,7 +35,8 @@ def summary_rows(run: EvalRun) -> list[dict[str, Any]]:
 
 def format_estimate(estimate: dict[str, Any]) -> str:
     """"mean [low, high]", and how many answers the judge could not grade."""
-    text = "-" if estimate["mean"] is None else f"{estimate['mean']:.3f} [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+    mean, low, high = estimate["mean"], estimate.get("low"), estimate.get("high")
+    text = "-" if mean is None else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
     return text + (f" ({estimate['failed']} not graded)" if estimate.get("failed") else "")
 
 
@@ -77,3 +78,32 @@ def question_rows(db: Database, run: EvalRun, item_id: str) -> list[dict[str, An
 def item_choices(db: Database, run: EvalRun) -> list[tuple[str, str]]:
     """(item id, question) of the questions the run asked, in file order."""
     return [(item.item_id, item.question) for item in run_items(db, run)]
+
+
+def eval_set_rows(sets: Sequence[EvalSet]) -> list[dict[str, Any]]:
+    return [{"name": s.name, "questions": s.item_count, "source": s.source, "imported": s.created_at} for s in sets]
+
+
+def eval_item_rows(items: Sequence[EvalItem]) -> list[dict[str, Any]]:
+    return [{"id": i.item_id, "question": i.question, "reference": i.reference_answer, "kind": i.kind,
+             "sources": ", ".join(i.relevant_sources), "keywords": ", ".join(i.keywords), "tags": ", ".join(i.tags)}
+            for i in items]
+
+
+def run_choice_label(run: EvalRun, job: Optional[Job]) -> str:
+    """"12 · running · ledgerly-v2 · local, local?kb=ledgerly-v2": a run as the run picker lists it."""
+    return f"{run.id} · {job.status if job else '-'} · {run.eval_set} · {', '.join(run.systems)}"
+
+
+def score_line(scores: Mapping[str, float]) -> str:
+    return " · ".join(f"{name} {value:.2f}" for name, value in sorted(scores.items()))
+
+
+def agreement_line(agreement: Mapping[str, Any]) -> str:
+    return (f"Judge-human agreement: Cohen's kappa {agreement['kappa']:.2f} ({agreement['agreement']:.0%} the same "
+            f"grade, {agreement['pairs']} labelled answers).")
+
+
+def pairwise_rows(run: EvalRun) -> list[dict[str, Any]]:
+    """Each judged pair's outcome, without the per-question verdicts."""
+    return [{key: value for key, value in outcome.items() if key != "verdicts"} for outcome in run.pairwise.values()]
