@@ -5,7 +5,9 @@ One server per data dir. It records its address and pid in
 while its pid is a live `core serve` process and answers `/health` with that
 pid, so a crashed server, a reused pid or a port taken by another program is
 detected and the record replaced. Starting happens under a file lock: two
-browser sessions asking at once start one server.
+browser sessions asking at once start one server. A recorded server whose
+process lives but does not answer is killed before another starts (it may
+still hold models): two servers never hold models at once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -31,6 +33,8 @@ RECORD_NAME = "model-server.json"
 LOG_NAME = "model-server.log"
 START_TIMEOUT_S = 180.0
 HEALTH_TIMEOUT_S = 2.0
+HUNG_AFTER_S = 5.0  # a live server process that does not answer /health for this long counts as hung
+STOP_GRACE_S = 30.0  # to finish the batch it generates
 
 
 @dataclass(frozen=True)
@@ -101,13 +105,34 @@ def _is_server_process(pid: int) -> bool:
     return command is not None and "core" in command and "serve" in command
 
 
+def server_process(record: Optional[ServerRecord]) -> Optional[psutil.Process]:
+    """The live process of the recorded server, answering or not; None when it is gone
+    (a pid reused since, even by another server, is a process started after the record)."""
+    if record is None or not _is_server_process(record.pid):
+        return None
+    try:
+        process = psutil.Process(record.pid)
+        # create_time is rounded to the boot time's whole second: allow one.
+        return process if process.create_time() <= record.started_at + 1 else None
+    except psutil.NoSuchProcess:
+        return None
+
+
 def ensure_server(timeout: float = START_TIMEOUT_S) -> ServerRecord:
-    """The running server, started in the background first if there is none."""
+    """The running server, started in the background first if there is none (a hung
+    one is killed first)."""
     record = running_server()
     if record is not None:
         return record
     with _start_lock():
-        return running_server() or start_server(timeout=timeout)
+        record = read_record()
+        process = server_process(record)
+        if process is not None:
+            if health(record.url, timeout=HUNG_AFTER_S).get("pid") == record.pid:
+                return record  # slow to answer, but serving
+            _end(process, grace_s=0)
+            remove_record(record.pid)
+        return start_server(timeout=timeout)
 
 
 @contextmanager
@@ -146,21 +171,28 @@ def start_server(options: Sequence[str] = (), timeout: float = START_TIMEOUT_S) 
     raise BackendError(f"The local model server did not start within {timeout:.0f} s: see {log}.")
 
 
-def stop_server(timeout: float = 30.0) -> Optional[ServerRecord]:
-    """Stop the data dir's server (it finishes the batch it is generating); returns
-    the record of the server stopped, or None when none ran."""
-    record = running_server()
-    if record is None:
+def stop_server(timeout: float = STOP_GRACE_S) -> Optional[ServerRecord]:
+    """Stop the data dir's server (it finishes the batch it is generating; a hung one is
+    killed); returns the record of the server stopped, or None when none ran."""
+    record = read_record()
+    process = server_process(record)
+    if process is None:
         record_path().unlink(missing_ok=True)  # a stale record
         return None
-    process = psutil.Process(record.pid)
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except psutil.TimeoutExpired:
-        process.kill()
+    _end(process, grace_s=timeout if is_serving(record) else 0)
     remove_record(record.pid)
     return record
+
+
+def _end(process: psutil.Process, grace_s: float) -> None:
+    """SIGTERM, then SIGKILL after `grace_s` (at once when 0)."""
+    with suppress(psutil.NoSuchProcess):
+        if grace_s > 0:
+            process.terminate()
+            if not psutil.wait_procs([process], timeout=grace_s)[1]:
+                return
+        process.kill()
+        psutil.wait_procs([process], timeout=10)
 
 
 def release_server_models() -> list[str]:

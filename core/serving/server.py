@@ -19,11 +19,11 @@ from typing import Optional
 
 import psutil
 
-from core.errors import InvalidInputError
+from core.errors import BackendError, InvalidInputError
 from core.processes import live_command
 from core.llm.spec import parse_spec
 from core.serving.compute import DEFAULT_WINDOW_S, ComputeLoop
-from core.serving.lifecycle import ServerRecord, remove_record, running_server, write_record
+from core.serving.lifecycle import ServerRecord, read_record, remove_record, server_process, write_record
 from core.serving.pool import ModelPool, default_budget_bytes
 
 DEFAULT_IDLE_EXIT_S = 300.0
@@ -49,18 +49,11 @@ class ServerOptions:
 
 def serve(options: ServerOptions) -> None:
     """Serve until SIGTERM / Ctrl-C, or until the parent is gone and the server idle."""
-    import uvicorn
-
-    from core.serving.api import create_api
-
     _refuse_second_server()
     listener = _bind(options.host, options.port)
     budget = options.budget_bytes or default_budget_bytes()
     compute = ComputeLoop(ModelPool(budget), options.window_s)
-    http = uvicorn.Server(uvicorn.Config(create_api(compute, served_models), log_level="warning", lifespan="off"))
-    http_thread = threading.Thread(target=http.run, kwargs={"sockets": [listener]}, name="http", daemon=True)
-    http_thread.start()
-    _wait_started(http)
+    http, http_thread = _start_http(compute, listener)
     host, port = listener.getsockname()[:2]
     record = ServerRecord(pid=psutil.Process().pid, host=host, port=port, started_at=time.time(),
                           parent_pid=options.parent_pid)
@@ -71,12 +64,18 @@ def serve(options: ServerOptions) -> None:
     print(f"Serving local models at {record.url}/v1 (pid {record.pid}, memory budget "
           f"{budget / 1024 ** 3:.1f} GiB)", flush=True)
     try:
-        compute.run(should_stop=lambda: stopping.is_set() or _orphaned_and_idle(compute, options))
+        # A server whose HTTP thread died answers nobody: it exits, so that the app sees it gone.
+        compute.run(should_stop=lambda: stopping.is_set() or not http_thread.is_alive()
+                    or _orphaned_and_idle(compute, options))
+        http_died = not http_thread.is_alive()
     finally:
         http.should_exit = True
         http_thread.join(timeout=10)
         remove_record(record.pid)
         print("Model server stopped", flush=True)
+    if http_died:
+        raise BackendError("The model server's HTTP thread stopped (its error is above in this log), so the "
+                           "server exited: the app starts a new one when asked, or run `python -m core serve`.")
 
 
 def served_models() -> list[str]:
@@ -96,8 +95,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _refuse_second_server() -> None:
-    record = running_server()
-    if record is not None:
+    record = read_record()
+    if server_process(record) is not None:  # answering or hung: it may hold models
         raise InvalidInputError(
             f"A model server for this data dir already runs at {record.url} (pid {record.pid}): use it, or "
             "stop it first with `python -m core server stop`.")
@@ -114,6 +113,19 @@ def _bind(host: str, port: int) -> socket.socket:
                                 "or 0 for any free one.") from exc
     listener.listen(128)
     return listener
+
+
+def _start_http(compute: ComputeLoop, listener: socket.socket):
+    """uvicorn serving the API from a thread of its own, once it accepts requests."""
+    import uvicorn
+
+    from core.serving.api import create_api
+
+    http = uvicorn.Server(uvicorn.Config(create_api(compute, served_models), log_level="warning", lifespan="off"))
+    http_thread = threading.Thread(target=http.run, kwargs={"sockets": [listener]}, name="http", daemon=True)
+    http_thread.start()
+    _wait_started(http)
+    return http, http_thread
 
 
 def _wait_started(http) -> None:

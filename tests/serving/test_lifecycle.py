@@ -1,4 +1,4 @@
-"""One server per data dir: started on demand, a dead or stale one replaced, an orphan gone when idle."""
+"""One server per data dir: started on demand, a dead, hung or stale one replaced, an orphan gone when idle."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from core.llm.local import LocalBackend
 from core.llm.spec import parse_spec
 from core.serving.client import ServerBackend
 from core.serving.lifecycle import (ServerRecord, ensure_server, read_record, record_path, running_server,
-                                    start_server, write_record)
+                                    start_server, stop_server, write_record)
 from core.serving.routing import local_backend
 from core.systems import build_backend
 
@@ -95,3 +95,58 @@ def test_a_second_server_for_the_same_data_dir_is_refused(serve):
     record = serve()
     with pytest.raises(BackendError, match=f"already runs at {record.url}"):
         start_server(timeout=60)
+
+
+def hang(pid: int) -> None:
+    """The process lives on (holding its models) but answers nobody."""
+    os.kill(pid, signal.SIGSTOP)
+
+
+def is_gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_hung_server_is_killed_before_a_new_one_replaces_it(serve):
+    hung = serve()
+    hang(hung.pid)
+    record = ensure_server()
+    assert record.pid != hung.pid and is_gone(hung.pid)
+
+
+def test_stop_kills_a_hung_server(serve):
+    hung = serve()
+    hang(hung.pid)
+    assert stop_server() == hung and is_gone(hung.pid)
+    assert read_record() is None
+
+
+SERVE_UNTIL_HTTP_DIES = """
+import sys, pathlib, uvicorn
+from core.cli import main
+
+trigger = pathlib.Path(sys.argv[1])
+tick = uvicorn.Server.on_tick
+
+async def on_tick(self, counter):
+    if trigger.exists():
+        raise RuntimeError("the HTTP thread died")
+    return await tick(self, counter)
+
+uvicorn.Server.on_tick = on_tick
+sys.exit(main(["serve", "--port", "0"]))
+"""
+
+
+def test_a_server_whose_http_thread_died_exits(data_dir, tmp_path):
+    trigger = tmp_path / "die"
+    server = subprocess.Popen([sys.executable, "-c", SERVE_UNTIL_HTTP_DIES, str(trigger)],
+                              env={**os.environ, "RAGTUNE_MODEL_SERVER": "off"}, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while running_server() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        trigger.touch()
+        assert server.wait(30) == 2
+    finally:
+        server.kill()
+    assert "HTTP thread stopped" in server.stderr.read() and not record_path().exists()
