@@ -11,6 +11,8 @@ from core.finetune.job import TrainingJob, submit_training
 from core.finetune.kb_dataset_job import KbDatasetJob, submit_kb_dataset
 from core.finetune.merge_job import MergeJob, submit_merge
 from core.finetune.monitor import estimate
+from core.finetune.views import (adapter_rows, estimate_line, example_rows, skipped_line, training_job_label,
+                                 training_job_rows)
 from core.jobs import queue, scheduler
 from core.llm.adapters import list_adapters
 from core.rag.knowledge import ready_knowledge_bases
@@ -45,8 +47,7 @@ def build_section(db) -> None:
             with reported_errors(), st.spinner("Reading the history…"):
                 row, skipped = builders.from_git(db, name, repo, rev)
                 flash(f"Built {row.name} from {row.train_count + row.validation_count} commit(s); skipped "
-                      + (", ".join(f"{n} ({reason})" for reason, n in skipped.items()) or "none") + ".",
-                      ft_dataset=row.name)
+                      f"{skipped_line(skipped)}.", ft_dataset=row.name)
     with kb:
         knowledge_bases = ready_knowledge_bases(db)
         if not knowledge_bases:
@@ -86,8 +87,7 @@ def dataset_section(db) -> str | None:
     d.metric("Possible leaks", len(row.details.get("leakage", [])))
     examples = read_split(row, "train")
     with st.expander("Preview and token lengths"):
-        st.dataframe([{"#": i + 1, **{m["role"]: m["content"] for m in e["messages"]}}
-                      for i, e in enumerate(examples[:20])], hide_index=True)
+        st.dataframe(example_rows(examples), hide_index=True)
         with reported_errors():
             tokenizer = base_tokenizer(lengths.get("base", "smollm2"))
             st.plotly_chart(length_histogram(token_lengths(examples, tokenizer), st.session_state.get("ft_max_len")),
@@ -105,11 +105,11 @@ def train_section(db, dataset: str) -> None:
     with reported_errors():
         config = training_form(dataset)
         planned = estimate(db, config, get_dataset(db, dataset))
-        st.caption(f"About {planned.steps} steps, roughly {planned.seconds / 60:.1f} min ({planned.basis}).")
+        st.caption(f"{estimate_line(planned).capitalize()} ({planned.basis}).")
         if st.button("Launch training", type="primary", key="ft_launch"):
             job = submit_training(db, config)
             st.session_state["ft_job"] = job.id
-            flash(f"Job {job.id} {job.status}: about {planned.steps} steps, roughly {planned.seconds / 60:.1f} min.")
+            flash(f"Job {job.id} {job.status}: {estimate_line(planned)}.")
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
@@ -125,7 +125,7 @@ def jobs_section(db) -> None:
         ids = [job.id for job in jobs]
         default = st.session_state.get("ft_job", ids[0])
         chosen = st.selectbox("Job", ids, index=ids.index(default) if default in ids else 0,
-                              format_func=lambda i: next(f"{j.id} · {j.status} · {j.title}" for j in jobs if j.id == i),
+                              format_func=lambda i: next(training_job_label(j) for j in jobs if j.id == i),
                               key="ft_job_select")
         job = queue.get_job(db, chosen)
         job_panel(db, job)
@@ -133,12 +133,11 @@ def jobs_section(db) -> None:
         if job.status in queue.ACTIVE and cancel.button("Cancel", key=f"ft_cancel_{job.id}"):
             scheduler.cancel(db, job.id)
             st.rerun(scope="fragment")
-        if job.status in queue.RESUMABLE and resume.button("Resume from the last checkpoint", key=f"ft_resume_{job.id}"):
+        if job.status in queue.RESUMABLE and resume.button("Resume from the last checkpoint",
+                                                           key=f"ft_resume_{job.id}"):
             scheduler.resume(db, job.id)
             st.rerun(scope="fragment")
-        st.dataframe([{"Job": j.id, "Status": j.status, "What": j.title, "Progress": f"{j.progress:.0%}",
-                       "Adapter": j.result.get("adapter", ""), "Created (UTC)": f"{j.created_at:%Y-%m-%d %H:%M}"}
-                      for j in jobs], hide_index=True)
+        st.dataframe(training_job_rows(jobs), hide_index=True)
 
 
 def adapters_section(db) -> None:
@@ -146,10 +145,7 @@ def adapters_section(db) -> None:
     if not adapters:
         return
     st.subheader("Adapters")
-    st.dataframe([{"Adapter": a.name, "Base": a.base_model, "Dataset": a.dataset,
-                   "Validation loss": a.final_validation_loss, "Size (MB)": round(a.size_bytes / 1e6, 1),
-                   "Train time (s)": round(a.train_seconds), "Cost ($)": round(a.cost_usd, 4),
-                   "Merged": a.merged_path or ""} for a in adapters], hide_index=True)
+    st.dataframe(adapter_rows(adapters), hide_index=True)
     chosen = st.selectbox("Adapter", [a.name for a in adapters], key="ft_adapter")
     try_it, merge = st.columns(2)
     if try_it.button("Try in Playground", key="ft_try", type="primary"):
