@@ -1,6 +1,10 @@
 """The model server's loaded models: each loads once and stays within a memory
 budget, the least recently used leaving first.
 
+Room is made before a model loads, for the size its safetensors headers give
+(at the dtype it loads in), so memory never peaks at budget + new model; a
+model whose size cannot be read first (a hub id) is loaded alone.
+
 Only the compute thread loads, uses and evicts models; other threads read a
 snapshot (`entries`) under the lock.
 """
@@ -8,11 +12,13 @@ snapshot (`entries`) under the lock.
 from __future__ import annotations
 
 import gc
+import math
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
 
 import psutil
 
@@ -45,6 +51,28 @@ def model_bytes(backend: LocalBackend) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
+def expected_bytes(spec: SystemSpec) -> Optional[int]:
+    """What `spec`'s model will occupy once loaded, read from its safetensors headers
+    without loading a weight; None when its weights are not in a local folder. A
+    LoRA adapter is merged into the weights, so it adds nothing."""
+    from safetensors import safe_open
+
+    from core.llm.loading import DTYPES, resolve_device, resolve_dtype
+    from core.llm.sources import resolve_source
+
+    folder, _ = resolve_source(spec.model)
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        return None
+    options = spec.typed_options
+    dtype = resolve_dtype(options.get("dtype", "auto"), resolve_device(options.get("device", "auto")))
+    numel = 0
+    for file in files:
+        with safe_open(file, framework="pt") as weights:
+            numel += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+    return numel * DTYPES[dtype].itemsize
+
+
 def load_for_pool(spec: SystemSpec) -> LocalBackend:
     from core.llm.local import LocalBackend
 
@@ -66,9 +94,11 @@ class ModelPool:
                 backend, entry = self._models.pop(key)
                 self._models[key] = (backend, _touched(entry))
                 return backend
+        expected = expected_bytes(spec)
+        self._evict_for(self.budget_bytes if expected is None else expected)
         backend = self._load(spec)
         size = model_bytes(backend)
-        self._evict_for(size)
+        self._evict_for(size)  # when the headers told less than the model holds
         entry = PoolEntry(spec=key, model=backend.loaded.name, bytes=size, device=backend.loaded.device,
                           dtype=backend.loaded.dtype, last_used=time.time())
         with self._lock:
