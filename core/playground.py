@@ -21,6 +21,7 @@ from core.store.tables import PlaygroundAnswer, PlaygroundQuestion
 from core.systems import build_system
 
 MAX_SYSTEMS = 4
+HEADING_CHARS = 80
 PRESETS = tuple(preset for info in BACKENDS.values() for preset in info.presets)
 BackendFactory = Callable[[SystemSpec], Backend]
 
@@ -31,6 +32,11 @@ class Exchange:
 
     question: PlaygroundQuestion
     answers: list[PlaygroundAnswer]
+
+    @property
+    def heading(self) -> str:
+        """"2026-12-06 09:05 · What is ...": when it was asked, and the question's start."""
+        return f"{self.question.asked_at:%Y-%m-%d %H:%M} · {self.question.question[:HEADING_CHARS]}"
 
 
 def preset_systems(adapters: Sequence[str] = (), knowledge_bases: Sequence[str] = ()) -> list[str]:

@@ -70,10 +70,9 @@ def history(db) -> None:
         return
     st.subheader("History")
     for exchange in exchanges:
-        question = exchange.question
-        with st.expander(f"{question.asked_at:%Y-%m-%d %H:%M} · {question.question[:80]}"):
-            if question.system_prompt:
-                st.caption(f"System prompt: {question.system_prompt}")
+        with st.expander(exchange.heading):
+            if exchange.question.system_prompt:
+                st.caption(f"System prompt: {exchange.question.system_prompt}")
             show_answers(exchange.answers)
 
 

@@ -64,3 +64,11 @@ def test_bad_requests_are_refused_before_asking_anyone(db, question, systems, pr
     with pytest.raises(InvalidInputError, match=problem):
         ask_and_save(db, question, systems, OPTIONS)
     assert list_history(db) == []
+
+
+def test_an_exchange_is_headed_by_its_time_and_the_start_of_its_question(db):
+    long_question = "Why " + "really " * 30 + "?"
+    exchange = ask_and_save(db, long_question, ["nonsense"], OPTIONS)
+    asked, question = exchange.heading.split(" · ")
+    assert asked == f"{exchange.question.asked_at:%Y-%m-%d %H:%M}"
+    assert question == long_question[:80] and len(question) == 80
