@@ -2,7 +2,9 @@
 
 An adapter folder is written under a hidden temporary name and renamed into
 `<models_dir>/adapters/NAME` only when complete, and the lab lists adapters
-from their rows: no page ever offers a half-written one.
+from their rows: no page ever offers a half-written one. A job that stopped
+between the rename and the row left a whole adapter with no row: asking for
+its name again registers it from the record saved beside it (and says so).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from core.rag.config import validate_name
 from core.rag.indexer import Progress
 from core.settings import get_settings
 from core.store import Database
-from core.store.tables import Adapter
+from core.store.tables import Adapter, Job
 
 TRAINING_CONFIG_FILE = "training_config.json"
+RECORD_FIELDS = ("base_model", "dataset", "job_id", "config", "final_validation_loss", "train_seconds", "cost_usd")
 
 
 def merged_dir() -> Path:
@@ -29,9 +32,39 @@ def merged_dir() -> Path:
 
 def validate_adapter_name(db: Database, name: str) -> str:
     name = validate_name(name, what="adapter", example="support-style-v1")
-    if find_adapter(db, name) is not None or (adapters_dir() / name).exists():
+    if find_adapter(db, name) is not None:
         raise AlreadyExistsError(f"An adapter named {name!r} exists: pick another name, or remove it first.")
+    if (adapters_dir() / name).exists():
+        row = adopt_adapter(db, name)
+        by_job = f" by job {row.job_id}" if row.job_id else ""
+        raise AlreadyExistsError(
+            f"An adapter named {name!r} was saved{by_job} but not registered (the job stopped in between): it "
+            f"is registered now, so `local?adapter={name}` uses it. Pick another name, or remove it first.")
     return name
+
+
+def adopt_adapter(db: Database, name: str) -> Adapter:
+    """Register the folder `adapters/NAME` that has no row, from the record saved beside it.
+    A folder without a usable record was not written by a training job: it is left alone."""
+    folder = adapters_dir() / name
+    record = _saved_record(folder)
+    with db.session() as session:
+        if record.get("job_id") is not None and session.get(Job, record["job_id"]) is None:
+            record["job_id"] = None  # the job was removed since
+    return _register(db, name, folder, record)
+
+
+def _saved_record(folder: Path) -> dict[str, Any]:
+    try:
+        saved = json.loads((folder / TRAINING_CONFIG_FILE).read_text(encoding="utf-8"))
+        record = {key: saved[key] for key in RECORD_FIELDS if key in saved}
+        if not {"base_model", "dataset"} <= record.keys():
+            raise ValueError("no base_model or dataset")
+    except (OSError, ValueError, TypeError) as exc:
+        raise AlreadyExistsError(
+            f"{folder} exists but was not saved by a training job (its {TRAINING_CONFIG_FILE} cannot be "
+            f"used: {exc}): move it out of {adapters_dir()}, or pick another name.") from exc
+    return record
 
 
 def save_adapter(db: Database, model: Any, name: str, record: dict[str, Any]) -> Adapter:
@@ -49,14 +82,18 @@ def save_adapter(db: Database, model: Any, name: str, record: dict[str, Any]) ->
         shutil.rmtree(partial, ignore_errors=True)
         raise AlreadyExistsError(f"{target} appeared while training: the adapter was not saved over it.")
     partial.rename(target)
-    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
     try:
-        with db.session() as session:
-            row = Adapter(name=name, path=str(target), size_bytes=size, **record)
-            session.add(row)
+        return _register(db, name, target, record)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
+
+
+def _register(db: Database, name: str, folder: Path, record: dict[str, Any]) -> Adapter:
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    with db.session() as session:
+        row = Adapter(name=name, path=str(folder), size_bytes=size, **record)
+        session.add(row)
     return row
 
 
