@@ -10,8 +10,13 @@ is a local folder, or a hub id already in the local cache.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import uuid
 from pathlib import Path
+from typing import Callable
+
+import psutil
 
 from core.errors import InvalidInputError, NotFoundError
 from core.llm.defaults import DEFAULT_MODEL, SMOLLM2_NAME
@@ -73,9 +78,37 @@ def cached_smollm2() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    partial.rename(target)  # a crash mid-save never leaves a half copy that looks complete
+
+    def save(folder: Path) -> None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    return publish_folder(target, save)
+
+
+def publish_folder(target: Path, write: Callable[[Path], None]) -> Path:
+    """`target`, written by `write(folder)` into a folder of this call's own, then renamed
+    into place whole: a crash never leaves a half copy that looks complete, and when
+    another process published `target` first, this copy is dropped and theirs used."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(target)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
+    partial.mkdir()
+    try:
+        write(partial)
+        partial.rename(target)
+    except OSError:
+        if not target.is_dir():  # not lost to a faster publisher: a real failure
+            raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Partial copies left by processes that died while writing them."""
+    prefix = f".{target.name}."
+    for partial in target.parent.glob(f"{prefix}*.partial"):
+        pid = partial.name[len(prefix):].split(".")[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
