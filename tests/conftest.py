@@ -34,6 +34,13 @@ def data_dir(tmp_path, monkeypatch):
     return path
 
 
+@pytest.fixture(autouse=True)
+def allowed_roots(tmp_path_factory, monkeypatch):
+    """The session's temp folders (each test's files, the tiny model) are what the operator offers;
+    tests of the rule itself narrow it."""
+    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path_factory.getbasetemp()))
+
+
 @pytest.fixture
 def db(data_dir):
     return open_database(get_settings().database_url)

@@ -22,6 +22,7 @@ CORE = ROOT / "core"
 LAYERS = (
     ("core.errors", "core.settings", "core.project"),
     ("core.hardware", "core.cpu_share", "core.subcommands", "core.git", "core.processes"),
+    ("core.paths",),  # which files a typed path may reach
     ("core.store",),
     ("core.jobs",),
     ("core.llm",),  # backends, the spec grammar, loading local models, registered adapters

@@ -11,6 +11,7 @@ import json
 
 from core.evaluation.demo import DEFAULT_DEMO, DEMOS
 from core.evaluation.sets import eval_items, get_eval_set, import_eval_file, list_eval_sets, remove_eval_set
+from core.paths import operator_paths
 from core.store import current_database
 from core.subcommands import add_command
 
@@ -35,6 +36,7 @@ def register(subparsers) -> None:
         for name, shipped in DEMOS.items()))
 
 
+@operator_paths()  # the file is read here, in the operator's shell
 def run_import(args: argparse.Namespace) -> int:
     row = import_eval_file(current_database(), args.file, args.name)
     print(f"Imported eval set {row.name}: {row.item_count} questions from {row.source}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from core.errors import InvalidInputError, NotFoundError
+from core.paths import operator_paths
 from core.project import EVAL_SETS_DIR
 from core.store import Database
 
@@ -55,6 +56,7 @@ def get_demo(name: str) -> Demo:
     return DEMOS[name]
 
 
+@operator_paths()  # its folders and files are named by the code, not typed: any may be read
 def set_up_demo(db: Database, name: str = DEFAULT_DEMO, progress: Optional[Progress] = None) -> DemoSetup:
     """Make whatever of the demo is missing. `progress` hears of each step before it starts (and of
     indexing within it); raising there stops between steps, leaving each step whole or absent."""

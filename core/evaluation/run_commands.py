@@ -17,6 +17,7 @@ from core.evaluation.experiments import experiment_systems, proposed_experiment
 from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
 from core.evaluation.sets import resolve_eval_set
 from core.evaluation.views import format_estimate
+from core.paths import operator_paths
 from core.store import current_database
 from core.subcommands import add_command
 
@@ -77,7 +78,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.from_session is not None:
         systems += experiment_systems(proposed_experiment(db, args.from_session), args.kb, args.adapter,
                                       args.model)
-    run = submit_eval(db, resolve_eval_set(db, args.set).name, systems, args.metric or OFFLINE_METRICS,
+    with operator_paths():  # an eval set file is read here, in the operator's shell
+        eval_set = resolve_eval_set(db, args.set)
+    run = submit_eval(db, eval_set.name, systems, args.metric or OFFLINE_METRICS,
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                                  temperature=args.temperature, seed=args.seed, limit=args.limit),
                       judge=args.judge,

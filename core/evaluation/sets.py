@@ -17,6 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, Validatio
 from sqlmodel import col, select
 
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from core.paths import readable_path
 from core.rag.config import validate_name
 from core.store import Database
 from core.store.tables import EvalItem, EvalSet
@@ -171,8 +172,8 @@ def resolve_eval_set(db: Database, name_or_file: str) -> EvalSet:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        return readable_path(path).read_text(encoding="utf-8")
+    except NotFoundError:
         raise NotFoundError(f"No eval set file {path}: check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{path} cannot be read as UTF-8 text ({exc}).") from exc

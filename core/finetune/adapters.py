@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import AlreadyExistsError, InvalidInputError
+from core.errors import AlreadyExistsError
 from core.llm.adapters import adapters_dir, find_adapter, get_adapter
 from core.rag.config import validate_name
 from core.rag.indexer import Progress
@@ -116,9 +116,7 @@ def merge_adapter(db: Database, name: str, progress: Optional[Progress] = None) 
     """The base model with the adapter merged into its weights, as a folder
     `local:PATH` loads without peft (made once, then reused). `progress(what, fraction)`
     hears of each step before it starts; raising there stops between steps."""
-    from peft import PeftModel
-
-    from core.llm.loading import load_pretrained
+    from core.llm.loading import apply_adapter, load_pretrained
     from core.llm.sources import resolve_source
 
     report = progress or (lambda _what, _fraction: None)
@@ -129,10 +127,7 @@ def merge_adapter(db: Database, name: str, progress: Optional[Progress] = None) 
     folder, _ = resolve_source(row.base_model)
     model, tokenizer = load_pretrained(folder)
     report(f"Merging {name} into its weights", 1 / 3)
-    try:
-        merged = PeftModel.from_pretrained(model, row.path).merge_and_unload()
-    except Exception as exc:  # peft raises many kinds for a damaged folder; all mean the same here
-        raise InvalidInputError(f"The adapter {name!r} in {row.path} cannot be merged ({exc}).") from exc
+    merged = apply_adapter(model, row.path)
     report("Saving the merged model", 2 / 3)
     target = merged_dir() / name
     partial = merged_dir() / f".{name}.partial"

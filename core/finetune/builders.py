@@ -13,6 +13,7 @@ from core.finetune.formats import read_dataset
 from core.llm.base import Backend
 from core.llm.defaults import DEFAULT_MODEL
 from core.llm.spec import SystemSpec, parse_spec
+from core.paths import operator_paths, readable_path
 from core.rag.indexer import Progress
 from core.store import Database
 from core.store.tables import FineTuneDataset
@@ -37,8 +38,9 @@ class Split:
 
 def import_jsonl(db: Database, name: str, source: Path | bytes, file_name: str = "",
                  split: Split = Split()) -> FineTuneDataset:
-    """A JSONL file (a path, or the bytes of an upload) in any of the formats `formats` reads."""
+    """A JSONL file (a path that may be read, or the bytes of an upload) in any of the formats `formats` reads."""
     check_new_name(db, name)
+    source = readable_path(source) if isinstance(source, Path) else source
     label = file_name or (source.name if isinstance(source, Path) else "upload")
     file_format, examples = read_dataset(source, label)
     return split.save(db, name, examples, "import", file_format, {"file": label})
@@ -46,7 +48,8 @@ def import_jsonl(db: Database, name: str, source: Path | bytes, file_name: str =
 
 def import_sample(db: Database, name: str = SAMPLE_NAME, split: Split = Split()) -> FineTuneDataset:
     """The shipped sample that teaches a house answer format (see `samples/README.md`)."""
-    return import_jsonl(db, name, SAMPLE_FILE, split=split)
+    with operator_paths():  # the code names it
+        return import_jsonl(db, name, SAMPLE_FILE, split=split)
 
 
 def from_git(db: Database, name: str, repo: str, rev: str = "HEAD",

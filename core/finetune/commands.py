@@ -19,6 +19,7 @@ from core.finetune.datasets import (DEFAULT_VALIDATION_FRACTION, check_validatio
 from core.finetune.kb_dataset_job import submit_kb_dataset
 from core.jobs.commands import follow
 from core.llm.defaults import DEFAULT_MODEL
+from core.paths import operator_paths
 from core.store import current_database
 from core.store.tables import FineTuneDataset
 from core.subcommands import add_command
@@ -64,10 +65,12 @@ def _builder(commands, name: str, help_text: str, run) -> argparse.ArgumentParse
     return parser
 
 
+@operator_paths()  # the file is read here, in the operator's shell
 def run_import(args: argparse.Namespace) -> int:
     return _report(builders.import_jsonl(current_database(), args.name, Path(args.file), split=_split(args)))
 
 
+@operator_paths()
 def run_from_git(args: argparse.Namespace) -> int:
     row, skipped = builders.from_git(current_database(), args.name, args.repo, args.rev, args.max_diff_chars,
                                      args.max_commits, split=_split(args))

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InvalidInputError
-from core.git import commit_id, run_git, top_level
-from core.rag.config import checked_source_path
+from core.git import commit_id, run_git
+from core.paths import readable_repository
 
 DEFAULT_MAX_DIFF_CHARS = 6000
 EXAMPLE_FORMAT = "commit_diff"  # stored as the dataset's source_format
@@ -46,8 +46,7 @@ def examples_from_git(path: str | Path, rev: str = "HEAD", max_diff_chars: int =
     """One example per meaningful commit reachable from `rev` (newest first, at most `max_commits`)."""
     if max_diff_chars < 1 or max_commits < 1:
         raise InvalidInputError("max_diff_chars and max_commits must be at least 1.")
-    root = checked_source_path(path)
-    top = top_level(root)
+    top = readable_repository(path)
     commit = commit_id(top, rev)
     result = GitExamples(repo=str(top), rev=rev, commit=commit)
     skipped: Counter[str] = Counter()

@@ -13,6 +13,7 @@ from typing import Optional
 from sqlmodel import select
 
 from core.errors import NotFoundError
+from core.paths import model_folder
 from core.settings import get_settings
 from core.store import Database
 from core.store.tables import Adapter
@@ -41,7 +42,7 @@ def get_adapter(db: Database, name: str) -> Adapter:
 
 
 def adapter_path(db: Database, name_or_path: str) -> str:
-    """A registered adapter's folder by name; a path (anything with a slash) as given."""
+    """A registered adapter's folder by name; a typed path (anything with a slash) if it may be read."""
     if "/" in name_or_path or "\\" in name_or_path or Path(name_or_path).expanduser().is_dir():
-        return name_or_path
+        return str(model_folder(name_or_path))
     return get_adapter(db, name_or_path).path

@@ -2,6 +2,8 @@
 
 Where the weights come from is `core.llm.sources`. Loaded models are kept per
 process: a Streamlit rerun or an evaluation loop must not pay the load again.
+Weights load from safetensors only (pickled `.bin` files can run code when
+loaded); the one exception is SmolLM2's GGUF file, shipped in a package.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from core.errors import InvalidInputError, NotFoundError
 from core.hardware import best_device, native_bfloat16
 from core.llm.defaults import DEFAULT_MODEL, DEVICE_CHOICES, DTYPE_CHOICES, DTYPE_NAMES
 from core.llm.sources import resolve_source
+from core.paths import require_safetensors
 
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
@@ -62,7 +65,7 @@ def load_model(source: str = DEFAULT_MODEL, adapter: Optional[str] = None,
     dtype = resolve_dtype(dtype, device)
     model, tokenizer, name = _load_base(source)
     if adapter:
-        model = _apply_adapter(model, adapter)
+        model = apply_adapter(model, adapter)
         name = f"{name}+{Path(adapter).name}"
     model = cpu_share.watch(model.to(device=device, dtype=DTYPES[dtype]).eval())
     tokenizer.padding_side = "left"  # generation continues from the right edge of every row
@@ -77,16 +80,18 @@ def _load_base(source: str) -> tuple[Any, Any, str]:
 
 
 def load_pretrained(source: str, model_kwargs: Optional[dict] = None, **kwargs) -> tuple[Any, Any]:
-    """Model and tokenizer in float32 from a folder or the local hub cache; never downloads.
+    """Model and tokenizer in float32 from a folder or the local hub cache; never downloads, never unpickles.
     `kwargs` go to both (e.g. `gguf_file`), `model_kwargs` to the model only (e.g. quantisation)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging
 
     logging.disable_progress_bar()  # bars in a CLI's output or the dashboard's log are noise
+    # SmolLM2's GGUF file (shipped in a package; no pickle either) is the one source without safetensors.
+    weights = {} if "gguf_file" in kwargs else {"use_safetensors": True}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32,
-                                                     **kwargs, **(model_kwargs or {}))
+                                                     **weights, **kwargs, **(model_kwargs or {}))
     except OSError as exc:
         raise NotFoundError(
             f"Model {source!r} is not available offline: nothing is downloaded at run time. Download it "
@@ -95,7 +100,8 @@ def load_pretrained(source: str, model_kwargs: Optional[dict] = None, **kwargs) 
     return model, tokenizer
 
 
-def _apply_adapter(model: Any, adapter: str) -> Any:
+def apply_adapter(model: Any, adapter: str | Path) -> Any:
+    """`model` with the LoRA adapter in the folder `adapter` merged into its weights."""
     from peft import PeftModel
 
     folder = Path(adapter).expanduser()
@@ -118,7 +124,8 @@ def _check_adapter_folder(folder: Path) -> None:
         raise InvalidInputError(
             f"{folder} is not a usable LoRA adapter: adapter_config.json is missing or not valid JSON. "
             "Point at the folder a fine-tuning run wrote, or train the adapter again.") from exc
-    if not any((folder / name).is_file() for name in ("adapter_model.safetensors", "adapter_model.bin")):
+    require_safetensors(folder)  # peft would fall back to adapter_model.bin
+    if not (folder / "adapter_model.safetensors").is_file():
         raise InvalidInputError(
             f"{folder} has no adapter weights (adapter_model.safetensors): the adapter is incomplete; "
             "train it again.")

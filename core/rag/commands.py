@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 
 from core.llm.registry import SEARCH_MODES
+from core.paths import operator_paths
 from core.rag.config import CHUNKERS, KnowledgeBaseConfig
 from core.store import current_database
 from core.subcommands import add_command
@@ -47,6 +48,7 @@ def register(subparsers) -> None:
     remove.add_argument("name")
 
 
+@operator_paths()  # the folder is registered here, in the operator's shell
 def run_add(args: argparse.Namespace) -> int:
     config = KnowledgeBaseConfig(
         source_kind="git" if args.git_rev else "folder", source_path=args.path, git_rev=args.git_rev or "HEAD",

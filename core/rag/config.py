@@ -2,26 +2,22 @@
 
 The config is the contract between the UI, the CLI and the indexer: a re-index
 reads it back from the store, so a knowledge base is always rebuilt the way it
-was created. Names and source paths are checked here because both end up in
-file-system paths and collection names.
+was created. Names are checked here because they end up in file-system paths and
+collection names; source paths by `core.paths` when they are typed.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 from core.errors import InvalidInputError
-from core.settings import get_settings
 
 CHUNKERS = ("code", "recursive", "fixed", "semantic")
 SOURCE_KINDS = ("folder", "git", "upload")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 MAX_NEIGHBOURS = 3
-ALLOWED_ROOTS_ENV = "RAGTUNE_ALLOWED_ROOTS"
 # Letters, digits, '.', '_' and '-': the name becomes a folder and part of a Chroma collection name.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
@@ -89,29 +85,3 @@ def validate_name(name: str, what: str = "knowledge base", example: str = "team-
             f"starting with a letter or digit, without '..' or slashes (e.g. `{example}`)."
         )
     return name
-
-
-def allowed_roots(environ: Optional[Mapping[str, str]] = None) -> list[Path]:
-    """Folders sources may come from: $RAGTUNE_ALLOWED_ROOTS (os.pathsep-separated) when set,
-    else the user's home, the working directory and the data dir."""
-    env = os.environ if environ is None else environ
-    configured = env.get(ALLOWED_ROOTS_ENV, "").strip()
-    if configured:
-        return [Path(part).expanduser().resolve() for part in configured.split(os.pathsep) if part.strip()]
-    return [Path.home().resolve(), Path.cwd().resolve(), get_settings().data_dir]
-
-
-def checked_source_path(path: str | Path) -> Path:
-    """The resolved path if it exists inside an allowed root; otherwise an error naming the fix."""
-    if not str(path).strip():
-        raise InvalidInputError("No source path given: name a folder, a file or a git repository.")
-    resolved = Path(path).expanduser().resolve()
-    roots = allowed_roots()
-    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        raise InvalidInputError(
-            f"{resolved} is outside the folders the lab may read ({', '.join(map(str, roots))}). "
-            f"Move the files there, or add a folder to {ALLOWED_ROOTS_ENV} (separated by '{os.pathsep}')."
-        )
-    if not resolved.exists():
-        raise InvalidInputError(f"{resolved} does not exist: check the path.")
-    return resolved

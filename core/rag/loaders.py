@@ -1,8 +1,10 @@
 """Turn a folder (uploads are saved to one first) or a git revision into plain text per file.
 
 Every file either becomes a `SourceFile` or a `Skipped` entry with a reason a
-person can act on (too big, binary, not UTF-8, unreadable), so the UI and the
-CLI can say exactly what was left out of a knowledge base.
+person can act on (too big, binary, not UTF-8, unreadable, a link out of the
+folder), so the UI and the CLI can say exactly what was left out of a knowledge
+base. Hidden files and folders (`.git`, `.env`, `.ssh`) are never read: they
+hold tooling state and secrets, not a team's knowledge; git itself reads `.git`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Iterable
 
 from core.errors import InvalidInputError
 from core.git import commit_id, run_git, top_level
+from core.paths import is_hidden
 
-# Folders that hold tooling state or dependencies, never a team's own knowledge.
-IGNORED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox",
-                ".mypy_cache", ".pytest_cache"}
+# Folders that hold dependencies or caches, never a team's own knowledge (hidden ones are skipped anyway).
+IGNORED_DIRS = {"__pycache__", "node_modules", "venv"}
 HTML_SUFFIXES = {".html", ".htm"}
 
 
@@ -97,11 +99,17 @@ def human_size(size: float) -> str:
 
 
 def load_folder(root: Path, max_bytes: int) -> LoadResult:
-    """Every file under `root` (or `root` itself if it is a file), skipping tooling folders."""
+    """Every visible file under `root` (or `root` itself if it is a file), skipping tooling folders.
+    A symbolic link is read only if it resolves to a file inside `root`."""
     result = LoadResult()
+    root = root.resolve()
     base = root.parent if root.is_file() else root
     for path in [root] if root.is_file() else _walk(root):
         relative = path.relative_to(base).as_posix()
+        link_problem = _link_problem(path.resolve(), root)
+        if link_problem:
+            result.skipped.append(Skipped(relative, link_problem))
+            continue
         try:
             size = path.stat().st_size
         except OSError as exc:
@@ -123,8 +131,8 @@ def load_git(repo: Path, rev: str, max_bytes: int) -> LoadResult:
         meta, raw_path = entry.split(b"\t", 1)
         _mode, kind, blob, size = meta.split()
         path = raw_path.decode("utf-8", errors="replace")
-        if kind != b"blob":
-            continue  # submodules: another repository's files
+        if kind != b"blob" or any(is_hidden(part) for part in path.split("/")):
+            continue  # submodules (another repository's files), and hidden files as in a folder
         if int(size) > max_bytes:
             result.skipped.append(Skipped(path, too_big(int(size), max_bytes)))
             continue
@@ -134,9 +142,20 @@ def load_git(repo: Path, rev: str, max_bytes: int) -> LoadResult:
 
 def _walk(root: Path) -> Iterable[Path]:
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
-        for name in sorted(files):
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS and not is_hidden(d))
+        for name in sorted(name for name in files if not is_hidden(name)):
             yield Path(folder) / name
+
+
+def _link_problem(target: Path, root: Path) -> str:
+    """Why a file that resolves to `target` is not read from `root`; "" when it is read."""
+    if target == root:
+        return ""
+    if not target.is_relative_to(root):
+        return "a link to a file outside the folder: not read"
+    if any(is_hidden(part) for part in target.relative_to(root).parts):
+        return "a link to a hidden file: not read"
+    return ""
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -19,6 +19,7 @@ from typing import Optional, Protocol, Sequence, TypeVar
 from core import cpu_share
 from core.errors import InvalidInputError
 from core.llm.base import Passage
+from core.rag.embeddings import local_model_folder
 
 LM_PREFIX = "lm:"
 LM_POOL = 10  # fused candidates a language model reads per question: ~6 s on 2 CPU cores for SmolLM2
@@ -68,7 +69,8 @@ class CrossEncoderReranker:
         from sentence_transformers import CrossEncoder
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.model = CrossEncoder(str(_cross_encoder_folder(folder)), device="cpu")
+        self.model = CrossEncoder(str(_cross_encoder_folder(folder)), device="cpu",
+                                  model_kwargs={"use_safetensors": True})  # never unpickle
 
     def scores(self, query: str, chunks: Sequence[Passage]) -> list[float]:
         with cpu_share.computing():
@@ -109,10 +111,7 @@ class QueryLikelihoodReranker:
 
 
 def _cross_encoder_folder(name: str) -> Path:
-    folder = Path(name).expanduser()
-    if not (folder / "config.json").is_file():
-        raise InvalidInputError(
-            f"Reranker {name!r} is not a local cross-encoder folder (no config.json): give the folder of a "
-            f"downloaded cross-encoder, `{LM_PREFIX}smollm2` to rerank with the local language model, or "
-            "leave the reranker empty.")
-    return folder
+    return local_model_folder(
+        name, f"Reranker {name!r} is not a local cross-encoder folder (no config.json): give the folder of a "
+              f"downloaded cross-encoder, `{LM_PREFIX}smollm2` to rerank with the local language model, or "
+              "leave the reranker empty.")

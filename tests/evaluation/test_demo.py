@@ -8,13 +8,15 @@ from core.cli import main
 from core.evaluation.demo import DEMO_DIR, set_up_demo
 from core.evaluation.sets import eval_items
 from core.finetune.datasets import get_dataset
+from core.paths import operator_paths
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import open_retriever, register_knowledge_base
 
 
 def test_the_demo_is_set_up_once_and_its_versions_disagree_where_the_docs_changed(db, capsys):
     # a knowledge base a killed set-up registered and left without an index is indexed again
-    register_knowledge_base(db, "ledgerly-v1", KnowledgeBaseConfig(source_path=str(DEMO_DIR / "docs" / "v1")))
+    with operator_paths():  # as the set-up names the folder: in code
+        register_knowledge_base(db, "ledgerly-v1", KnowledgeBaseConfig(source_path=str(DEMO_DIR / "docs" / "v1")))
     steps = []
     setup = set_up_demo(db, progress=lambda what, fraction: steps.append((what, fraction)))
     assert setup.created == ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge base ledgerly-v2",

@@ -1,4 +1,4 @@
-"""Fixtures of the dataset tests: allowed source folders, the tiny model's tokenizer, a real knowledge base."""
+"""Fixtures of the dataset tests: the tiny model's tokenizer, a real knowledge base."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from core.rag.knowledge import create_knowledge_base
 
 
 @pytest.fixture(autouse=True)
-def allowed_roots(tmp_path, monkeypatch):
-    """Repositories and files in the test's temp folder may be read; no Chroma server by accident."""
-    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path))
+def no_chroma_server(monkeypatch):
+    """No test talks to a Chroma server by accident."""
     monkeypatch.delenv("CHROMA_URL", raising=False)
 
 

@@ -2,7 +2,7 @@ import pytest
 from tests.finetune.dataset_fixtures import commit
 from tests.rag.rag_fixtures import git
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, NotFoundError
 from core.finetune.git_history import examples_from_git, is_trivial
 
 
@@ -67,7 +67,7 @@ def test_a_path_that_is_not_a_repository_or_a_revision_that_does_not_exist(repo,
         examples_from_git(plain)
     with pytest.raises(InvalidInputError, match="has no revision 'nope': give an existing branch"):
         examples_from_git(repo, rev="nope")
-    with pytest.raises(InvalidInputError, match="does not exist"):
+    with pytest.raises(NotFoundError, match="does not exist"):
         examples_from_git(tmp_path / "missing")
     with pytest.raises(InvalidInputError, match="outside the folders the lab may read"):
         examples_from_git("/")

@@ -1,6 +1,7 @@
 """The local backend on a tiny random model: mechanics, not answer quality."""
 
 import json
+import os
 
 import pytest
 
@@ -8,6 +9,7 @@ from core.errors import InvalidInputError, NotFoundError
 from core.llm.base import GenerationOptions, Message, Prompt
 from core.llm.loading import load_model, resolve_dtype
 from core.llm.local import LocalBackend
+from core.llm.spec import parse_spec
 from tests.tiny_model import TINY_CONTEXT
 
 SHORT = GenerationOptions(max_new_tokens=6)
@@ -152,6 +154,45 @@ def test_a_corrupt_adapter_folder_is_explained(tiny_model_dir, tiny_adapter, dam
 def test_a_missing_adapter_folder_is_named(tiny_model_dir, tmp_path):
     with pytest.raises(InvalidInputError, match="does not exist"):
         LocalBackend(str(tiny_model_dir), adapter=str(tmp_path / "gone"))
+
+
+def pickled_only(folder, weights: str, pickled: str) -> None:
+    """Replace a folder's safetensors weights by the same tensors pickled, as older tools saved them."""
+    import torch
+    from safetensors.torch import load_file
+
+    torch.save(load_file(folder / weights), folder / pickled)
+    (folder / weights).unlink()
+
+
+def test_a_model_folder_with_pickled_weights_only_is_refused(tiny_model_dir, tmp_path):
+    import shutil
+
+    assert (tiny_model_dir / "model.safetensors").is_file()  # the fixture's own folder loads as it is
+    old = tmp_path / "old-model"
+    shutil.copytree(tiny_model_dir, old)
+    pickled_only(old, "model.safetensors", "pytorch_model.bin")
+    with pytest.raises(InvalidInputError, match="only as pytorch_model.bin .*safetensors only"):
+        LocalBackend(str(old))
+
+
+def test_an_adapter_with_pickled_weights_only_is_refused(tiny_model_dir, tiny_adapter):
+    pickled_only(tiny_adapter, "adapter_model.safetensors", "adapter_model.bin")
+    with pytest.raises(InvalidInputError, match="only as adapter_model.bin .*safetensors only"):
+        LocalBackend.from_spec(parse_spec(f"local:{tiny_model_dir}?adapter={tiny_adapter}"))
+
+
+def test_typed_model_and_adapter_folders_must_lie_in_an_allowed_root(tiny_model_dir, tiny_adapter, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path / "adapters"))
+    with pytest.raises(InvalidInputError, match="outside the folders the lab may read"):
+        LocalBackend.from_spec(parse_spec(f"local:{tiny_model_dir}"))
+    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tiny_model_dir))
+    with pytest.raises(InvalidInputError, match="outside the folders the lab may read"):
+        LocalBackend.from_spec(parse_spec(f"local:{tiny_model_dir}?adapter={tmp_path / 'elsewhere'}"))
+    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", os.pathsep.join([str(tiny_model_dir), str(tiny_adapter)]))
+    assert LocalBackend.from_spec(parse_spec(f"local:{tiny_model_dir}?adapter={tiny_adapter}")).model_id == (
+        "local:tiny-chat+support-v1")
 
 
 def test_sampled_generation_repeats_with_the_same_seed(tiny):

@@ -66,12 +66,15 @@ def test_a_job_launched_from_the_form_runs_and_its_adapter_can_be_tried(db, data
     assert at.multiselect(key="playground_systems").value == ["local", "local?adapter=from-the-page"]
 
 
-def test_a_training_config_the_form_cannot_accept_is_explained(db, dataset):
+def test_a_training_config_the_form_cannot_accept_is_explained(db, dataset, tmp_path):
     at = finetune()
-    at.text_input(key="ft_base").input("/nowhere/model")
+    at.text_input(key="ft_base").input(str(tmp_path / "nowhere"))
     at.button(key="ft_launch").click().run()
     assert not at.exception
-    assert any("/nowhere/model" in e.value and "does not exist" in e.value for e in at.error)
+    assert any(f"{tmp_path / 'nowhere'} does not exist" in e.value for e in at.error)
+    at.text_input(key="ft_base").input("/etc")  # a folder the operator did not offer
+    at.button(key="ft_launch").click().run()
+    assert any("/etc is outside the folders the lab may read" in e.value for e in at.error)
     assert queue.list_jobs(db) == []
 
 

@@ -99,3 +99,14 @@ def test_bad_input_is_shown_as_a_message(folder, tmp_path):
     assert "No readable text files" in at.error[0].value
     assert not at.exception
     assert texts(at.info) == ["No knowledge base yet: create one below."]
+
+
+def test_by_default_the_page_reads_no_file_of_the_server(monkeypatch):
+    monkeypatch.delenv("RAGTUNE_ALLOWED_ROOTS")  # as `make app` starts it
+    at = knowledge_page()
+    for path in ("README.md", "~/.ssh/id_rsa", ".streamlit/secrets.toml"):
+        at.text_input(key="kb_preview_path").input(path)
+        at.button(key="kb_preview").click().run()
+        assert "outside the folders the lab may read" in at.error[0].value
+        assert "RAGTUNE_ALLOWED_ROOTS" in at.error[0].value
+        assert not at.dataframe

@@ -11,9 +11,8 @@ from core.rag.embeddings import load_embedder
 
 
 @pytest.fixture(autouse=True)
-def allowed_roots(tmp_path, monkeypatch):
-    """Sources in the test's temp folder are allowed; no test talks to a Chroma server by accident."""
-    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path))
+def no_chroma_server(monkeypatch):
+    """No test talks to a Chroma server by accident."""
     monkeypatch.delenv("CHROMA_URL", raising=False)
 
 

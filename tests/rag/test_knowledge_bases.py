@@ -4,10 +4,11 @@ import pytest
 from tests.rag.rag_fixtures import git
 
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StoreError
+from core.paths import readable_path, uploads_dir
 from core.rag import indexer
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import (create_knowledge_base, get_knowledge_base, list_knowledge_bases, open_retriever,
-                                reindex_knowledge_base, remove_knowledge_base)
+                                register_knowledge_base, reindex_knowledge_base, remove_knowledge_base)
 from core.rag.lexical import Bm25Index
 from core.rag.vectorstore import open_collections
 
@@ -131,8 +132,26 @@ def test_git_and_upload_sources(db, tmp_path):
 
     uploads = [("handbook.md", b"Vacation requests go through the HR portal two weeks ahead.")]
     row = create_knowledge_base(db, "uploads", KnowledgeBaseConfig(source_kind="upload"), uploads=uploads)
-    assert row.config["source_path"] == str(indexer.knowledge_dir("uploads") / "uploads")
+    assert row.config["source_path"] == str(uploads_dir() / "uploads")
     assert top_source(db, "uploads", "how do I request vacation") == "handbook.md"
+
+
+def test_uploads_are_kept_in_the_uploads_folder_under_names_that_cannot_escape_or_collide(db, data_dir, monkeypatch):
+    monkeypatch.delenv("RAGTUNE_ALLOWED_ROOTS")  # the default: uploads are all the page may read
+    sent = [("../../escape.md", b"one"), ("/etc/passwd", b"two"), ("..\\win.md", b"three"), ("notes.md", b"four"),
+            ("sub/notes.md", b"five"), (".env", b"six"), ("nul\0byte.md", b"seven"), ("x" * 400 + ".md", b"eight")]
+    row = register_knowledge_base(db, "handbook", KnowledgeBaseConfig(source_kind="upload"), sent)
+    folder = uploads_dir() / "handbook"
+    assert row.config["source_path"] == str(folder)
+    stored = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert {name: data for name, data in stored.items() if len(name) < 100} == {
+        "escape.md": b"one", "passwd": b"two", "win.md": b"three", "notes.md": b"four", "notes-2.md": b"five",
+        "env": b"six", "nulbyte.md": b"seven"}
+    assert len(stored) == len(sent)  # nothing replaced
+    assert not (data_dir / "escape.md").exists() and not (uploads_dir() / "win.md").exists()  # nothing escaped
+    assert readable_path(folder / "notes-2.md") == folder / "notes-2.md"  # the page may preview an upload
+    remove_knowledge_base(db, "handbook")
+    assert not folder.exists()
 
 
 def test_remove_deletes_row_collection_and_files(db, docs):
