@@ -58,15 +58,16 @@ def test_concurrent_requests_are_answered_by_one_generate_batch_call(serve, tiny
 
 @pytest.mark.parametrize("model, status, message", [
     ("anthropic:claude-sonnet-4-5", 400, "serves local models only"),
-    ("local:/no/such/model", 404, "does not exist"),
+    ("local:{tmp}/no-such-model", 404, "does not exist"),
+    ("local:/etc", 400, "outside the folders the lab may read"),  # the server applies the rule for typed paths
     ("local?adapter=ghost", 404, "No adapter named 'ghost'"),
     ("local?kb=docs", 400, "retrieval happens in the client"),
     ("local?dtype=float8", 400, "not one of"),
 ])
-def test_a_bad_model_spec_gets_a_4xx_with_a_clear_message(serve, model, status, message):
+def test_a_bad_model_spec_gets_a_4xx_with_a_clear_message(serve, model, status, message, tmp_path):
     server = serve()
     with pytest.raises(openai.APIStatusError) as refused:
-        ask(server, model, "hi")
+        ask(server, model.format(tmp=tmp_path), "hi")
     assert refused.value.status_code == status and message in refused.value.body["message"]
 
 
@@ -80,10 +81,10 @@ def test_a_malformed_request_is_a_400_that_names_the_field(serve, tiny_spec):
     assert refused.value.code == 400 and "messages" in json.loads(refused.value.read())["error"]["message"]
 
 
-def test_the_server_backend_raises_the_servers_refusal_as_the_lab_error(serve, tiny_spec):
+def test_the_server_backend_raises_the_servers_refusal_as_the_lab_error(serve, tiny_spec, tmp_path):
     server = serve()
     with pytest.raises(NotFoundError, match="does not exist"):
-        ServerBackend(server.url, parse_spec("local:/no/such/model")).generate(Prompt.ask("hi"))
+        ServerBackend(server.url, parse_spec(f"local:{tmp_path}/no-such-model")).generate(Prompt.ask("hi"))
     answer = ServerBackend(server.url, parse_spec(tiny_spec)).generate(Prompt.ask("hi"), GenerationOptions(4))
     assert answer.model == "local:tiny-chat" and answer.output_tokens <= 4 and answer.latency_ms > 0
     with pytest.raises(InvalidInputError, match="end with a user message"):
