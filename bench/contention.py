@@ -283,10 +283,12 @@ def scenario_users_beside_indexing(db) -> list[dict]:
 def submit_urllib3(db, name: str) -> int:
     import urllib3
 
+    from core.paths import operator_paths
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.index_job import submit_index
 
-    _, job = submit_index(db, name, KnowledgeBaseConfig(source_path=str(Path(urllib3.__file__).parent)))
+    with operator_paths():  # the bench names the folder: it is no typed path
+        _, job = submit_index(db, name, KnowledgeBaseConfig(source_path=str(Path(urllib3.__file__).parent)))
     return job.id
 
 
@@ -362,9 +364,11 @@ def interleaved_ratios(rows: list[dict]) -> dict[str, float]:
 def prepare(db) -> None:
     from core.evaluation.sets import import_eval_file
     from core.finetune.builders import import_jsonl
+    from core.paths import operator_paths
 
-    import_jsonl(db, "house-style", ROOT / "core/finetune/samples/house-style.jsonl")
-    import_eval_file(db, ROOT / "eval_sets/demo/ledgerly-v1.jsonl", name="contention")
+    with operator_paths():  # the bench names its files
+        import_jsonl(db, "house-style", ROOT / "core/finetune/samples/house-style.jsonl")
+        import_eval_file(db, ROOT / "eval_sets/demo/ledgerly-v1.jsonl", name="contention")
 
 
 def default_threads() -> int:

@@ -61,11 +61,13 @@ def runner(max_new_tokens: int, batch_size: int) -> dict:
     from core.evaluation.runs import RunOptions, submit_eval
     from core.evaluation.sets import import_eval_file, list_eval_sets
     from core.jobs import queue, scheduler
+    from core.paths import operator_paths
     from core.store import current_database
 
     db = current_database()
     if "bench" not in [s.name for s in list_eval_sets(db)]:
-        import_eval_file(db, DEMO_SET, name="bench")
+        with operator_paths():  # the bench names the file
+            import_eval_file(db, DEMO_SET, name="bench")
     started = time.perf_counter()
     run = submit_eval(db, "bench", ["local"], OFFLINE_METRICS,
                       RunOptions(max_new_tokens=max_new_tokens, batch_size=batch_size))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from core.project import EVAL_SETS_DIR
 from core.settings import get_settings
 from core.store import open_database
 
@@ -36,9 +38,10 @@ def data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def allowed_roots(tmp_path_factory, monkeypatch):
-    """The session's temp folders (each test's files, the tiny model) are what the operator offers;
-    tests of the rule itself narrow it."""
-    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path_factory.getbasetemp()))
+    """What the operator offers: the session's temp folders (each test's files, the tiny model) and the
+    shipped eval sets (the tests' fixtures); tests of the rule itself narrow it."""
+    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", os.pathsep.join([str(tmp_path_factory.getbasetemp()),
+                                                                 str(EVAL_SETS_DIR)]))
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def test_a_run_answers_grades_and_summarises_every_item(db, small_set, tiny_mode
     answers = results(db, run.id)
     assert len(answers) == 8
     broken = [a for a in answers if a.system == "local:/no/such/model"]
-    assert all("does not exist" in a.error for a in broken)  # recorded, not skipped
+    assert all("outside the folders the lab may read" in a.error for a in broken)  # recorded, not skipped
     good = [a for a in answers if a.system == parse_text(tiny) and not a.error]
     assert len(good) == 4 and all(a.model == "local:tiny-chat" and a.output_tokens > 0 for a in good)
     assert all(a.batch_share_ms == pytest.approx(good[0].latency_ms / 4, rel=0.5) for a in good)  # one batch of 4

@@ -1,7 +1,6 @@
 """Eval sets: checked line by line, kept in the store, seen by the leakage check."""
 
 import json
-import os
 
 import pytest
 
@@ -18,16 +17,8 @@ from core.evaluation.sets import (
 )
 from core.finetune.analysis import stored_questions
 from core.finetune.datasets import create_dataset
-from core.project import EVAL_SETS_DIR
 
 DEMO = "eval_sets/demo/ledgerly-v1.jsonl"
-
-
-@pytest.fixture(autouse=True)
-def shipped_sets_offered(allowed_roots, monkeypatch):
-    """The operator offers the shipped eval sets too, so these tests import them as files."""
-    monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", os.pathsep.join([os.environ["RAGTUNE_ALLOWED_ROOTS"],
-                                                                 str(EVAL_SETS_DIR)]))
 
 
 def lines(*items: dict) -> str:

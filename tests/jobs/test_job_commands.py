@@ -38,7 +38,7 @@ def test_bad_input_is_a_message_and_exit_code_2(capsys, dataset, tiny_model_dir)
     code, _, err = run(capsys, "train", "no-such-dataset")
     assert code == 2 and "no-such-dataset" in err
     code, _, err = run(capsys, "train", dataset.name, "--base", "/no/such/model")
-    assert code == 2 and "does not exist" in err
+    assert code == 2 and "outside the folders the lab may read" in err
     code, _, err = run(capsys, "train", dataset.name, "--lr", "5")
     assert code == 2 and "learning_rate" in err
     code, _, err = run(capsys, "jobs", "cancel", "42")

@@ -37,7 +37,7 @@ def test_history_lists_exchanges_newest_first_with_answers_in_column_order(db, t
     history = list_history(db)
     assert [e.question.id for e in history] == [second.question.id, first.question.id]
     assert [a.system for a in history[1].answers] == ["nonsense", "local:/no/such/folder"]
-    assert "does not exist" in history[1].answers[1].error
+    assert "outside the folders the lab may read" in history[1].answers[1].error
     assert history[0].question.options["stop"] == []
     assert len(list_history(db, limit=1)) == 1
 
