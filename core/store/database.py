@@ -43,12 +43,14 @@ class Database:
             return apply_migrations(self.engine)
 
     @contextmanager
-    def session(self, immediate: bool = False) -> Iterator[Session]:
+    def session(self, immediate: bool = True) -> Iterator[Session]:
         """A session committed on success and rolled back on any error.
 
-        `immediate` takes SQLite's write lock when the transaction begins, for a
-        read-then-write that other processes must not interleave with (claiming
-        a queued job while counting the running ones)."""
+        `immediate` takes SQLite's write lock when the transaction begins, waiting up to the busy
+        timeout for it. A transaction that began with a read and then writes cannot wait: once
+        another connection has committed since its read, SQLite refuses the write at once
+        ("database is locked"). Pass `immediate=False` only for a session that never writes, so
+        it reads beside the writers."""
         bind = self.engine.execution_options(immediate=True) if immediate else self.engine
         with self.translated_errors(), Session(bind, expire_on_commit=False) as session:
             yield session
