@@ -42,18 +42,26 @@ def refresh(db: Database) -> list[Job]:
 
 
 def reconcile(db: Database) -> list[int]:
-    """Mark running jobs whose worker is gone as interrupted; returns their ids."""
-    interrupted = []
+    """Mark running jobs whose worker is gone as interrupted (cancelled, when a cancel was asked for);
+    returns their ids."""
+    ended = []
     for job in queue.list_jobs(db, statuses=[queue.RUNNING]):
         if job.pid is None and utc_now() - as_utc(job.started_at) < STARTING_GRACE:
             continue
         if is_worker_alive(job.pid, job.id):
             continue
-        error = (f"The worker process (pid {job.pid}) ended without reporting back: killed, out of memory, "
-                 "or the machine restarted. Resume the job to continue from its last checkpoint.")
-        if queue.finish(db, job.id, queue.INTERRUPTED, error=error):
-            interrupted.append(job.id)
-    return interrupted
+        if queue.finish(db, job.id, *_unreported_end(job)):
+            ended.append(job.id)
+    return ended
+
+
+def _unreported_end(job: Job) -> tuple[str, str]:
+    """The status and message of a job whose worker ended without recording how."""
+    if job.cancel_requested:  # e.g. the cancel's SIGTERM reached the worker before its handler was set
+        return queue.CANCELLED, (f"Cancelled: the worker process (pid {job.pid}) stopped before it could report "
+                                 "back. Resume the job to continue from its last checkpoint.")
+    return queue.INTERRUPTED, (f"The worker process (pid {job.pid}) ended without reporting back: killed, out of "
+                               "memory, or the machine restarted. Resume the job to continue from its last checkpoint.")
 
 
 def launch(db: Database, job: Job) -> Job:

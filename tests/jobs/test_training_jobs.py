@@ -107,3 +107,10 @@ def test_resuming_a_job_without_a_checkpoint_says_so(db, training):
     with pytest.raises(Exception, match="before its first checkpoint"):
         scheduler.resume(db, job.id)
     assert queue.get_job(db, job.id).status == queue.INTERRUPTED
+
+
+def test_a_job_cancelled_as_its_worker_starts_ends_cancelled_not_interrupted(db, training):
+    job = submit_training(db, training())
+    scheduler.cancel(db, job.id)  # the SIGTERM lands while the worker is still importing: it dies at once
+    job = wait_until(db, job.id, [queue.CANCELLED, queue.INTERRUPTED, queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.CANCELLED, job.error
