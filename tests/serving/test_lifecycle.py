@@ -16,7 +16,7 @@ from core.llm.base import GenerationOptions, Prompt
 from core.llm.local import LocalBackend
 from core.llm.spec import parse_spec
 from core.serving.client import ServerBackend
-from core.serving.lifecycle import (ServerRecord, ensure_server, read_record, record_path, running_server,
+from core.serving.lifecycle import (ServerRecord, ensure_server, health, read_record, record_path, running_server,
                                     start_server, stop_server, write_record)
 from core.serving.routing import local_backend
 from core.systems import build_backend
@@ -137,13 +137,18 @@ sys.exit(main(["serve", "--port", "0"]))
 """
 
 
+def _answering(record) -> bool:
+    return record is not None and health(record.url).get("pid") == record.pid
+
+
 def test_a_server_whose_http_thread_died_exits(data_dir, tmp_path):
     trigger = tmp_path / "die"
     server = subprocess.Popen([sys.executable, "-c", SERVE_UNTIL_HTTP_DIES, str(trigger)],
                               env={**os.environ, "RAGTUNE_MODEL_SERVER": "off"}, stderr=subprocess.PIPE, text=True)
     try:
+        # Not running_server(): it looks for a `core serve` command line, and this one is `python -c`.
         deadline = time.monotonic() + 60
-        while running_server() is None and time.monotonic() < deadline:
+        while not _answering(read_record()) and time.monotonic() < deadline:
             time.sleep(0.2)
         trigger.touch()
         assert server.wait(30) == 2
