@@ -18,6 +18,7 @@ from core.llm.spec import SystemSpec
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_RETRIES = 2
 NO_KEY = "not-needed"
+KEY_HEADERS = ("x-api-key", "authorization")  # where the anthropic and openai SDKs send the key
 
 
 def spec_key(spec: SystemSpec, explicit: Optional[str] = None) -> str:
@@ -72,7 +73,19 @@ def describe_sdk_error(exc: Exception, service: str, model: str, url: str) -> st
         return f"{service} is rate-limiting requests (HTTP 429) even after retries: wait and try again."
     if status is not None and status >= 500:
         return f"{service} failed on its side (HTTP {status}) even after retries: try again later."
-    return f"{service} rejected the request ({name}, HTTP {status}): {getattr(exc, 'message', exc)}"
+    said = _without_keys(str(getattr(exc, "message", exc)), exc)
+    return f"{service} rejected the request ({name}, HTTP {status}): {said}"
+
+
+def _without_keys(text: str, exc: Exception) -> str:
+    """The server's own words with the key the request carried cut out: some proxies repeat it in full, and
+    the message is stored with the answer it replaced."""
+    headers = getattr(getattr(exc, "request", None), "headers", {})
+    for name in KEY_HEADERS:
+        key = headers.get(name, "").removeprefix("Bearer ").strip()
+        if key and key != NO_KEY:
+            text = text.replace(key, "[API key hidden]")
+    return text
 
 
 class Stopwatch:
