@@ -1,11 +1,11 @@
 """No API key is ever written down.
 
 Fake keys sit in the environment (the services' own variables and a `key_env` one the operator listed) and in
-Streamlit secrets; every backend answers or fails (a 401 echoing the key, a 400 echoing it, a timeout) behind
-local fake servers, in the page, the Playground and in every job kind cheap enough to run here (an eval judged
-by an API, pairwise, index, train, merge, kb_dataset). Then nothing the lab wrote may hold a key: every text
-value of every table, every job's row, log and JSON, the exported reports, every file under the data and
-models dirs.
+Streamlit secrets. Every backend answers or fails (a 401 echoing the key, a 400 echoing it, a timeout) behind
+local fake servers, the local model through the model server: in the page, the Playground and every job kind
+cheap enough to run here (an eval judged by an API, pairwise, index, train, merge, kb_dataset). Then nothing
+the lab wrote may hold a key: every value of every table, every job's row, log and JSON, the exported reports,
+every file under the data and models dirs.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from core.llm.spec import parse_spec
 from core.playground import ask_and_save
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.index_job import submit_index
+from core.serving.lifecycle import health, start_server, stop_server
 from core.settings import get_settings
 from core.systems import build_system
 from tests.llm.fake_servers import FakeServer, Reply, anthropic_message, openai_chat
@@ -90,6 +91,13 @@ def servers():
             "slow": (Reply(body=openai_chat("late").body, delay_s=2.0),)}.items()}
 
 
+@pytest.fixture
+def model_server(keys):
+    """The local model server, started with the keys in its environment (its log is scanned too)."""
+    yield start_server()
+    stop_server()
+
+
 def system_specs(servers: dict[str, FakeServer], tiny_model_dir: Path) -> dict[str, str]:
     once = "max_retries=0"
     return {
@@ -103,7 +111,7 @@ def system_specs(servers: dict[str, FakeServer], tiny_model_dir: Path) -> dict[s
 
 
 def test_no_key_is_written_anywhere_after_every_backend_and_job_kind_ran_and_failed(
-        db, keys, servers, training, tiny_model_dir, tmp_path, capsys):
+        db, keys, servers, model_server, training, tiny_model_dir, tmp_path, capsys):
     specs = system_specs(servers, tiny_model_dir)
     room = create_session(db, "Support bot")
     page_asks_with_a_secret_key(servers["openai"])
@@ -111,6 +119,7 @@ def test_no_key_is_written_anywhere_after_every_backend_and_job_kind_ran_and_fai
     for asked, failing in ((systems[:3], False), (systems[3:], True)):  # the Playground compares up to 4
         answers = ask_and_save(db, "Team price?", asked, GenerationOptions(max_new_tokens=4)).answers
         assert [bool(answer.error) for answer in answers] == [failing] * 3, [answer.error for answer in answers]
+    assert [model["spec"] for model in health(model_server.url)["models"]] == [parse_spec(specs["local"]).text]
     jobs = run_every_job_kind(db, specs, training, tiny_model_dir, tmp_path, room.id)
     assert_keys_were_sent(servers)
     exports = export_everything(db, room.id, jobs, tmp_path / "exports", capsys)
