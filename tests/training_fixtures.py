@@ -58,6 +58,24 @@ def wait_until(db, job_id: int, statuses, timeout: float = 180.0):
     raise AssertionError(f"job {job_id} is still {job.status} after {timeout} s; log:\n{log[-3000:]}")
 
 
+def wait_for(condition, what: str, timeout: float = 120.0, every: float = 0.05) -> None:
+    """Poll `condition()` until it is true; fail saying `what` was awaited once `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(every)
+
+
+def metric_steps(db, job_id: int, name: str) -> list[int]:
+    return [m.step for m in queue.job_metrics(db, [job_id]) if m.name == name]
+
+
+def wait_for_metric_step(db, job_id: int, step: int, timeout: float = 120.0) -> None:
+    wait_for(lambda: any(s >= step for s in metric_steps(db, job_id, "train_loss")),
+             f"job {job_id} to reach step {step}: {queue.get_job(db, job_id)}", timeout, every=0.1)
+
+
 def wait_for_progress(db, job_id: int, text: str, timeout: float = 120.0):
     """The job once its progress text starts with `text` (its kind is running: a cancel now is the kind's)."""
     deadline = time.monotonic() + timeout

@@ -93,7 +93,7 @@ def _pairwise(context: JobContext, run: EvalRun, system_a: str, system_b: str, j
     from core.evaluation.pairwise import judge_pairs
 
     outcome = judge_pairs(context.db, run.id, system_a, system_b, judge, build_system(parse_spec(judge)),
-                          progress=context.progress)
+                          progress=context.progress, checkpoint=context.work_dir / "pairwise-verdicts.jsonl")
     return {key: value for key, value in outcome.items() if key != "verdicts"}
 
 

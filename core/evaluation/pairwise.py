@@ -8,7 +8,9 @@ judge's position consistency. The result is kept in the run's `pairwise` field. 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable, Literal, Optional
 
 from pydantic import BaseModel, Field
@@ -86,17 +88,25 @@ def _pair(run: EvalRun, system_a: str, system_b: str) -> tuple[str, str]:
 
 
 def judge_pairs(db: Database, run_id: int, system_a: str, system_b: str, judge: str, backend: Backend,
-                progress: Callable[[float, str], None] = lambda fraction, text: None) -> dict:
-    """Compare two of a run's systems on every question both answered; saved with the run."""
+                progress: Callable[[float, str], None] = lambda fraction, text: None,
+                checkpoint: Optional[Path] = None) -> dict:
+    """Compare two of a run's systems on every question both answered; saved with the run. Each verdict
+    is appended to `checkpoint` as it comes, and the verdicts found there are not asked again (a job's
+    resume after a kill pays for no pair twice)."""
     run = get_run(db, run_id)
     system_a, system_b = _pair(run, system_a, system_b)
     answers = {(r.system, r.item_id): r for r in results(db, run_id) if r.error is None}
     items = [item for item in eval_items(db, run.eval_set)
              if (system_a, item.item_id) in answers and (system_b, item.item_id) in answers]
+    earlier = _read_verdicts(checkpoint)
     verdicts = []
     for item in items:
-        verdicts.append(compare(backend, item.item_id, item.question, item.reference_answer or "",
-                                answers[system_a, item.item_id].text, answers[system_b, item.item_id].text))
+        verdict = earlier.get(item.item_id)
+        if verdict is None:
+            verdict = compare(backend, item.item_id, item.question, item.reference_answer or "",
+                              answers[system_a, item.item_id].text, answers[system_b, item.item_id].text)
+            _append_verdict(checkpoint, verdict)
+        verdicts.append(verdict)
         progress(len(verdicts) / len(items), f"judged {len(verdicts)} of {len(items)} pairs")
     judged = [v for v in verdicts if v.winner is not None]
     outcome = {"judge": parse_spec(judge).text, "a": system_a, "b": system_b, "pairs": len(verdicts),
@@ -106,6 +116,25 @@ def judge_pairs(db: Database, run_id: int, system_a: str, system_b: str, judge: 
                "verdicts": [asdict(v) for v in verdicts]}
     _keep(db, run_id, f"{system_a} vs {system_b}", outcome)
     return outcome
+
+
+def _read_verdicts(checkpoint: Optional[Path]) -> dict[str, PairVerdict]:
+    """The verdicts a previous attempt appended; a line a kill cut short is judged again."""
+    verdicts = {}
+    lines = checkpoint.read_text(encoding="utf-8").splitlines() if checkpoint and checkpoint.is_file() else []
+    for line in lines:
+        try:
+            fields = json.loads(line)
+            verdicts[fields["item_id"]] = PairVerdict(**{**fields, "reasons": tuple(fields["reasons"])})
+        except (ValueError, KeyError, TypeError):
+            continue
+    return verdicts
+
+
+def _append_verdict(checkpoint: Optional[Path], verdict: PairVerdict) -> None:
+    if checkpoint is not None:
+        with open(checkpoint, "a", encoding="utf-8") as file:
+            file.write(json.dumps(asdict(verdict)) + "\n")
 
 
 def _keep(db: Database, run_id: int, pair: str, outcome: dict) -> None:

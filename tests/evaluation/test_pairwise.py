@@ -5,14 +5,11 @@ import pytest
 from core.cli import main
 from core.errors import InvalidInputError
 from core.evaluation.pairwise import compare, judge_pairs, submit_pairwise
-from core.evaluation.runs import get_run, save_answers
+from core.evaluation.runs import get_run
 from core.llm.anthropic_backend import AnthropicBackend
-from core.store.tables import EvalResult, EvalRun
+from tests.evaluation import pairwise_fixtures
+from tests.evaluation.pairwise_fixtures import says
 from tests.llm.fake_servers import FakeServer, anthropic_message
-
-
-def says(winner: str):
-    return anthropic_message(f'{{"winner": "{winner}", "reason": "{winner} is closer to the reference."}}')
 
 
 @pytest.fixture
@@ -43,15 +40,7 @@ def test_a_judge_that_never_gives_a_verdict_is_a_recorded_failure(claude):
 
 @pytest.fixture
 def answered_run(db):
-    from core.evaluation.sets import import_eval_set
-
-    import_eval_set(db, "s", '{"id": "1", "question": "q1"}\n{"id": "2", "question": "q2"}', "test")
-    with db.session() as session:
-        run = EvalRun(eval_set="s", systems=["local:smollm2", "anthropic:claude-sonnet-4-5"], metrics=[])
-        session.add(run)
-    save_answers(db, [EvalResult(run_id=run.id, item_id=item, position=i, system=system, text=f"{system} {item}")
-                      for system in run.systems for i, item in enumerate(["1", "2"])], [{}] * 4)
-    return run
+    return pairwise_fixtures.answered_run(db, ["1", "2"])
 
 
 def test_a_run_reports_wins_ties_and_position_consistency(db, claude, answered_run):

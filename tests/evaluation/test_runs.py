@@ -1,9 +1,9 @@
-"""Eval runs as jobs: real answers from the tiny model, real metrics, failures recorded, resume."""
+"""Eval runs as jobs: real answers from the tiny model, real metrics, failures recorded (a killed run's resume
+is in tests/reliability/test_killed_workers.py)."""
 
 from __future__ import annotations
 
 import json
-import signal
 
 import pytest
 
@@ -11,8 +11,7 @@ from core.cli import main
 from core.errors import InvalidInputError, NotFoundError
 from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
 from core.evaluation.sets import import_eval_set
-from core.jobs import queue, scheduler
-from core.jobs.processes import signal_worker
+from core.jobs import queue
 from core.store.tables import EvalScore
 from tests.evaluation.ragas_judge import agreeing_judge
 from tests.llm.fake_servers import FakeServer, Reply, openai_chat
@@ -89,25 +88,6 @@ def test_a_limited_run_asks_only_the_sets_first_questions(db, small_set, capsys)
     assert [item_id for item_id, _ in item_choices(db, run)] == ["q1", "q2"]
     assert run.summary[parse_text(spec)]["answers"] == 2
     assert "(first 2)" in queue.get_job(db, run.job_id).title
-
-
-def test_a_killed_run_resumes_without_redoing_answered_items(db, tiny_model_dir):
-    text = "\n".join(json.dumps({"id": f"q{n}", "question": f"Say {n}."}) for n in range(40))
-    import_eval_set(db, "long", text, "test")
-    run = submit_eval(db, "long", [f"local:{tiny_model_dir}?dtype=float32"], ["token_f1"],
-                      RunOptions(max_new_tokens=24, batch_size=1))
-    wait_until(db, run.job_id, [queue.RUNNING])
-    before = []
-    while len(before) < 3:
-        before = results(db, run.id)
-    signal_worker(queue.get_job(db, run.job_id).pid, signal.SIGKILL)
-    job = wait_until(db, run.job_id, [queue.INTERRUPTED])
-    kept = {a.item_id: a.id for a in results(db, run.id)}
-    scheduler.resume(db, job.id)
-    finished(db, run)
-    after = results(db, run.id)
-    assert len(after) == 40 and len({a.item_id for a in after}) == 40
-    assert {a.item_id: a.id for a in after if a.item_id in kept} == kept  # the same rows: not asked again
 
 
 def test_bad_runs_are_refused_before_anything_is_queued(db, small_set):

@@ -14,11 +14,7 @@ from core.finetune.job import submit_training
 from core.jobs import queue, scheduler
 from core.llm.base import GenerationOptions, Prompt
 from core.llm.local import LocalBackend
-from tests.training_fixtures import wait_until
-
-
-def metric_steps(db, job_id: int, name: str) -> list[int]:
-    return [m.step for m in queue.job_metrics(db, [job_id]) if m.name == name]
+from tests.training_fixtures import metric_steps, wait_for_metric_step, wait_until
 
 
 def test_a_short_run_trains_registers_an_adapter_and_records_its_curves(db, training, tiny_model_dir):
@@ -39,33 +35,6 @@ def test_a_short_run_trains_registers_an_adapter_and_records_its_curves(db, trai
     assert not list(Path(adapter.path).parent.glob(".*partial"))
     tuned = LocalBackend(str(tiny_model_dir), adapter=adapter.path, dtype="float32")
     assert tuned.generate(Prompt.ask("Question number 3?"), GenerationOptions(max_new_tokens=4)).text
-
-
-def test_a_killed_worker_becomes_interrupted_and_resumes_without_losing_metrics(db, training):
-    job = submit_training(db, training(max_steps=40, checkpoint_every=4))
-    wait_for_metric_step(db, job.id, 9)
-    os.killpg(queue.get_job(db, job.id).pid, signal.SIGKILL)
-    job = wait_until(db, job.id, [queue.INTERRUPTED])
-    assert "ended without reporting" in job.error
-    before = {(m.step, m.name): m.value for m in queue.job_metrics(db, [job.id])}
-    job = scheduler.resume(db, job.id)
-    job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
-    assert job.status == queue.SUCCEEDED, job.error
-    assert job.attempts == 2
-    after = {(m.step, m.name) for m in queue.job_metrics(db, [job.id])}
-    assert set(before) <= after  # nothing recorded before the kill was lost
-    assert metric_steps(db, job.id, "train_loss") == list(range(1, 41))  # the curve continues, no doubles
-
-
-def wait_for_metric_step(db, job_id: int, step: int, timeout: float = 120.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(s >= step for s in metric_steps(db, job_id, "train_loss")):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not reach step {step}: {queue.get_job(db, job_id)}")
 
 
 def test_cancel_leaves_a_checkpoint_to_resume_from(db, training):

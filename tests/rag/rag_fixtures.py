@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -66,6 +67,19 @@ def make_pdf(text: str) -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+JINJA_SOURCES = ("environment.py", "lexer.py", "parser.py", "runtime.py")  # ~300 chunks: seconds to embed
+
+
+def copy_jinja_sources(folder: Path, names: tuple[str, ...] = JINJA_SOURCES) -> Path:
+    """A folder of real source files (jinja2's own), big enough that embedding them takes a while."""
+    import jinja2
+
+    folder.mkdir(parents=True)
+    for name in names:
+        shutil.copy(Path(jinja2.__file__).parent / name, folder / name)
+    return folder
 
 
 def git(repo: Path, *args: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import jinja2
 import pytest
 
 from core.errors import InvalidInputError
@@ -15,18 +14,13 @@ from core.rag.config import KnowledgeBaseConfig
 from core.rag.index_job import submit_index, submit_reindex
 from core.rag.indexer import generation_dir
 from core.rag.knowledge import create_knowledge_base, get_knowledge_base, open_retriever
+from tests.rag.rag_fixtures import copy_jinja_sources
 from tests.training_fixtures import wait_until
-
-SOURCE_FILES = ("environment.py", "lexer.py", "parser.py", "runtime.py")  # ~300 chunks: seconds to embed
 
 
 @pytest.fixture
 def code(tmp_path) -> Path:
-    folder = tmp_path / "code"
-    folder.mkdir()
-    for name in SOURCE_FILES:
-        shutil.copy(Path(jinja2.__file__).parent / name, folder / name)
-    return folder
+    return copy_jinja_sources(tmp_path / "code")
 
 
 def test_a_knowledge_base_is_indexed_by_a_job_and_can_be_searched(db, docs):
