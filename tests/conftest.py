@@ -11,7 +11,8 @@ from core.project import EVAL_SETS_DIR
 from core.settings import get_settings
 from core.store import open_database
 
-pytest_plugins = ["tests.tiny_model", "tests.training_fixtures"]  # tiny model, dataset and training fixtures
+# the tiny model, dataset and training fixtures, model servers
+pytest_plugins = ["tests.tiny_model", "tests.training_fixtures", "tests.serving.server_fixtures"]
 
 
 SHARED_MODEL_CACHE = Path(__file__).resolve().parents[1] / "models" / "cache"

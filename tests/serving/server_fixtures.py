@@ -1,4 +1,5 @@
-"""Model servers started for real, as `python -m core serve` processes on free ports."""
+"""Model servers started for real, as `python -m core serve` processes on free ports (registered as a
+plugin by the root conftest: the serving and reliability tests use them)."""
 
 from __future__ import annotations
 
