@@ -90,6 +90,9 @@ def parse_eval_set(text: str, where: str = "the eval set") -> list[ItemLine]:
         except ValueError as exc:  # json's and pydantic's errors
             problems.append(f"line {number}: {_describe(exc)}")
             continue
+        except RecursionError:
+            problems.append(f"line {number}: not valid JSON (lists or objects nested too deeply)")
+            continue
         if item.id in first_line:
             problems.append(f"line {number}: id {item.id!r} is already used on line {first_line[item.id]}")
             continue
@@ -141,7 +144,7 @@ def import_eval_set(db: Database, name: str, text: str, source: str) -> EvalSet:
 def import_eval_upload(db: Database, name: str, data: bytes, file_name: str) -> EvalSet:
     """Import the bytes of an uploaded file."""
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # editors on Windows start UTF-8 files with a byte order mark
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{file_name} is not UTF-8 text ({exc}): save it as UTF-8 and upload it "
                                 "again.") from exc
@@ -172,7 +175,7 @@ def resolve_eval_set(db: Database, name_or_file: str) -> EvalSet:
 
 def _read(path: Path) -> str:
     try:
-        return readable_path(path).read_text(encoding="utf-8")
+        return readable_path(path).read_text(encoding="utf-8-sig")
     except NotFoundError:
         raise NotFoundError(f"No eval set file {path}: check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:

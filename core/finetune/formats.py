@@ -176,8 +176,16 @@ def _parse(line: str) -> dict[str, Any]:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise _Problem(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    except ValueError as exc:  # a number of more than 4300 digits
+        raise _Problem(f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise _Problem("not valid JSON (lists or objects nested too deeply)") from exc
     if not isinstance(record, dict):
         raise _Problem(f"expected a JSON object, found {_kind(record)}")
+    try:  # the tokenizer and the UTF-8 files a dataset is saved in refuse such text with a traceback
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _Problem("not valid text: a \\uXXXX escape in it is half of a character (a lone surrogate)") from exc
     return record
 
 
