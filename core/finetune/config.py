@@ -8,6 +8,7 @@ SmolLM2-135M on the shipped sample dataset.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -48,7 +49,8 @@ class TrainingConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # notes a caller keeps with the run
 
     def __post_init__(self) -> None:
-        problems = [problem for check in _CHECKS for problem in check(self)]
+        # The range checks compare numbers: they run once every value has its type.
+        problems = list(_wrong_types(self)) or [problem for check in _CHECKS for problem in check(self)]
         if problems:
             raise InvalidInputError("The training config is not valid: " + "; ".join(problems) + ".")
 
@@ -64,7 +66,7 @@ class TrainingConfig:
         if unknown:
             raise InvalidInputError(f"Unknown training setting(s): {', '.join(unknown)}.")
         values = dict(data)
-        if "target_modules" in values:
+        if isinstance(values.get("target_modules"), list):  # JSON has no tuples
             values["target_modules"] = tuple(values["target_modules"])
         return cls(**values)
 
@@ -108,3 +110,22 @@ def _names(config: TrainingConfig):
 
 
 _CHECKS = (_positive, _ranges, _choices, _names)
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text",
+               tuple: "a list of module names, e.g. q_proj, v_proj", dict: "an object"}
+_FIELD_KINDS = {**{f.name: type(f.default) for f in fields(TrainingConfig) if type(f.default) in _KIND_NAMES},
+                "dataset": str, "adapter_name": str, "extra": dict}
+
+
+def _wrong_types(config: TrainingConfig):
+    for name, kind in _FIELD_KINDS.items():
+        value = getattr(config, name)
+        if not _is_kind(value, kind):
+            yield f"{name} must be {_KIND_NAMES[kind]}, not {value!r}"
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    if isinstance(value, bool) or kind is bool:  # a bool is an int to Python, never to a config
+        return isinstance(value, bool) and kind is bool
+    if kind is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, kind)

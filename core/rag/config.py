@@ -18,6 +18,7 @@ CHUNKERS = ("code", "recursive", "fixed", "semantic")
 SOURCE_KINDS = ("folder", "git", "upload")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 MAX_NEIGHBOURS = 3
+_KIND_NAMES = {str: "text", int: "a whole number", bool: "true or false"}
 # Letters, digits, '.', '_' and '-': the name becomes a folder and part of a Chroma collection name.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
@@ -40,6 +41,7 @@ class KnowledgeBaseConfig:
     max_file_bytes: int = 2_000_000  # larger files are skipped and reported
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.source_kind not in SOURCE_KINDS:
             raise InvalidInputError(f"source_kind must be one of {', '.join(SOURCE_KINDS)}, not {self.source_kind!r}.")
         if self.chunker not in CHUNKERS:
@@ -57,6 +59,13 @@ class KnowledgeBaseConfig:
             raise InvalidInputError("max_file_bytes must be positive.")
         if self.source_kind == "git" and not self.git_rev.strip():
             raise InvalidInputError("git_rev is empty: give a branch, tag or commit (e.g. HEAD).")
+
+    def _check_types(self) -> None:
+        """Each field holds the type of its default (a stored or typed config may not): the checks compare."""
+        for item in fields(self):
+            value, kind = getattr(self, item.name), type(item.default)
+            if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+                raise InvalidInputError(f"{item.name} must be {_KIND_NAMES[kind]}, not {value!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
