@@ -53,7 +53,7 @@ def fixed_threads() -> Optional[int]:
     value = os.environ.get("RAGTUNE_THREADS", "auto").strip().lower()
     if value in ("", "auto"):
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:  # int() refuses '²', a digit to isdigit
         raise InvalidInputError(f"RAGTUNE_THREADS={value!r}: use 'auto' or a whole number of threads of at least 1.")
     return int(value)
 

@@ -27,7 +27,7 @@ STARTING_GRACE = timedelta(seconds=30)
 
 def max_running_jobs() -> int:
     raw = os.environ.get(MAX_JOBS_ENV, "1")
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:  # int() refuses '²', a digit to isdigit
         raise InvalidInputError(f"{MAX_JOBS_ENV}={raw!r}: set it to how many jobs may run at once (1 or more).")
     return int(raw)
 

@@ -9,6 +9,7 @@ on-demand cloud instance able to serve a small model) times wall time.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -58,7 +59,7 @@ def local_usd_per_hour() -> float:
         rate = float(raw)
     except ValueError:
         rate = -1.0
-    if rate < 0:
+    if not math.isfinite(rate) or rate < 0:
         raise InvalidInputError(f"{LOCAL_RATE_ENV}={raw!r} is not a price: set it to USD per hour, e.g. 1.50.")
     return rate
 

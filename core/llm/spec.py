@@ -18,6 +18,7 @@ that knowledge base, with `k` chunks found by `mode` (hybrid, dense or bm25);
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import parse_qsl, urlencode
@@ -89,6 +90,8 @@ def _parse_options(info: BackendInfo, query: str, raw: str) -> dict[str, str]:
             _invalid(f"Unknown option {key!r} for {info.name} (known: {', '.join(sorted(known))})")
         if not value:
             _invalid(f"Option {key!r} in system spec {raw!r} has no value")
+        if key in options:
+            _invalid(f"Option {key!r} is given twice in system spec {raw!r}")
         _check_value(known[key], value)
         options[key] = value
     return options
@@ -102,7 +105,7 @@ def _check_value(option: OptionInfo, value: str) -> None:
             number = option.type(value)
         except ValueError:
             number = -1
-        if number < option.minimum:
+        if not math.isfinite(number) or number < option.minimum:
             _invalid(f"{option.name}={value!r} must be a positive number")
 
 

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import Session, create_engine
 
 from core.errors import StoreError
@@ -31,7 +31,14 @@ class Database:
 
     def __init__(self, url: str):
         self.url = url
-        self.engine = _create_engine(url)
+        try:
+            self.engine = _create_engine(url)
+        except ArgumentError as exc:  # NoSuchModuleError too; the URL is not shown: it may hold a password
+            raise StoreError(f"DATABASE_URL is not a database URL this lab can use ({exc}): use e.g. "
+                             "sqlite:////srv/lab/lab.db, or unset it to keep the database in the data dir.") from exc
+        except OSError as exc:
+            raise StoreError(f"Cannot make the database's folder {exc.filename} ({exc.strerror or exc}): point "
+                             "RAGTUNE_DATA_DIR (or DATABASE_URL) at a folder that can be written.") from exc
 
     @property
     def location(self) -> str:
