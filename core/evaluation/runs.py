@@ -42,8 +42,9 @@ class RunOptions:
             raise InvalidInputError("max_new_tokens and batch_size must be at least 1.")
         if self.limit is not None and self.limit < 1:
             raise InvalidInputError("A question limit must be at least 1 (leave it out to ask every question).")
-        if self.temperature < 0:
-            raise InvalidInputError("temperature cannot be negative (0 answers greedily).")
+        if not 0 <= self.temperature < float("inf"):  # nan too
+            raise InvalidInputError(f"temperature must be a number of 0 or more (0 answers greedily), "
+                                    f"not {self.temperature}.")
 
     @property
     def generation(self) -> GenerationOptions:

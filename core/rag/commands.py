@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import asdict
 
+from core.errors import InvalidInputError
 from core.llm.registry import SEARCH_MODES
 from core.paths import operator_paths
 from core.rag.config import CHUNKERS, KnowledgeBaseConfig
@@ -50,6 +52,8 @@ def register(subparsers) -> None:
 
 @operator_paths()  # the folder is registered here, in the operator's shell
 def run_add(args: argparse.Namespace) -> int:
+    if not math.isfinite(args.max_file_mb) or args.max_file_mb <= 0:
+        raise InvalidInputError(f"--max-file-mb must be a number of megabytes above 0, not {args.max_file_mb}.")
     config = KnowledgeBaseConfig(
         source_kind="git" if args.git_rev else "folder", source_path=args.path, git_rev=args.git_rev or "HEAD",
         chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=args.overlap,

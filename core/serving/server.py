@@ -40,6 +40,8 @@ class ServerOptions:
     idle_exit_s: float = DEFAULT_IDLE_EXIT_S
 
     def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise InvalidInputError(f"--port must be from 0 to 65535 (0 picks a free port), not {self.port}.")
         if not _is_loopback(self.host):
             raise InvalidInputError(
                 f"The model server listens on this machine only (127.0.0.1 or ::1), not on {self.host!r}: it "

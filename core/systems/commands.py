@@ -29,6 +29,8 @@ def run_ask(args: argparse.Namespace) -> int:
         raise InvalidInputError("The question is empty: pass the question as the second argument.")
     if args.max_new_tokens < 1:
         raise InvalidInputError("--max-new-tokens must be at least 1.")
+    if not args.temperature < float("inf"):  # nan too
+        raise InvalidInputError(f"--temperature must be a finite number (0 answers greedily), not {args.temperature}.")
     backend = build_system(parse_spec(args.spec))
     options = GenerationOptions(max_new_tokens=args.max_new_tokens, temperature=max(args.temperature, 0.0),
                                 seed=args.seed)
