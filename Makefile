@@ -1,7 +1,7 @@
 # Two entry points, each doing all set-up on a fresh machine (Python 3.11, no GPU):
 #   make app    installs the runtime and starts the dashboard on its embedded defaults
 #   make test   installs the runtime, test tools and Chromium, then runs the whole suite
-#   make test-fast  the inner loop: no browser, no real model (what CI runs is `make test`)
+#   make test-fast  the inner loop: no browser, no real model, no reliability suite (CI runs `make test`)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,11 +15,15 @@ app: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
+# Tests run in one process per core (pytest-xdist); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+
 test: $(VENV)/.dev chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow and not browser and not reliability" \
+		$(PYTEST_ARGS)
 
 $(VENV)/.runtime: requirements.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)

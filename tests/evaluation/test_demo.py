@@ -13,6 +13,7 @@ from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import open_retriever, register_knowledge_base
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_the_demo_is_set_up_once_and_its_versions_disagree_where_the_docs_changed(db, capsys, monkeypatch):
     monkeypatch.delenv("RAGTUNE_ALLOWED_ROOTS")  # as `make app` starts: the demo names its folders in code
     # a knowledge base a killed set-up registered and left without an index is indexed again
@@ -38,6 +39,7 @@ def test_the_demo_is_set_up_once_and_its_versions_disagree_where_the_docs_change
     assert dataset.details["leakage"] == []  # phrased apart from every eval question
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 @pytest.mark.parametrize("package, questions, min_recall", [("urllib3", 30, 0.6), ("jinja2", 42, 0.6)])
 def test_a_codebase_demo_indexes_the_installed_package_and_its_set_is_answerable(db, capsys, package, questions,
                                                                                 min_recall):

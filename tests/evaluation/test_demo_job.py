@@ -17,6 +17,7 @@ LEDGERLY = ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge bas
             "dataset ledgerly-docs-v1"]
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_cancelled_demo_keeps_whole_steps_only_and_resuming_makes_the_rest(db):
     job = submit_demo(db, "ledgerly")
     with pytest.raises(InvalidInputError, match=rf"Ledgerly's docs v1 and v2 is being set up already \(job {job.id}\)"):

@@ -70,6 +70,7 @@ def test_a_session_without_a_verdict_says_what_to_do(db):
         proposed_experiment(db, session.id)
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_the_command_line_runs_a_sessions_experiment_and_links_the_run(db, rag_session, tiny_model_dir, capsys):
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.knowledge import create_knowledge_base

@@ -33,6 +33,7 @@ def finished(db, run):
     return get_run(db, run.id)
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_run_answers_grades_and_summarises_every_item(db, small_set, tiny_model_dir):
     tiny = f"local:{tiny_model_dir}?dtype=float32"
     run = finished(db, submit_eval(db, small_set, [tiny, "local:/no/such/model"], options=RunOptions(max_new_tokens=6)))
@@ -127,6 +128,7 @@ def test_scores_are_rows_a_query_can_aggregate(db, small_set, tiny_model_dir):
     assert mean == pytest.approx(next(iter(run.summary.values()))["metrics"]["keyword_presence"]["mean"])
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_rag_run_keeps_every_context_and_is_graded_on_retrieval_and_by_ragas(db, tiny_model_dir, monkeypatch):
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.knowledge import create_knowledge_base

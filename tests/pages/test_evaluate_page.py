@@ -1,5 +1,6 @@
 """The Evaluate page: eval sets listed and shown, the demo set up by a job one button starts, a set removed."""
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.evaluation.sets import import_eval_file, list_eval_sets
@@ -27,6 +28,7 @@ def test_sets_are_listed_shown_and_removed(db):
     assert any("Removed ledgerly-v1" in s.value for s in at.success)
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_the_demo_button_submits_a_job_and_the_page_follows_it(db):
     from core.evaluation.demo_job import DemoJob
     from core.jobs import queue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.finetune.kb_dataset_job import KbDatasetJob
@@ -78,6 +79,7 @@ def test_a_training_config_the_form_cannot_accept_is_explained(db, dataset, tmp_
     assert queue.list_jobs(db) == []
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_pairs_from_a_knowledge_base_are_written_by_a_job_the_page_follows(db, tmp_path, monkeypatch):
     monkeypatch.setenv("RAGTUNE_ALLOWED_ROOTS", str(tmp_path))
     (tmp_path / "docs").mkdir()

@@ -34,6 +34,7 @@ def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_create_search_preview_reindex_and_delete(folder):
     at = knowledge_page()
     assert texts(at.info) == ["No knowledge base yet: create one below."]

@@ -23,6 +23,7 @@ def code(tmp_path) -> Path:
     return copy_jinja_sources(tmp_path / "code")
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_knowledge_base_is_indexed_by_a_job_and_can_be_searched(db, docs):
     row, job = submit_index(db, "team", KnowledgeBaseConfig(source_path=str(docs)))
     assert get_knowledge_base(db, "team").status == "indexing"  # registered at once, nothing live yet
@@ -40,6 +41,7 @@ def test_a_source_with_nothing_to_read_is_refused_before_a_job_exists(db, tmp_pa
     assert queue.list_jobs(db) == [] and not list(db.engine.connect().exec_driver_sql("SELECT * FROM knowledge_bases"))
 
 
+@pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_cancelled_reindex_keeps_the_live_generation(db, code):
     create_knowledge_base(db, "code", KnowledgeBaseConfig(source_path=str(code)))
     for path in code.iterdir():  # every file changed: everything must be embedded again
