@@ -53,12 +53,16 @@ def resolved_precision(config: TrainingConfig, device: str) -> str:
 
 
 def last_checkpoint(checkpoint_dir: Path) -> Optional[Path]:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete checkpoint. The Trainer writes its state file last, so a folder without one is a
+    save that a full disk or a kill cut short: resuming from it would fail, so the one before is used."""
+    from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     if not checkpoint_dir.is_dir():
         return None
-    found = get_last_checkpoint(str(checkpoint_dir))
-    return Path(found) if found else None
+    complete = [folder for folder in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+                if folder.name.split("-")[-1].isdigit() and (folder / TRAINER_STATE_NAME).is_file()]
+    return max(complete, key=lambda folder: int(folder.name.split("-")[-1]), default=None)
 
 
 def load_for_training(config: TrainingConfig, device: str) -> tuple[Any, Any]:

@@ -16,7 +16,7 @@ import traceback
 from typing import Optional, Sequence
 
 from core import cpu_share
-from core.errors import LabError
+from core.errors import LabError, write_failure
 from core.jobs import queue
 from core.jobs.context import Heartbeat, JobContext
 from core.jobs.kinds import JobCancelled, kind_for
@@ -62,7 +62,8 @@ def run(context: JobContext) -> str:
         status, error = queue.FAILED, str(exc)
     except BaseException as exc:  # the row must say why the job ended, whatever ended it
         traceback.print_exc()
-        status, error = queue.FAILED, f"{type(exc).__name__}: {exc} (the job's log has the traceback)"
+        status = queue.FAILED
+        error = write_failure(exc) or f"{type(exc).__name__}: {exc} (the job's log has the traceback)"
     finally:
         heartbeat.stop()
     context.log(f"job {job.id} {status} after {time.monotonic() - started:.1f} s" + (f": {error}" if error else ""))

@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 
 from sqlmodel import select
 
-from core.errors import AlreadyExistsError, InvalidInputError, LabError, NotFoundError
+from core.errors import AlreadyExistsError, InvalidInputError, LabError, NotFoundError, write_failure
 from core.rag.chunking import Chunk, chunk_file
 from core.paths import readable_path, readable_repository, upload_file_name, uploads_dir
 from core.rag.config import KnowledgeBaseConfig, validate_name
@@ -100,8 +100,8 @@ def reindex_knowledge_base(db: Database, name: str, progress: Optional[Progress]
     collections = open_collections()
     try:
         stats = build_generation(name, config, collections, row.generation + 1, row.generation, progress)
-    except LabError as exc:
-        _update(db, name, error=f"Re-index failed, the previous index is still in use: {exc}")
+    except (LabError, OSError) as exc:  # OSError: the new generation could not be written (a full disk)
+        _update(db, name, error=f"Re-index failed, the previous index is still in use: {write_failure(exc) or exc}")
         raise
     _record_success(db, name, stats)
     collections.drop(collection_name(name, row.generation))
