@@ -110,7 +110,8 @@ def test_an_unknown_training_setting_is_refused():
 # --- knowledge-base configs (core.rag.config.KnowledgeBaseConfig.from_dict, as a stored row is read) ---------
 
 BAD_KB_CONFIGS = [
-    pytest.param({"source_kind": "s3"}, "source_kind must be one of folder, git, upload, not 's3'", id="unknown-source"),
+    pytest.param({"source_kind": "s3"}, "source_kind must be one of folder, git, upload, not 's3'",
+                 id="unknown-source"),
     pytest.param({"chunker": "magic"}, "chunker must be one of code, recursive, fixed, semantic", id="unknown-chunker"),
     pytest.param({"chunk_size": 99}, "chunk_size must be between 100 and 20000 characters, not 99", id="chunks-tiny"),
     pytest.param({"chunk_size": 20_001}, "chunk_size must be between 100 and 20000", id="chunks-huge"),
