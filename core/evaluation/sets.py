@@ -58,6 +58,13 @@ class ItemLine(BaseModel):
     reference_contexts: list[Verbatim] = []
     evidence: list[EvidenceLines] = []
 
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_not_a_boolean(cls, value: object) -> object:
+        if isinstance(value, bool):  # pydantic would take true for 1, then report a duplicate of id '1'
+            raise ValueError("must be text or a whole number, not true or false")
+        return value
+
     @field_validator("id")
     @classmethod
     def _id_text(cls, value: Union[str, int]) -> str:

@@ -69,6 +69,8 @@ BAD_EVAL_SETS = [
     pytest.param(jsonl({"id": "q1", "question": "q", "keywords": "refund"}),
                  "line 1: keywords: Input should be a valid list", id="keywords-not-a-list"),
     pytest.param(jsonl({"id": 1.5, "question": "q"}), "got a number with a fractional part", id="id-a-fraction"),
+    pytest.param(jsonl({"id": True, "question": "q"}), "line 1: id: Value error, must be text or a whole number, not "
+                 "true or false", id="id-a-boolean"),
     pytest.param(jsonl({"id": "q1", "question": "q", "kind": "opinion"}),
                  "line 1: kind: Input should be 'factual' or 'behaviour'", id="unknown-kind"),
     pytest.param(jsonl({"id": "q1", "question": "q", "evidence": [{"source": "a.md", "start_line": 5, "end_line": 2}]}),
