@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    not_text = next((argument for argument in argv if _not_utf8(argument)), None)
+    if not_text is not None:  # names and text are kept as UTF-8: the store could not even look it up
+        print(f"error: the argument {not_text!r} holds bytes that are not UTF-8 text: type it again in UTF-8 "
+              "(a file's name too: rename the file).", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -52,3 +58,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _not_utf8(argument: str) -> bool:
+    try:
+        argument.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 reach Python as lone surrogates
+        return True
+    return False

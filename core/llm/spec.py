@@ -63,6 +63,8 @@ class SystemSpec:
 
 def parse_spec(text: str) -> SystemSpec:
     raw = (text or "").strip()
+    if raw.encode("utf-8", "replace").decode() != raw:  # a shell passes bytes that are not UTF-8 as surrogates
+        _invalid(f"System spec {raw!r} holds bytes that are not UTF-8 text")
     head, _, query = raw.partition("?")
     backend, _, model = head.partition(":")
     info = BACKENDS.get(backend.strip().lower())

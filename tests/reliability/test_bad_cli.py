@@ -23,6 +23,9 @@ pytestmark = pytest.mark.reliability
 SAVED_SET = "".join(json.dumps({"id": f"q{i}", "question": f"Question {i}?"}) + "\n" for i in range(3))
 BAD_COMMAND_LINES = [  # {tmp} is the test's folder, holding binary.jsonl, empty.jsonl and good.jsonl
     pytest.param(["bogus"], "invalid choice: 'bogus'", id="unknown-command"),
+    pytest.param(["evalset", "show", "support\udcff"], "error: the argument 'support\\udcff' holds bytes that are "
+                 "not UTF-8 text", id="name-not-utf-8"),  # how Python passes the shell's byte 0xff on
+    pytest.param(["ask", "local?kb=docs\udcff", "hi"], "holds bytes that are not UTF-8 text", id="spec-not-utf-8"),
     pytest.param(["kb"], "the following arguments are required: COMMAND", id="missing-subcommand"),
     pytest.param(["kb", "add", "docs"], "the following arguments are required: path", id="kb-add-without-path"),
     pytest.param(["kb", "add", "docs", "{tmp}", "--chunk-size", "big"], "argument --chunk-size: invalid int value: "

@@ -35,6 +35,7 @@ BAD_SPECS = [
     pytest.param("", "Unknown backend '(empty)'", id="empty"),
     pytest.param("   ", "Unknown backend '(empty)'", id="blank"),
     pytest.param("gemini:pro", "Unknown backend 'gemini'", id="unknown-backend"),
+    pytest.param("local?kb=docs\udcff", "holds bytes that are not UTF-8 text", id="bytes-not-utf-8"),
     pytest.param("openai", "names no model: OpenAI-compatible needs one", id="api-without-model"),
     pytest.param("openai:   ", "names no model", id="api-with-blank-model"),
     pytest.param("local?temperature=1", "Unknown option 'temperature' for local", id="unknown-option"),
