@@ -11,7 +11,7 @@ from typing import Optional
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.pricing import api_cost
 from core.llm.remote import (DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Stopwatch, connection_options, explained_errors,
-                             spec_key)
+                             malformed_reply, spec_key)
 from core.llm.spec import SystemSpec
 
 SERVICE = "Anthropic"
@@ -45,6 +45,8 @@ class AnthropicBackend(Backend):
             request["extra_body"] = {"temperature": options.temperature}
         with explained_errors(SERVICE, self.model_id, self.url), Stopwatch() as watch:
             response = self.client.messages.create(**request)
+        if response.content is None or response.usage is None:
+            raise malformed_reply(SERVICE, self.url, "content or usage")
         text = "".join(block.text for block in response.content if block.type == "text")
         usage = response.usage
         cost, warnings = api_cost(response.model or self.model_id, usage.input_tokens, usage.output_tokens,

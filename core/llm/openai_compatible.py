@@ -13,7 +13,7 @@ from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.pricing import api_cost
 from core.llm.registry import BACKENDS
 from core.llm.remote import (DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, Stopwatch, connection_options, explained_errors,
-                             spec_key)
+                             malformed_reply, spec_key)
 from core.llm.spec import SystemSpec
 
 OPENAI_URL = BACKENDS["openai"].official_url
@@ -48,7 +48,9 @@ class OpenAICompatibleBackend(Backend):
             request["seed"] = options.seed
         with explained_errors(SERVICE, self.model_id, self.url), Stopwatch() as watch:
             response = self.client.chat.completions.create(**request)
-        text = (response.choices[0].message.content or "") if response.choices else ""
+        if not response.choices:
+            raise malformed_reply(SERVICE, self.url, "choices")
+        text = response.choices[0].message.content or ""
         input_tokens, output_tokens = _usage(response)
         cost, warnings = api_cost(self.model_id, input_tokens, output_tokens, watch.seconds,
                                   self_hosted=self.self_hosted)

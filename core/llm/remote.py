@@ -6,6 +6,7 @@ shapes of error; turning them into one clear `BackendError` happens here, once.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from contextlib import contextmanager
@@ -47,11 +48,23 @@ def explained_errors(service: str, model: str, url: str) -> Iterator[None]:
     """Any SDK failure (after its own retries) as a `BackendError` saying what happened."""
     try:
         yield
+    except json.JSONDecodeError as exc:  # the SDK reads any 200 as JSON before it could complain
+        raise BackendError(_sentence(f"{service} sent a reply that is not JSON ({url}): check that the URL is the "
+                                     "API itself (not a proxy's error page), or try again.")) from exc
     except Exception as exc:
         if not _is_sdk_error(exc):
             raise
-        message = describe_sdk_error(exc, service, model, url)
-        raise BackendError(message[0].upper() + message[1:]) from exc
+        raise BackendError(_sentence(describe_sdk_error(exc, service, model, url))) from exc
+
+
+def malformed_reply(service: str, url: str, missing: str) -> BackendError:
+    """A reply that parsed but holds no answer: a failure, never an empty answer to grade."""
+    return BackendError(_sentence(f"{service} sent a reply with no {missing} ({url}): check that the URL is the API "
+                                  "itself, or try again."))
+
+
+def _sentence(message: str) -> str:
+    return message[0].upper() + message[1:]
 
 
 def _is_sdk_error(exc: Exception) -> bool:

@@ -49,19 +49,20 @@ class VectorStore(ABC):
 
 
 class ChromaStore(VectorStore):
-    def __init__(self, collection):
+    def __init__(self, collection, location: str = ""):
         self.collection = collection
+        self.location = location  # named in errors: which server (or folder) failed
 
     def add(self, ids, texts, embeddings, metadatas) -> None:
         for start in range(0, len(ids), MAX_BATCH):
             end = start + MAX_BATCH
-            with chroma_errors():
+            with chroma_errors(self.location):
                 self.collection.add(ids=list(ids[start:end]), documents=list(texts[start:end]),
                                     embeddings=np.asarray(embeddings[start:end]),
                                     metadatas=list(metadatas[start:end]))
 
     def query(self, embedding: np.ndarray, k: int) -> list[StoredChunk]:
-        with chroma_errors():
+        with chroma_errors(self.location):
             found = self.collection.query(query_embeddings=np.asarray([embedding]), n_results=k,
                                           include=["documents", "metadatas", "distances"])
         return [StoredChunk(id_, text, meta, distance=dist) for id_, text, meta, dist in
@@ -71,7 +72,7 @@ class ChromaStore(VectorStore):
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
         offset = 0
         while True:
-            with chroma_errors():
+            with chroma_errors(self.location):
                 page = self.collection.get(include=include, limit=MAX_BATCH, offset=offset)
             if not page["ids"]:
                 return
@@ -92,12 +93,12 @@ class ChromaCollections:
         with chroma_errors(self.location):
             return ChromaStore(self.client.create_collection(
                 name, embedding_function=_embedding_function(model, bfloat16),
-                configuration={"hnsw": {"space": "cosine"}}))
+                configuration={"hnsw": {"space": "cosine"}}), self.location)
 
     def open(self, name: str, model: str, bfloat16: bool) -> ChromaStore:
         with chroma_errors(self.location):
             return ChromaStore(self.client.get_collection(
-                name, embedding_function=_embedding_function(model, bfloat16)))
+                name, embedding_function=_embedding_function(model, bfloat16)), self.location)
 
     def drop(self, name: str) -> None:
         """Remove a collection; one that is already gone is fine."""

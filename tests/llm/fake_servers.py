@@ -17,7 +17,7 @@ from typing import Callable
 @dataclass
 class Reply:
     status: int = 200
-    body: dict = field(default_factory=dict)
+    body: dict | bytes = field(default_factory=dict)  # bytes: sent as they are (a garbled reply)
     headers: dict = field(default_factory=dict)
     delay_s: float = 0.0
 
@@ -83,7 +83,7 @@ class FakeServer:
                 if callable(reply):
                     reply = reply(fake.requests[-1]["json"])
                 time.sleep(reply.delay_s)
-                payload = json.dumps(reply.body).encode()
+                payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 try:
                     self.send_response(reply.status)
                     for name, value in {"content-type": "application/json", **reply.headers}.items():

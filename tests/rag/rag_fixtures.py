@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import shutil
+import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
@@ -80,6 +83,48 @@ def copy_jinja_sources(folder: Path, names: tuple[str, ...] = JINJA_SOURCES) -> 
     for name in names:
         shutil.copy(Path(jinja2.__file__).parent / name, folder / name)
     return folder
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ChromaServer:
+    """A real `chroma run` on 127.0.0.1, its data in `folder`; started again, it serves the same data on the
+    same port."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> str:
+        chroma = Path(sys.executable).parent / "chroma"
+        with open(self.folder.parent / "chroma.log", "ab") as log:
+            self.process = subprocess.Popen([str(chroma), "run", "--host", "127.0.0.1", "--port", str(self.port),
+                                             "--path", str(self.folder)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1)
+                return self.url
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.kill()
+                    raise RuntimeError(f"chroma did not start: {(self.folder.parent / 'chroma.log').read_text()}")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        """SIGKILL: the server ends at once, whatever it was doing (even stopped by SIGSTOP)."""
+        self.process.kill()
+        self.process.wait(timeout=30)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -1,12 +1,5 @@
 """Against a real Chroma server, started on 127.0.0.1 by this test and stopped by it."""
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
 from core.rag.config import KnowledgeBaseConfig
@@ -14,38 +7,15 @@ from core.errors import StoreError
 from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, open_retriever, reindex_knowledge_base,
                                 remove_knowledge_base)
 from core.rag.vectorstore import open_collections
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.rag.rag_fixtures import ChromaServer, free_port
 
 
 @pytest.fixture
 def chroma_server(tmp_path, monkeypatch):
-    port = free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    log = open(tmp_path / "chroma.log", "wb")
-    process = subprocess.Popen([str(chroma), "run", "--host", "127.0.0.1", "--port", str(port),
-                                "--path", str(tmp_path / "server-data")], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"chroma did not start: {(tmp_path / 'chroma.log').read_text()}")
-                time.sleep(0.2)
-        monkeypatch.setenv("CHROMA_URL", url)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    server = ChromaServer(tmp_path / "server-data")
+    monkeypatch.setenv("CHROMA_URL", server.start())
+    yield server.url
+    server.stop()
 
 
 def test_knowledge_base_lives_on_the_chroma_server(db, docs, data_dir, chroma_server):
