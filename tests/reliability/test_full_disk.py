@@ -62,15 +62,6 @@ def test_training_on_a_full_disk_fails_clearly_and_resumes_from_the_last_whole_c
     assert get_adapter(db, "tiny-adapter").job_id == job.id
 
 
-@pytest.fixture
-def notes(tmp_path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "refunds.md").write_text("# Refunds\n\nRefunds reach the payment card within five business days.\n")
-    (folder / "support.md").write_text("# Support\n\nSupport answers every ticket within one working day.\n")
-    return folder
-
-
 def test_a_reindex_on_a_full_disk_fails_clearly_and_the_live_generation_keeps_serving(db, notes, full_disk):
     create_knowledge_base(db, "notes", KnowledgeBaseConfig(source_path=str(notes)))
     (notes / "refunds.md").write_text("# Refunds\n\nRefunds now take ten business days.\n")

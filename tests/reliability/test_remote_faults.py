@@ -9,7 +9,6 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -115,15 +114,6 @@ def test_a_failing_judge_leaves_reasons_and_a_rescore_with_a_working_one_grades_
     assert len(rescored) == len(QUESTIONS) and all(len(rows) == 1 for rows in rescored.values())  # replaced, once
     assert {rows[0].value for rows in rescored.values()} == {0.75}
     assert len(second_judge.requests) == len(QUESTIONS) and len(results(db, run.id)) == len(QUESTIONS)
-
-
-@pytest.fixture
-def notes(tmp_path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "refunds.md").write_text("# Refunds\n\nRefunds reach the payment card within five business days.\n")
-    (folder / "support.md").write_text("# Support\n\nSupport answers every ticket within one working day.\n")
-    return folder
 
 
 def test_a_chroma_server_dying_mid_search_is_named_and_the_index_survives_it(db, notes, tmp_path, monkeypatch):

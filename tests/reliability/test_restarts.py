@@ -102,7 +102,8 @@ def test_a_model_server_killed_mid_answer_fails_that_request_once_and_the_next_r
     killed = running_server()
     cpu_before = sum(psutil.Process(killed.pid).cpu_times()[:2])
     with ThreadPoolExecutor(1) as pool:
-        answer = pool.submit(backend.generate, Prompt.ask("Tell me a long story."), GenerationOptions(max_new_tokens=4000))
+        long_answer = GenerationOptions(max_new_tokens=4000)
+        answer = pool.submit(backend.generate, Prompt.ask("Tell me a long story."), long_answer)
         wait_until_generating(killed.pid, cpu_before)
         os.kill(killed.pid, signal.SIGKILL)
         killed_at = time.monotonic()
