@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -98,8 +99,22 @@ def test_a_second_server_for_the_same_data_dir_is_refused(serve):
 
 
 def hang(pid: int) -> None:
-    """The process lives on (holding its models) but answers nobody."""
+    """The process lives on (holding its models) but answers nobody: once SIGSTOP has stopped every
+    thread (the kernel stops them one by one, so the HTTP thread could answer one more request)."""
     os.kill(pid, signal.SIGSTOP)
+    tasks = Path(f"/proc/{pid}/task")
+    deadline = time.monotonic() + 10
+    while any(_thread_state(task) not in "Tt" for task in tasks.iterdir()):
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)
+
+
+def _thread_state(task: Path) -> str:
+    """The state letter in /proc/PID/task/TID/stat, after the command name in parentheses."""
+    try:
+        return (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:  # the thread ended
+        return "T"
 
 
 def is_gone(pid: int) -> bool:
