@@ -1,6 +1,6 @@
 # Two entry points, each doing all set-up on a fresh machine (Python 3.11, no GPU):
 #   make app    installs the runtime and starts the dashboard on its embedded defaults
-#   make test   installs the runtime, test tools and Chromium, then runs the whole suite
+#   make test   installs the runtime, test tools, Chromium and PostgreSQL, then runs the whole suite
 #   make test-fast  the inner loop: no browser, no real model, no reliability suite (CI runs `make test`)
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: app test test-fast chromium
+.PHONY: app test test-fast chromium postgresql
 
 app: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
@@ -18,10 +18,10 @@ app: $(VENV)/.runtime
 # Tests run in one process per core (pytest-xdist); TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= auto
 
-test: $(VENV)/.dev chromium
+test: $(VENV)/.dev chromium postgresql
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-test-fast: $(VENV)/.dev
+test-fast: $(VENV)/.dev postgresql
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow and not browser and not reliability" \
 		$(PYTEST_ARGS)
 
@@ -40,3 +40,8 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 chromium:
 	command -v chromium >/dev/null || { $(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+# The tests start their own PostgreSQL servers from Debian's binaries (tests/postgres_server.py).
+postgresql:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends postgresql; }

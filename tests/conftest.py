@@ -1,4 +1,4 @@
-"""Every test gets its own data dir, models dir and a real SQLite file."""
+"""Every test gets its own data dir, models dir and a real store: a SQLite file, or a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from core.project import EVAL_SETS_DIR
-from core.settings import get_settings
 from core.store import open_database
 
-# the tiny model, dataset and training fixtures, model servers
-pytest_plugins = ["tests.tiny_model", "tests.training_fixtures", "tests.serving.server_fixtures"]
+# the tiny model, dataset and training fixtures, model servers, the PostgreSQL server
+pytest_plugins = ["tests.tiny_model", "tests.training_fixtures", "tests.serving.server_fixtures",
+                  "tests.postgres_server"]
 
 
 SHARED_MODEL_CACHE = Path(__file__).resolve().parents[1] / "models" / "cache"
@@ -46,5 +46,5 @@ def allowed_roots(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
-def db(data_dir):
-    return open_database(get_settings().database_url)
+def db(database_url):
+    return open_database(database_url)

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
-from sqlalchemy import func, text
+from sqlalchemy import case, func, text
 from sqlmodel import col, select
 
 from core.evaluation.stats import Estimate, bootstrap_mean
@@ -33,7 +33,7 @@ class HistoryFilter:
 def history_version(db: Database) -> tuple:
     """Changes whenever a run finishes, is removed, or a baseline or adapter changes: the cache key of reads."""
     with db.session() as session:
-        runs = session.exec(select(func.count(), func.max(EvalRun.finished_at), func.sum(EvalRun.id * EvalRun.is_baseline))
+        runs = session.exec(select(func.count(), func.max(EvalRun.finished_at), func.sum(case((col(EvalRun.is_baseline), EvalRun.id), else_=0)))
                             ).one()
         adapters = session.exec(select(func.count(), func.max(Adapter.created_at))).one()
     return (*runs, *adapters)
@@ -64,7 +64,7 @@ def tag_estimates(db: Database, tag: str, run_ids: Sequence[int]) -> dict[tuple[
     if not run_ids:
         return {}
     tagged_items = (select(EvalItem.item_id, EvalSet.name).join(EvalSet, col(EvalSet.id) == EvalItem.set_id)
-                    .where(text("EXISTS (SELECT 1 FROM json_each(eval_items.tags) WHERE json_each.value = :tag)"))
+                    .where(text(f"EXISTS (SELECT 1 FROM {db.json_elements('eval_items.tags')} WHERE element.value = :tag)"))
                     .subquery())
     query = (select(EvalScore.run_id, EvalScore.system, EvalScore.metric, EvalScore.value)
              .join(EvalResult, col(EvalResult.id) == EvalScore.result_id)
@@ -84,7 +84,7 @@ def tag_estimates(db: Database, tag: str, run_ids: Sequence[int]) -> dict[tuple[
 def tags_in(db: Database) -> list[str]:
     """Every tag an eval item carries."""
     with db.session() as session:
-        rows = session.execute(text("SELECT DISTINCT json_each.value FROM eval_items, json_each(eval_items.tags)"))
+        rows = session.execute(text(f"SELECT DISTINCT element.value FROM eval_items, {db.json_elements('eval_items.tags')}"))
         return sorted(row[0] for row in rows)
 
 

@@ -154,4 +154,4 @@ def latest_metrics(db: Database, job_id: int) -> dict[str, float]:
 
 
 def _upsert_dialect(db: Database):
-    return postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return postgresql if db.is_postgresql else sqlite

@@ -1,8 +1,10 @@
 """The one seam to the database: an engine built from a URL, sessions, and
-SQLite errors translated into messages a user can act on.
+driver errors translated into messages a user can act on.
 
 SQLite runs in WAL mode with a busy timeout so the Streamlit server, the CLI
-and background workers can share one file.
+and background workers can share one file. PostgreSQL (`postgresql+psycopg://`)
+serves a team's several machines; its sessions keep SQLite's guarantee that a
+writing transaction runs alone (see `Database.session`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from core.settings import get_settings
 from core.store.migrations import apply_migrations
 
 BUSY_TIMEOUT_MS = 5000
+# The key of the PostgreSQL advisory lock a writing transaction holds until it ends.
+WRITE_LOCK_KEY = 0x5241_4754  # "RAGT"
 
 
 class Database:
@@ -42,7 +46,20 @@ class Database:
 
     @property
     def location(self) -> str:
+        """The SQLite file, or the server's URL without its password."""
+        if self.is_postgresql:
+            return self.engine.url.render_as_string(hide_password=True)
         return self.engine.url.database or self.url
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def json_elements(self, array_column: str) -> str:
+        """SQL for a FROM item with one row per element of a JSON array column, as `element.value`."""
+        if self.is_postgresql:
+            return f"json_array_elements_text({array_column}) AS element(value)"
+        return f"json_each({array_column}) AS element"
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; returns the names applied now."""
@@ -53,11 +70,13 @@ class Database:
     def session(self, immediate: bool = True) -> Iterator[Session]:
         """A session committed on success and rolled back on any error.
 
-        `immediate` takes SQLite's write lock when the transaction begins, waiting up to the busy
-        timeout for it. A transaction that began with a read and then writes cannot wait: once
-        another connection has committed since its read, SQLite refuses the write at once
-        ("database is locked"). Pass `immediate=False` only for a session that never writes, so
-        it reads beside the writers."""
+        `immediate` takes the write lock when the transaction begins (SQLite's, waiting up to the
+        busy timeout for it; on PostgreSQL an advisory lock), so what the transaction read stays
+        true until it commits: claiming the last free job slot, the next generation number. On
+        SQLite a transaction that began with a read and then writes cannot wait: once another
+        connection has committed since its read, SQLite refuses the write at once ("database is
+        locked"). Pass `immediate=False` only for a session that never writes, so it reads beside
+        the writers."""
         bind = self.engine.execution_options(immediate=True) if immediate else self.engine
         with self.translated_errors(), Session(bind, expire_on_commit=False) as session:
             yield session
@@ -93,6 +112,11 @@ def describe_driver_error(error: BaseException | None, location: str) -> str:
 
 
 def _create_engine(url: str) -> Engine:
+    if url.startswith("postgresql"):
+        # Timestamps come back in UTC, as they were written.
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+        event.listen(engine, "begin", _lock_postgresql_writes)
+        return engine
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
@@ -138,6 +162,11 @@ def _enable_wal(cursor) -> None:
 def _begin_sqlite_transaction(connection) -> None:
     immediate = connection.get_execution_options().get("immediate", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _lock_postgresql_writes(connection) -> None:
+    if connection.get_execution_options().get("immediate", False):
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
 
 
 @lru_cache(maxsize=8)

@@ -33,6 +33,29 @@ def test_processes_claiming_at_once_never_exceed_the_slots(db):
     assert [job.status for job in queue.list_jobs(db)] == [queue.QUEUED, queue.QUEUED, queue.RUNNING]
 
 
+def _claim_until_none(url: str, barrier, results) -> None:
+    database = open_database(url)
+    barrier.wait()
+    claimed = []
+    while job := queue.claim_next(database, max_running=100):
+        claimed.append(job.id)
+    results.put(claimed)
+
+
+def test_processes_claiming_a_queue_dry_at_once_claim_each_job_exactly_once(db):
+    jobs = [queue.submit_job(db, "train", {}).id for _ in range(40)]
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_claim_until_none, args=(db.url, barrier, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    claimed = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(60)
+    assert sorted(job for by_one in claimed for job in by_one) == jobs
+    assert all(job.attempts == 1 for job in queue.list_jobs(db))
+
+
 def test_a_queued_job_is_cancelled_at_once_and_a_finished_one_cannot_be(db):
     job = queue.submit_job(db, "train", {})
     assert queue.request_cancel(db, job.id).status == queue.CANCELLED

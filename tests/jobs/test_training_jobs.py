@@ -37,6 +37,7 @@ def test_a_short_run_trains_registers_an_adapter_and_records_its_curves(db, trai
     assert tuned.generate(Prompt.ask("Question number 3?"), GenerationOptions(max_new_tokens=4)).text
 
 
+@pytest.mark.sqlite_only
 def test_cancel_leaves_a_checkpoint_to_resume_from(db, training):
     job = submit_training(db, training(max_steps=60, checkpoint_every=50))
     wait_for_metric_step(db, job.id, 3)
@@ -53,6 +54,7 @@ def test_cancel_leaves_a_checkpoint_to_resume_from(db, training):
     assert metric_steps(db, job.id, "train_loss") == list(range(1, 61))
 
 
+@pytest.mark.sqlite_only
 def test_two_jobs_with_one_slot_run_one_after_the_other(db, training):
     first = submit_training(db, training("first"))
     second = submit_training(db, training("second"))

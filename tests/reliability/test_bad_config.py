@@ -6,6 +6,8 @@ One table per area; each row is one distinct bad input.
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from core.cpu_share import fixed_threads
@@ -208,6 +210,16 @@ def test_a_database_url_that_cannot_be_used_is_a_store_error_that_hides_its_pass
     assert "s3cret" not in message
     monkeypatch.setenv("DATABASE_URL", "lab.db")
     refused(current_database, "Could not parse SQLAlchemy URL", StoreError)
+
+
+def test_a_postgresql_server_that_does_not_answer_is_named_without_its_password(monkeypatch):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://lab:s3cret@127.0.0.1:{port}/lab")
+    message = refused(current_database, f"Database error on postgresql+psycopg://lab:***@127.0.0.1:{port}/lab: "
+                      "connection failed", StoreError)
+    assert "s3cret" not in message
 
 
 def test_a_data_dir_that_is_a_file_is_a_store_error(monkeypatch, tmp_path):

@@ -1,5 +1,4 @@
 from sqlalchemy import inspect
-from sqlalchemy.dialects import sqlite
 from sqlmodel import SQLModel
 
 import core.store.tables  # noqa: F401  (registers the tables in SQLModel.metadata)
@@ -15,9 +14,16 @@ def test_migrations_build_exactly_the_declared_schema(db):
         actual = {c["name"]: c for c in inspector.get_columns(name)}
         assert set(actual) == set(table.columns.keys()), name
         for column in table.columns:
-            declared_type = column.type.compile(dialect=sqlite.dialect())
-            assert str(actual[column.name]["type"]) == declared_type, (name, column.name)
+            assert _spelled(actual[column.name]["type"], db) == _spelled(column.type, db), (name, column.name)
             assert actual[column.name]["nullable"] == (column.nullable and not column.primary_key), (name, column.name)
+
+
+def _spelled(column_type, db) -> str:
+    """A column type as the database's dialect writes it, without its collation (SQLite's inspector
+    leaves NOCASE out; tests/store/test_sessions.py checks what it does). PostgreSQL reports FLOAT as
+    DOUBLE PRECISION."""
+    spelled = column_type.compile(dialect=db.engine.dialect).split(" COLLATE ")[0]
+    return "FLOAT" if spelled == "DOUBLE PRECISION" else spelled
 
 
 def test_migrations_declare_the_same_foreign_keys(db):
@@ -45,21 +51,19 @@ def test_migration_names_are_unique_numbered_and_in_order():
     assert all(name[0] == "m" and name[1:4].isdigit() for name in names)
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(db):
-    with db.engine.connect() as conn:
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(data_dir):
+    with open_database(f"sqlite:///{data_dir / 'lab.db'}").engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_a_new_migration_applies_on_top_of_an_existing_database(tmp_path):
+def test_a_new_migration_applies_on_top_of_an_existing_database(db):
     from core.store.migrations import Migration
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    database = open_database(url)
-    extra = MIGRATIONS + (Migration("m999_probe", ("CREATE TABLE probe (id INTEGER PRIMARY KEY)",)),)
-    assert apply_migrations(database.engine, extra) == ["m999_probe"]
-    assert inspect(database.engine).has_table("probe")
+    extra = MIGRATIONS + (Migration("m999_probe", ("CREATE TABLE probe (id INTEGER NOT NULL PRIMARY KEY)",)),)
+    assert apply_migrations(db.engine, extra) == ["m999_probe"]
+    assert inspect(db.engine).has_table("probe")
 
 
 def _open_at_once(url: str, barrier) -> None:
@@ -69,10 +73,10 @@ def _open_at_once(url: str, barrier) -> None:
     Database(url).migrate()
 
 
-def test_processes_opening_a_fresh_database_at_once_all_succeed(tmp_path):
+def test_processes_opening_a_fresh_database_at_once_all_succeed(database_url):
     import multiprocessing
 
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    url = database_url
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(4)
     processes = [context.Process(target=_open_at_once, args=(url, barrier)) for _ in range(4)]
