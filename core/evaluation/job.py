@@ -92,8 +92,10 @@ def _rescore(context: JobContext, run: EvalRun, metrics: list[str]) -> dict[str,
 def _pairwise(context: JobContext, run: EvalRun, system_a: str, system_b: str, judge: str) -> dict[str, Any]:
     from core.evaluation.pairwise import judge_pairs
 
+    report = context.reporter({"run_id": run.id})  # a cancel stops it after the verdict being judged
     outcome = judge_pairs(context.db, run.id, system_a, system_b, judge, build_system(parse_spec(judge)),
-                          progress=context.progress, checkpoint=context.work_dir / "pairwise-verdicts.jsonl")
+                          progress=lambda fraction, text: report(text, fraction),
+                          checkpoint=context.work_dir / "pairwise-verdicts.jsonl")
     return {key: value for key, value in outcome.items() if key != "verdicts"}
 
 

@@ -1,5 +1,7 @@
 """The pairwise judge, both orders, against a fake Anthropic server (the network boundary)."""
 
+import time
+
 import pytest
 
 from core.cli import main
@@ -70,3 +72,23 @@ def test_pairwise_judging_runs_as_a_job_of_the_run(db, claude, answered_run):
     assert list(get_run(db, answered_run.id).pairwise) == ["local:smollm2 vs anthropic:claude-sonnet-4-5"]
     with pytest.raises(InvalidInputError, match="Choose a judge"):
         submit_pairwise(db, answered_run.id, "local", "anthropic", " ")
+
+
+def test_a_cancelled_pairwise_job_stops_between_verdicts_and_its_resume_judges_only_the_rest(db, claude):
+    from core.jobs import queue, scheduler
+    from tests.training_fixtures import wait_until
+
+    run = pairwise_fixtures.answered_run(db, [str(n) for n in range(20)])
+    with FakeServer(says("A", delay_s=0.2)) as server:
+        job = submit_pairwise(db, run.id, "local", "anthropic", f"anthropic?base_url={server.url}&max_retries=0")
+        while len(server.requests) < 4:  # two pairs judged
+            time.sleep(0.05)
+        scheduler.cancel(db, job.id)
+        job = wait_until(db, job.id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
+        assert job.status == queue.CANCELLED, job.error
+        asked = len(server.requests)
+        assert asked < 2 * 20  # stopped well before the end, not at it
+        job = wait_until(db, scheduler.resume(db, job.id).id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    assert job.result["pairs"] == 20 and job.result["ties"] == 20  # "A" in both orders: no position-free winner
+    assert len(server.requests) == 2 * 20  # each pair's two orders asked once in all
