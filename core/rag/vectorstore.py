@@ -22,6 +22,7 @@ from core.errors import StoreError
 from core.settings import get_settings
 
 CHROMA_URL_ENV = "CHROMA_URL"
+CHROMA_TIMEOUT_S = 60.0  # a Chroma server that answers nothing for this long has failed the request
 MAX_BATCH = 5000  # Chroma refuses more than 5,461 records per call
 
 
@@ -125,11 +126,21 @@ def open_collections() -> ChromaCollections:
         with chroma_errors(url):
             client = chromadb.HttpClient(host=parsed.hostname or "localhost", port=parsed.port or 8000,
                                          ssl=parsed.scheme == "https", settings=chroma_settings)
+        _limit_waiting(client)
         return ChromaCollections(client, url)
     path = get_settings().data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     with chroma_errors(str(path)):
         return ChromaCollections(chromadb.PersistentClient(path=str(path), settings=chroma_settings), str(path))
+
+
+def _limit_waiting(client) -> None:
+    """chromadb's HTTP client waits for an answer for ever (its httpx session has no timeout) and takes
+    no setting for it, so a hung server would hold a page's search; its session gets one here
+    (chromadb is pinned, and tests/reliability/test_remote_faults.py checks that this still works)."""
+    import httpx
+
+    client._server._session.timeout = httpx.Timeout(CHROMA_TIMEOUT_S)
 
 
 @contextmanager
@@ -152,4 +163,6 @@ def chroma_errors(location: str = "") -> Iterator[None]:
         where = f" at {location}" if location else ""
         hint = (f" Check that the server is running, or unset {CHROMA_URL_ENV} to use the local index."
                 if os.environ.get(CHROMA_URL_ENV) else "")
+        if isinstance(exc, httpx.TimeoutException):
+            raise StoreError(f"Chroma{where} did not answer in {CHROMA_TIMEOUT_S:.0f} s.{hint}") from exc
         raise StoreError(f"Chroma{where} failed: {exc}.{hint}") from exc

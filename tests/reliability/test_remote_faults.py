@@ -18,6 +18,7 @@ from core.evaluation.catalog import JUDGE_CORRECTNESS
 from core.evaluation.runs import get_run, results, submit_eval, submit_rescore
 from core.evaluation.sets import import_eval_set
 from core.jobs import queue
+from core.rag import vectorstore
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import create_knowledge_base, get_knowledge_base, open_retriever
 from core.store.tables import EvalScore
@@ -135,5 +136,25 @@ def test_a_chroma_server_dying_mid_search_is_named_and_the_index_survives_it(db,
 
         server.start()  # the same data, served again
         assert open_retriever(db, "notes").search("refunds", k=2) == before
+    finally:
+        server.stop()
+
+
+def test_a_chroma_server_that_hangs_fails_the_search_after_the_timeout_and_answers_once_it_wakes(
+        db, notes, tmp_path, monkeypatch):
+    server = ChromaServer(tmp_path / "chroma-data")
+    monkeypatch.setenv("CHROMA_URL", server.start())
+    monkeypatch.setattr(vectorstore, "CHROMA_TIMEOUT_S", 3.0)
+    try:
+        create_knowledge_base(db, "notes", KnowledgeBaseConfig(source_path=str(notes)))
+        retriever = open_retriever(db, "notes")
+        before = retriever.search("refunds", k=2)
+        os.kill(server.process.pid, signal.SIGSTOP)  # alive, holding its port, answering nobody
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=f"Chroma at {server.url} did not answer in 3 s. Check that the server"):
+            retriever.search("refunds", k=2)
+        assert time.monotonic() - started < 30
+        os.kill(server.process.pid, signal.SIGCONT)
+        assert retriever.search("refunds", k=2) == before
     finally:
         server.stop()
