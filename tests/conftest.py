@@ -15,6 +15,15 @@ pytest_plugins = ["tests.tiny_model", "tests.training_fixtures", "tests.serving.
                   "tests.postgres_server"]
 
 
+LONG_RUNNING = ("browser", "slow", "reliability")  # markers of the tests that take tens of seconds
+
+
+def pytest_collection_modifyitems(items):
+    """Long tests first: pytest-xdist's workers then steal the short ones at the end and finish together,
+    instead of one worker running a minute-long test alone while the other waits."""
+    items.sort(key=lambda item: not any(item.get_closest_marker(marker) for marker in LONG_RUNNING))
+
+
 SHARED_MODEL_CACHE = Path(__file__).resolve().parents[1] / "models" / "cache"
 
 

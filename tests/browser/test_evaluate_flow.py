@@ -1,5 +1,6 @@
-"""Evaluation in headless Chromium: set up the demo (a job the page follows), run its eval set's first questions
-on SmolLM2 alone and with retrieval (RAG), read the results table and chart, then find the run charted on History."""
+"""Evaluation in headless Chromium: set up the demo from Home (a job the Evaluate page follows), run its eval set's
+first questions on SmolLM2 alone and with retrieval (RAG), read the results table and chart, find the run charted on
+History, and its score on Home."""
 
 import re
 
@@ -10,11 +11,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_url):
     page = browser.new_context().new_page()
-    page.goto(f"{app_url}/evaluate")
-    page.get_by_text("The demos").click()
-    page.get_by_role("button", name="Set up Ledgerly's docs v1 and v2").click()
+    page.goto(app_url)  # Home, on an empty lab, offers the demo
+    page.get_by_text("This lab is empty").wait_for()
+    assert page.get_by_role("button", name="Deploy").count() == 0  # no Streamlit toolbar for the team
+    page.get_by_role("button", name="Set up the demo: Ledgerly's docs v1 and v2").click()
     page.get_by_text(re.compile(r"Setting up Ledgerly's docs v1 and v2 in the background \(job 1\)")).wait_for()
-    page.get_by_role("button", name="Cancel").wait_for(timeout=30_000)  # a job, followed live while it runs
+    page.get_by_text(re.compile(r"Job 1 · set up the ledgerly demo")).wait_for(timeout=30_000)  # running now
+    page.get_by_role("link", name="Follow job 1").click()
+    page.get_by_role("button", name="Cancel").wait_for(timeout=30_000)  # the Evaluate page follows it live
     page.get_by_text("Ledgerly's docs v1 and v2 ready: 5 created").wait_for(timeout=180_000)
 
     systems = page.get_by_role("combobox", name="Systems")
@@ -37,3 +41,8 @@ def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_ur
     page.goto(f"{app_url}/history")
     page.locator(".js-plotly-plot").filter(has_text="token_f1 over time").wait_for(timeout=60_000)
     assert "ledgerly-v1" in page.locator("table").first.inner_text()
+
+    page.goto(app_url)
+    page.get_by_text("Latest runs").wait_for()
+    page.get_by_text("No job is running.").wait_for()
+    assert page.get_by_text("This lab is empty").count() == 0
