@@ -14,9 +14,11 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
+from core.access.commands import acting_user
 from core.errors import LabError
 
 COMMAND_MODULES = (
+    "core.access.commands",
     "core.checklist.commands",
     "core.systems.commands",
     "core.rag.commands",
@@ -35,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m core",
         description="RAG-or-Tune Lab: decide between RAG and fine-tuning, then prove it on your data.",
     )
+    parser.add_argument("--as", dest="acting_email", metavar="EMAIL",
+                        help="act as this user, with their role (default: the operator, an admin)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
@@ -54,6 +58,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 0
     try:
+        args.actor = acting_user(args.acting_email)
         return args.run(args)
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -28,6 +28,10 @@ class StoreError(LabError):
     """The database cannot be used: corrupt, read-only or unreachable."""
 
 
+class AccessDeniedError(LabError):
+    """The acting user's role does not allow what was asked, or they could not sign in."""
+
+
 class MissingKeyError(LabError):
     """An API key is needed and not configured."""
 

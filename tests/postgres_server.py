@@ -22,7 +22,7 @@ import pytest
 
 POSTGRESQL_BINARIES = Path("/usr/lib/postgresql")
 # A test cluster need not survive a power cut: no fsync makes each test's CREATE DATABASE fast.
-ON_BOTH_STORES = {"store", "jobs", "evaluation", "history"}  # folders of tests/
+ON_BOTH_STORES = {"store", "access", "jobs", "evaluation", "history"}  # folders of tests/
 SPEED_OVER_DURABILITY = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                          "-c max_connections=200")
 

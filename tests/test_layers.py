@@ -24,6 +24,7 @@ LAYERS = (
     ("core.hardware", "core.cpu_share", "core.subcommands", "core.git", "core.processes"),
     ("core.paths",),  # which files a typed path may reach
     ("core.store",),
+    ("core.access",),  # users, roles, the audit log
     ("core.jobs",),
     ("core.llm",),  # backends, the spec grammar, loading local models, registered adapters
     ("core.serving",),  # the model server and its client

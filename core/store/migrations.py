@@ -268,6 +268,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         "m008_evidence_lines",
         ("ALTER TABLE eval_items ADD COLUMN evidence JSON NOT NULL DEFAULT '[]'",),
     ),
+    Migration(
+        "m009_users_and_audit_log",
+        (
+            """CREATE TABLE users (
+                id INTEGER NOT NULL PRIMARY KEY,
+                email VARCHAR NOT NULL UNIQUE COLLATE NOCASE,
+                role VARCHAR NOT NULL,
+                password_hash VARCHAR,
+                disabled BOOLEAN NOT NULL DEFAULT 0,
+                failed_sign_ins INTEGER NOT NULL DEFAULT 0,
+                last_failed_at DATETIME,
+                created_by VARCHAR NOT NULL,
+                created_at DATETIME NOT NULL
+            )""",
+            """CREATE TABLE audit_log (
+                id INTEGER NOT NULL PRIMARY KEY,
+                actor VARCHAR NOT NULL,
+                action VARCHAR NOT NULL,
+                target VARCHAR NOT NULL,
+                before JSON,
+                after JSON,
+                at DATETIME NOT NULL
+            )""",
+            "CREATE INDEX ix_audit_log_at ON audit_log (at)",
+        ),
+    ),
 )
 
 

@@ -302,3 +302,33 @@ class EvalLabel(SQLModel, table=True):
     label: str  # correct | partly | wrong
     comment: str = ""
     labelled_at: datetime = Field(default_factory=utc_now)
+
+
+class User(SQLModel, table=True):
+    """Someone who signs in: by password (its Argon2 hash here) or through an OIDC provider (no hash)."""
+
+    __tablename__ = "users"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: str = Field(sa_column_kwargs={"unique": True})  # compared without case
+    role: str  # viewer | reviewer | admin
+    password_hash: Optional[str] = None
+    disabled: bool = False
+    failed_sign_ins: int = 0  # wrong passwords in a row; each one makes the next try wait longer
+    last_failed_at: Optional[datetime] = None
+    created_by: str
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to which object, and when: appended, never changed."""
+
+    __tablename__ = "audit_log"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    actor: str  # an email, or "local" for the operator's own shell
+    action: str  # e.g. "users.add", "users.role"
+    target: str  # e.g. "user ana@example.com"
+    before: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    after: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    at: datetime = Field(default_factory=utc_now, index=True)

@@ -1,0 +1,51 @@
+"""Roles, lowest first, and the check every writing function makes before it writes.
+
+- viewer: reads everything;
+- reviewer: also votes in workshops, asks in the Playground, starts eval runs, labels answers;
+- admin: also creates and removes knowledge bases, datasets and adapters, trains, sets baselines,
+  deletes, and manages users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from core.errors import AccessDeniedError, InvalidInputError
+
+
+class Role(IntEnum):
+    VIEWER = 1
+    REVIEWER = 2
+    ADMIN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def named(cls, name: str) -> Role:
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            raise InvalidInputError(f"No role {name!r}: choose one of {', '.join(r.label for r in cls)}.") from None
+
+
+@dataclass(frozen=True)
+class Actor:
+    email: str  # "local" for the operator's own shell
+    role: Role
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role.label})"
+
+
+# The CLI in the operator's own shell acts as an admin unless `--as EMAIL` says otherwise.
+LOCAL_ADMIN = Actor("local", Role.ADMIN)
+
+
+def require(actor: Actor, role: Role, doing: str) -> None:
+    """Refuse, naming the role needed, unless `actor` holds `role` or a higher one."""
+    if actor.role < role:
+        raise AccessDeniedError(f"To {doing} you need the {role.label} role; {actor.email} is a {actor.role.label}. "
+                                "An admin can raise it: python -m core users role EMAIL ROLE.")
