@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 from sqlmodel import select
 
 from core.errors import InvalidInputError, NotFoundError
+from core.imports import first_imports
 from core.llm.defaults import DEFAULT_MODEL
 from core.project import EVAL_SETS_DIR
 from core.store import Database
@@ -35,7 +36,8 @@ _PUNCTUATION = re.compile(r"[^\w\s]")
 @lru_cache(maxsize=2)
 def base_tokenizer(base: str = DEFAULT_MODEL) -> Any:
     """The tokenizer of a base model as the loader names it: "smollm2", a folder or a cached hub id."""
-    from transformers import AutoTokenizer
+    with first_imports():
+        from transformers import AutoTokenizer
 
     from core.llm.sources import resolve_source
 

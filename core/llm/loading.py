@@ -19,6 +19,7 @@ import torch
 from core import cpu_share
 from core.errors import InvalidInputError, NotFoundError
 from core.hardware import best_device, native_bfloat16
+from core.imports import first_imports
 from core.llm.defaults import DEFAULT_MODEL, DEVICE_CHOICES, DTYPE_CHOICES, DTYPE_NAMES
 from core.llm.sources import resolve_source
 from core.paths import require_safetensors
@@ -82,7 +83,8 @@ def _load_base(source: str) -> tuple[Any, Any, str]:
 def load_pretrained(source: str, model_kwargs: Optional[dict] = None, **kwargs) -> tuple[Any, Any]:
     """Model and tokenizer in float32 from a folder or the local hub cache; never downloads, never unpickles.
     `kwargs` go to both (e.g. `gguf_file`), `model_kwargs` to the model only (e.g. quantisation)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    with first_imports():
+        from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging
 
     logging.disable_progress_bar()  # bars in a CLI's output or the dashboard's log are noise
@@ -102,7 +104,8 @@ def load_pretrained(source: str, model_kwargs: Optional[dict] = None, **kwargs) 
 
 def apply_adapter(model: Any, adapter: str | Path) -> Any:
     """`model` with the LoRA adapter in the folder `adapter` merged into its weights."""
-    from peft import PeftModel
+    with first_imports():
+        from peft import PeftModel
 
     folder = Path(adapter).expanduser()
     _check_adapter_folder(folder)

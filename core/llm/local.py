@@ -15,6 +15,7 @@ import torch
 
 from core import cpu_share
 from core.errors import InvalidInputError
+from core.imports import first_imports
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.defaults import DEFAULT_MODEL
 from core.llm.loading import LoadedModel, load_model
@@ -116,7 +117,8 @@ class LocalBackend(Backend):
     @torch.inference_mode()
     def _run_generate(self, batch: list[list[int]], max_new: int, options: GenerationOptions) -> list[list[int]]:
         """One `generate` call for the batch; returns each row's new tokens up to its end."""
-        from transformers import GenerationConfig
+        with first_imports():
+            from transformers import GenerationConfig
 
         tokenizer, model = self.loaded.tokenizer, self.loaded.model
         padded = tokenizer.pad({"input_ids": batch}, padding=True, return_tensors="pt").to(self.loaded.device)

@@ -23,6 +23,7 @@ import numpy as np
 from core import cpu_share
 from core.errors import InvalidInputError, NotFoundError
 from core.hardware import best_device, native_bfloat16
+from core.imports import first_imports
 from core.paths import model_folder
 from core.rag.config import DEFAULT_EMBEDDING_MODEL
 
@@ -36,7 +37,8 @@ class Embedder:
     def __init__(self, model_path: Path, bfloat16: bool = True):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
-        from sentence_transformers import SentenceTransformer
+        with first_imports():
+            from sentence_transformers import SentenceTransformer
 
         kwargs = {"use_safetensors": True, **({"dtype": torch.bfloat16} if bfloat16 else {})}  # never unpickle
         self.model_path = model_path

@@ -18,6 +18,7 @@ from typing import Optional, Protocol, Sequence, TypeVar
 
 from core import cpu_share
 from core.errors import InvalidInputError
+from core.imports import first_imports
 from core.llm.base import Passage
 from core.rag.embeddings import local_model_folder
 
@@ -66,7 +67,8 @@ class CrossEncoderReranker:
     pool = None  # every candidate: a cross-encoder reads a pair in milliseconds
 
     def __init__(self, folder: str):
-        from sentence_transformers import CrossEncoder
+        with first_imports():
+            from sentence_transformers import CrossEncoder
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.model = CrossEncoder(str(_cross_encoder_folder(folder)), device="cpu",
