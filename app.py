@@ -5,12 +5,14 @@ import os
 import streamlit as st
 
 from core.errors import LabError
+from ui.auth import signed_in_or_stop
 from ui.common import sidebar
 
 # Local models generate in the model server, started on demand: never in this process's script threads.
 os.environ.setdefault("RAGTUNE_MODEL_SERVER", "on")
 
 st.set_page_config(page_title="RAG-or-Tune Lab", page_icon=":material/balance:", layout="wide")
+signed_in_or_stop()
 
 navigation = st.navigation(
     {

@@ -131,11 +131,12 @@ def two_users(client, until: Callable[[], bool]) -> dict:
 
 
 def start_training(db, name: str):
+    from core.access import LOCAL_ADMIN
     from core.finetune.config import TrainingConfig
     from core.finetune.job import submit_training
 
     job = submit_training(db, TrainingConfig(dataset="house-style", adapter_name=name, max_steps=1000,
-                                             eval_every=1000, checkpoint_every=1000))
+                                             eval_every=1000, checkpoint_every=1000), LOCAL_ADMIN)
     wait_for(lambda: _training_steps(db, job.id) >= 3, 300, "the training job's first steps")
     return job
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import ClassVar, Mapping
+
+from core.errors import InvalidInputError
 
 ENV_PREFIX = "RAGTUNE_"
 
@@ -26,6 +28,11 @@ class Settings:
     # Where local models generate: "on" through the model server (started on demand; the app's
     # choice), "off" in this process (job workers), "auto" through it only when it already runs.
     model_server: str = "auto"
+    # Who may use the pages: "off" (anyone who reaches them, as an admin) or "password" (users in the store).
+    auth: str = "off"
+    auth_hours: float = 12.0  # how long a sign-in survives page reloads
+
+    AUTH_MODES: ClassVar[tuple[str, ...]] = ("off", "password")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -41,7 +48,26 @@ class Settings:
             openai_key_env=env.get(f"{ENV_PREFIX}OPENAI_KEY_ENV", "OPENAI_API_KEY"),
             key_envs=tuple(name.strip() for name in env.get(f"{ENV_PREFIX}KEY_ENVS", "").split(",") if name.strip()),
             model_server=env.get(f"{ENV_PREFIX}MODEL_SERVER", "auto").strip().lower(),
+            auth=_auth_mode(env.get(f"{ENV_PREFIX}AUTH", "off")),
+            auth_hours=_positive_hours(env.get(f"{ENV_PREFIX}AUTH_HOURS", "12")),
         )
+
+
+def _auth_mode(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in Settings.AUTH_MODES:
+        raise InvalidInputError(f"{ENV_PREFIX}AUTH={raw!r}: set it to one of {', '.join(Settings.AUTH_MODES)}.")
+    return mode
+
+
+def _positive_hours(raw: str) -> float:
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours < 24 * 366:
+        raise InvalidInputError(f"{ENV_PREFIX}AUTH_HOURS={raw!r}: set it to how many hours a sign-in lasts, e.g. 12.")
+    return hours
 
 
 def get_settings() -> Settings:

@@ -20,8 +20,9 @@ CORE = ROOT / "core"
 # Lowest first. A unit may import its own modules and any unit of a lower layer, never one of
 # its own layer or above.
 LAYERS = (
-    ("core.errors", "core.settings", "core.project"),
-    ("core.hardware", "core.cpu_share", "core.subcommands", "core.git", "core.processes"),
+    ("core.errors",),
+    ("core.settings", "core.project"),
+    ("core.hardware", "core.cpu_share", "core.subcommands", "core.git", "core.processes", "core.imports"),
     ("core.paths",),  # which files a typed path may reach
     ("core.store",),
     ("core.access",),  # users, roles, the audit log

@@ -44,8 +44,12 @@ class Actor:
 LOCAL_ADMIN = Actor("local", Role.ADMIN)
 
 
+def allows(actor: Actor, role: Role) -> bool:
+    return actor.role >= role
+
+
 def require(actor: Actor, role: Role, doing: str) -> None:
     """Refuse, naming the role needed, unless `actor` holds `role` or a higher one."""
-    if actor.role < role:
+    if not allows(actor, role):
         raise AccessDeniedError(f"To {doing} you need the {role.label} role; {actor.email} is a {actor.role.label}. "
                                 "An admin can raise it: python -m core users role EMAIL ROLE.")

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from core.access import Actor, Role, require
 from core.errors import InvalidInputError, NotFoundError
 from core.finetune.adapters import save_adapter, validate_adapter_name
 from core.finetune.config import TrainingConfig
@@ -34,13 +35,14 @@ def checkpoint_dir(job_id: int) -> Path:
     return job_dir(job_id) / "checkpoints"
 
 
-def submit_training(db: Database, training: TrainingConfig) -> Job:
-    """Queue a training job (it starts at once when a slot is free)."""
+def submit_training(db: Database, training: TrainingConfig, actor: Actor) -> Job:
+    """Queue a training job (it starts at once when a slot is free); admins only."""
+    require(actor, Role.ADMIN, "train an adapter")
     if training.device != "cpu" and torch_cuda_available():
         release_local_models()  # models loaded here or in the model server would hold GPU memory the job needs
     return submit(db, TrainingJob.name, {"training": training.to_dict()},
                   title=f"train {training.adapter_name} on {training.dataset} ({training.base_model}"
-                        f"{', QLoRA' if training.qlora else ''})")
+                        f"{', QLoRA' if training.qlora else ''})", created_by=actor.email)
 
 
 def torch_cuda_available() -> bool:

@@ -59,7 +59,7 @@ def run_train(args: argparse.Namespace) -> int:
         learning_rate=args.lr, batch_size=args.batch_size, max_seq_length=args.max_length, lora_r=args.lora_r,
         lora_alpha=2 * args.lora_r, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
         precision=args.precision, device=args.device, seed=args.seed)
-    job = submit_training(current_database(), config)
+    job = submit_training(current_database(), config, args.actor)
     print(job.id, flush=True)
     if not args.wait:
         return 0

@@ -25,9 +25,9 @@ ACTIVE = (QUEUED, RUNNING)
 RESUMABLE = (CANCELLED, INTERRUPTED, FAILED)
 
 
-def submit_job(db: Database, kind: str, config: dict[str, Any], title: str = "") -> Job:
+def submit_job(db: Database, kind: str, config: dict[str, Any], title: str = "", created_by: str = "unknown") -> Job:
     with db.session() as session:
-        job = Job(kind=kind, config=config, title=title or kind)
+        job = Job(kind=kind, config=config, title=title or kind, created_by=created_by)
         session.add(job)
     return job
 

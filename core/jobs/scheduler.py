@@ -78,11 +78,10 @@ def launch(db: Database, job: Job) -> Job:
     return queue.get_job(db, job.id)
 
 
-def submit(db: Database, kind: str, config: dict, title: str = "") -> Job:
+def submit(db: Database, kind: str, config: dict, title: str = "", created_by: str = "unknown") -> Job:
     """Queue a job and start it if a slot is free."""
-
     kind_for(kind).validate(config)
-    job = queue.submit_job(db, kind, config, title)
+    job = queue.submit_job(db, kind, config, title, created_by)
     refresh(db)
     return queue.get_job(db, job.id)
 

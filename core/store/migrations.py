@@ -269,7 +269,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ("ALTER TABLE eval_items ADD COLUMN evidence JSON NOT NULL DEFAULT '[]'",),
     ),
     Migration(
-        "m009_users_and_audit_log",
+        "m009_users_audit_log_and_job_authors",
         (
             """CREATE TABLE users (
                 id INTEGER NOT NULL PRIMARY KEY,
@@ -292,6 +292,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 at DATETIME NOT NULL
             )""",
             "CREATE INDEX ix_audit_log_at ON audit_log (at)",
+            "ALTER TABLE jobs ADD COLUMN created_by VARCHAR NOT NULL DEFAULT 'unknown'",
         ),
     ),
 )

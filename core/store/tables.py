@@ -122,6 +122,7 @@ class Job(SQLModel, table=True):
 
     id: Optional[int] = Field(default=None, primary_key=True)
     kind: str  # a key of `core.jobs.kinds.KINDS`, e.g. "train"
+    created_by: str = "unknown"  # who submitted it: an email, "local" (the operator's shell), "anyone" (no sign-in)
     # queued | running | succeeded | failed | cancelled | interrupted (see `core.jobs.queue`)
     status: str = Field(default="queued", index=True)
     title: str = ""  # what the job is, in a line a person reads, e.g. "train house-style on smollm2"

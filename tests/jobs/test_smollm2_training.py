@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.llm.adapters import get_adapter
 from core.finetune.builders import import_sample
 from core.finetune.config import TrainingConfig
@@ -25,7 +26,7 @@ def sample(db):
 
 def test_a_lora_adapter_from_a_few_steps_loads_and_changes_the_answer(db, sample):
     job = submit_training(db, TrainingConfig(dataset=sample.name, adapter_name="house-style-test", max_steps=4,
-                                             learning_rate=1e-3, eval_every=2, checkpoint_every=2))
+                                             learning_rate=1e-3, eval_every=2, checkpoint_every=2), LOCAL_ADMIN)
     job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED], timeout=400)
     assert job.status == queue.SUCCEEDED, job.error
     base = LocalBackend("smollm2").generate(QUESTION, SHORT).text
@@ -37,7 +38,7 @@ def test_a_lora_adapter_from_a_few_steps_loads_and_changes_the_answer(db, sample
 def test_qlora_trains_a_few_steps_on_the_cpu(db, sample):
     job = submit_training(db, TrainingConfig(dataset=sample.name, adapter_name="house-style-qlora", qlora=True,
                                              max_steps=2, batch_size=2, max_seq_length=128, eval_every=2,
-                                             checkpoint_every=2))
+                                             checkpoint_every=2), LOCAL_ADMIN)
     job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED], timeout=500)
     assert job.status == queue.SUCCEEDED, job.error
     assert job.config["training"]["qlora"] is True

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.access import LOCAL_ADMIN, Actor, Role
+from core.errors import AccessDeniedError
 from core.llm.adapters import get_adapter
 from core.finetune.job import submit_training
 from core.jobs import queue, scheduler
@@ -17,9 +19,16 @@ from core.llm.local import LocalBackend
 from tests.training_fixtures import metric_steps, wait_for_metric_step, wait_until
 
 
+def test_only_an_admin_may_train(db, training):
+    with pytest.raises(AccessDeniedError, match="To train an adapter you need the admin role; vi@example.com is a "
+                                                "reviewer"):
+        submit_training(db, training(), Actor("vi@example.com", Role.REVIEWER))
+    assert queue.list_jobs(db) == []
+
+
 def test_a_short_run_trains_registers_an_adapter_and_records_its_curves(db, training, tiny_model_dir):
-    job = submit_training(db, training())
-    assert job.status == queue.RUNNING and job.pid and job.command[-1] == str(job.id)
+    job = submit_training(db, training(), LOCAL_ADMIN)
+    assert job.status == queue.RUNNING and job.pid and job.command[-1] == str(job.id) and job.created_by == "local"
     job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.SUCCEEDED, job.error
     assert metric_steps(db, job.id, "train_loss") == [1, 2, 3, 4, 5, 6]
@@ -39,7 +48,7 @@ def test_a_short_run_trains_registers_an_adapter_and_records_its_curves(db, trai
 
 @pytest.mark.sqlite_only
 def test_cancel_leaves_a_checkpoint_to_resume_from(db, training):
-    job = submit_training(db, training(max_steps=60, checkpoint_every=50))
+    job = submit_training(db, training(max_steps=60, checkpoint_every=50), LOCAL_ADMIN)
     wait_for_metric_step(db, job.id, 3)
     scheduler.cancel(db, job.id)
     job = wait_until(db, job.id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
@@ -56,8 +65,8 @@ def test_cancel_leaves_a_checkpoint_to_resume_from(db, training):
 
 @pytest.mark.sqlite_only
 def test_two_jobs_with_one_slot_run_one_after_the_other(db, training):
-    first = submit_training(db, training("first"))
-    second = submit_training(db, training("second"))
+    first = submit_training(db, training("first"), LOCAL_ADMIN)
+    second = submit_training(db, training("second"), LOCAL_ADMIN)
     assert (first.status, second.status) == (queue.RUNNING, queue.QUEUED)
     # Nothing polls here: the first worker starts the second when it finishes.
     import time
@@ -71,7 +80,7 @@ def test_two_jobs_with_one_slot_run_one_after_the_other(db, training):
 
 
 def test_resuming_a_job_without_a_checkpoint_says_so(db, training):
-    job = submit_training(db, training(max_steps=60, checkpoint_every=1000))
+    job = submit_training(db, training(max_steps=60, checkpoint_every=1000), LOCAL_ADMIN)
     wait_for_metric_step(db, job.id, 1)
     os.killpg(queue.get_job(db, job.id).pid, signal.SIGKILL)
     wait_until(db, job.id, [queue.INTERRUPTED])
@@ -81,7 +90,7 @@ def test_resuming_a_job_without_a_checkpoint_says_so(db, training):
 
 
 def test_a_job_cancelled_as_its_worker_starts_ends_cancelled_not_interrupted(db, training):
-    job = submit_training(db, training())
+    job = submit_training(db, training(), LOCAL_ADMIN)
     scheduler.cancel(db, job.id)  # the SIGTERM lands while the worker is still importing: it dies at once
     job = wait_until(db, job.id, [queue.CANCELLED, queue.INTERRUPTED, queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.CANCELLED, job.error

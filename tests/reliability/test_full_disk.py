@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.finetune.job import checkpoint_dir, submit_training
 from core.finetune.trainer import last_checkpoint
 from core.jobs import queue, scheduler
@@ -46,7 +47,7 @@ def full_disk(monkeypatch):
 
 def test_training_on_a_full_disk_fails_clearly_and_resumes_from_the_last_whole_checkpoint(db, training, full_disk):
     full_disk("*/checkpoints/checkpoint-4/*")  # the first checkpoint fits, the second does not
-    job = submit_training(db, training(max_steps=6, checkpoint_every=2))
+    job = submit_training(db, training(max_steps=6, checkpoint_every=2), LOCAL_ADMIN)
     job = wait_until(db, job.id, [queue.FAILED, queue.SUCCEEDED])
     assert job.status == queue.FAILED
     assert re.match(DISK_FULL_MESSAGE, job.error), job.error

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.errors import NotFoundError
 from core.evaluation.pairwise import submit_pairwise
 from core.evaluation.runs import RunOptions, get_run, results, submit_eval
@@ -44,7 +45,7 @@ class KillCase:
 
 def start_training(request) -> int:
     db, training = request.getfixturevalue("db"), request.getfixturevalue("training")
-    return submit_training(db, training(max_steps=TRAIN_STEPS, checkpoint_every=4)).id
+    return submit_training(db, training(max_steps=TRAIN_STEPS, checkpoint_every=4), LOCAL_ADMIN).id
 
 
 def training_metrics(request, job_id: int) -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from sqlmodel import col, func, select
 
+from core.access import LOCAL_ADMIN
 from core.checklist.instruments import NINE_QUESTIONS, YES_NO_ANSWERS
 from core.checklist.sessions import create_session, record_answer
 from core.evaluation.labels import LABELS, save_label
@@ -129,7 +130,7 @@ def job_writer(db, submit: Callable[[int], int]) -> Callable[[Writer], None]:
 
 
 def training_submitter(db, training) -> Callable[[int], int]:
-    return lambda n: submit_training(db, training(f"load-{n}")).id
+    return lambda n: submit_training(db, training(f"load-{n}"), LOCAL_ADMIN).id
 
 
 def eval_submitter(db, tiny_spec: str) -> Callable[[int], int]:

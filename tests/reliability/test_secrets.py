@@ -19,6 +19,7 @@ from typing import Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.access import LOCAL_ADMIN
 from core.checklist.sessions import create_session
 from core.cli import main
 from core.errors import BackendError
@@ -164,7 +165,7 @@ def run_every_job_kind(db, specs: dict[str, str], training, tiny_model_dir: Path
     (tmp_path / "docs" / "auth.py").write_text(AUTH_PY)
     (tmp_path / "docs" / "README.md").write_text(README_MD)
     _, index = submit_index(db, "docs", KnowledgeBaseConfig(source_path=str(tmp_path / "docs")))
-    first = [run.job_id, submit_training(db, training("secret-check")).id, index.id]
+    first = [run.job_id, submit_training(db, training("secret-check"), LOCAL_ADMIN).id, index.id]
     assert [wait_until(db, job_id, ENDED).status for job_id in first] == [queue.SUCCEEDED] * 3
     split = Split(base=str(tiny_model_dir))
     second = [submit_pairwise(db, run.id, specs["local"], specs["openai"], specs["claude"]).id,

@@ -1,0 +1,42 @@
+"""Password sign-in in headless Chromium: a visitor sees only the form; a viewer signs in, stays signed in
+across a reload (the signed cookie), sees the Fine-tune page but cannot launch training, and signs out."""
+
+import pytest
+
+from core.access import LOCAL_ADMIN, Role
+from core.access.users import add_user
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def password_app(monkeypatch, request):
+    monkeypatch.setenv("RAGTUNE_AUTH", "password")
+    monkeypatch.setenv("RAGTUNE_AUTH_SECRET", "browser-test-secret-" * 3)
+    return request.getfixturevalue("app_url")
+
+
+def test_a_viewer_signs_in_stays_signed_in_and_cannot_launch_training(browser, db, dataset, password_app):
+    add_user(db, LOCAL_ADMIN, "vi@example.com", Role.VIEWER, PASSWORD)
+    page = browser.new_context().new_page()
+    page.goto(f"{password_app}/finetune")
+    page.get_by_text("Sign in to RAG-or-Tune Lab").wait_for()
+    assert page.get_by_text("Fine-tune a LoRA adapter").count() == 0  # no page before signing in
+
+    page.get_by_label("Email").fill("vi@example.com")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as vi@example.com (viewer)").wait_for()
+    page.reload()  # the signed cookie keeps the sign-in
+    page.get_by_text("Signed in as vi@example.com (viewer)").wait_for()
+
+    page.goto(f"{password_app}/finetune")
+    page.get_by_text("Launching training needs the admin role; you are a viewer.").wait_for()
+    assert page.get_by_role("button", name="Launch training").is_disabled()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_text("Sign in to RAG-or-Tune Lab").wait_for()
+    page.reload()
+    page.get_by_text("Sign in to RAG-or-Tune Lab").wait_for()  # the cookie went with the sign-out

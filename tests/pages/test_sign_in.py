@@ -1,0 +1,64 @@
+"""Password sign-in under AppTest: nothing but the form until someone signs in, the role they hold shown
+and enforced (a viewer sees the Fine-tune page but cannot launch training), and sign-in off says so."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.access import LOCAL_ADMIN, Role
+from core.access.users import add_user, set_disabled
+from tests.pages.conftest import APP_PATH
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def password_auth(monkeypatch):
+    monkeypatch.setenv("RAGTUNE_AUTH", "password")
+    monkeypatch.setenv("RAGTUNE_AUTH_SECRET", "s" * 40)
+
+
+def signed_in(email: str, password: str = PASSWORD) -> AppTest:
+    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
+    at.text_input[0].input(email)
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+    return at
+
+
+def test_a_visitor_sees_only_the_sign_in_form_and_a_wrong_password_is_refused(db, password_auth):
+    add_user(db, LOCAL_ADMIN, "ana@example.com", Role.REVIEWER, PASSWORD)
+    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
+    assert [title.value for title in at.title] == ["Sign in to RAG-or-Tune Lab"]
+    assert not at.dataframe and not at.sidebar.button  # no page, no sign-out
+    at = signed_in("ana@example.com", "wrong password")
+    assert [e.value for e in at.error] == ["Wrong email or password."]
+    assert [title.value for title in at.title] == ["Sign in to RAG-or-Tune Lab"]
+
+
+def test_a_signed_in_viewer_sees_the_fine_tune_page_but_cannot_launch_training(db, password_auth, dataset):
+    add_user(db, LOCAL_ADMIN, "vi@example.com", Role.VIEWER, PASSWORD)
+    at = signed_in("vi@example.com")
+    assert not at.exception and not at.error
+    assert [title.value for title in at.title] == ["RAG-or-Tune Lab"]  # Home
+    assert "Signed in as vi@example.com (viewer)" in [c.value for c in at.sidebar.caption]
+    at.switch_page("pages/finetune.py").run()
+    assert any("Launching training needs the admin role; you are a viewer." in c.value for c in at.caption)
+    assert at.button(key="ft_launch").disabled
+
+    set_disabled(db, LOCAL_ADMIN, "vi@example.com")  # out at the next run
+    at.run()
+    assert [title.value for title in at.title] == ["Sign in to RAG-or-Tune Lab"]
+
+
+def test_without_a_secret_password_sign_in_says_what_to_set(db, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_AUTH", "password")
+    monkeypatch.delenv("RAGTUNE_AUTH_SECRET", raising=False)
+    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
+    assert any("set RAGTUNE_AUTH_SECRET" in e.value for e in at.error)
+
+
+def test_with_sign_in_off_the_sidebar_says_anyone_can_change_everything(db):
+    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
+    assert any("anyone who can reach this page can change everything" in c.value for c in at.sidebar.caption)

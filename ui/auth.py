@@ -1,0 +1,130 @@
+"""Who is using the page. With RAGTUNE_AUTH=off nobody signs in and everyone acts as an admin; with
+`password` a user of the store signs in, and a signed, expiring token in a cookie keeps them signed
+in across reloads. Roles are checked in core; the pages only reflect them."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+import streamlit as st
+
+from core.access import Actor, Role
+from core.access.tokens import SECRET_ENV, issue, valid_secret, verified_email
+from core.access.users import actor_for, sign_in
+from core.errors import LabError
+from core.settings import get_settings
+from core.store import Database, current_database
+from ui.common import reported_errors
+
+ANYONE = Actor("anyone", Role.ADMIN)  # RAGTUNE_AUTH=off
+COOKIE = "ragtune_sign_in"
+EMAIL_KEY = "auth.email"
+ACTOR_KEY = "auth.actor"
+SIGNED_OUT_KEY = "auth.signed_out"
+COOKIE_SCRIPT_KEY = "auth.cookie_script"
+
+
+def current_actor() -> Optional[Actor]:
+    """The acting user, or None when someone must sign in first. Re-read from the store on every run,
+    so a user disabled or given another role is out, or has it, at once."""
+    if get_settings().auth == "off":
+        return ANYONE
+    db = current_database()
+    _send_cookie_change()
+    email = st.session_state.get(EMAIL_KEY) or _cookie_email()
+    if not email:
+        return None
+    try:
+        actor = actor_for(db, email)
+    except LabError:
+        sign_out()
+        return None
+    st.session_state[EMAIL_KEY] = actor.email
+    return actor
+
+
+def signed_in_or_stop() -> Actor:
+    """The acting user, kept for the pages (`acting_user`); else the sign-in form, and the run stops."""
+    try:
+        actor = current_actor()
+        if actor is None:
+            sign_in_page(current_database())
+            st.stop()
+    except LabError as exc:  # a bad RAGTUNE_AUTH, no secret, the store unreachable
+        st.error(str(exc))
+        st.stop()
+    st.session_state[ACTOR_KEY] = actor
+    with st.sidebar:
+        st.caption(who_line(actor))
+        if actor is not ANYONE and st.button("Sign out", key="auth_sign_out"):
+            sign_out()
+            st.rerun()
+    return actor
+
+
+def acting_user() -> Actor:
+    """Who this page acts for (app.py's router checked the sign-in before the page runs)."""
+    return st.session_state[ACTOR_KEY]
+
+
+def sign_in_page(db: Database) -> None:
+    st.title("Sign in to RAG-or-Tune Lab")
+    with st.form("auth_sign_in"):
+        email = st.text_input("Email")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        with reported_errors():
+            actor = sign_in(db, email, password)
+            st.session_state[EMAIL_KEY] = actor.email
+            st.session_state.pop(SIGNED_OUT_KEY, None)
+            lifetime_s = get_settings().auth_hours * 3600
+            _change_cookie(issue(actor.email, secret(), lifetime_s), lifetime_s)
+            st.rerun()
+
+
+def sign_out() -> None:
+    st.session_state.pop(EMAIL_KEY, None)
+    st.session_state[SIGNED_OUT_KEY] = True
+    _change_cookie("", 0)
+
+
+def _cookie_email() -> Optional[str]:
+    """Who the sign-in cookie names. A session reads the cookies its browser sent when it opened, so
+    after a sign-out in this session the cookie it saw is ignored."""
+    if st.session_state.get(SIGNED_OUT_KEY):
+        return None
+    return verified_email(st.context.cookies.get(COOKIE, ""), secret())
+
+
+def who_line(actor: Actor) -> str:
+    if actor is ANYONE:
+        return ("Sign-in is off: anyone who can reach this page can change everything. Set RAGTUNE_AUTH=password "
+                "to require it.")
+    return f"Signed in as {actor.email} ({actor.role.label})"
+
+
+def secret() -> str:
+    """What signs the tokens: from the environment, else `.streamlit/secrets.toml`."""
+    return valid_secret(os.environ.get(SECRET_ENV) or _from_secrets_toml(SECRET_ENV))
+
+
+def _from_secrets_toml(name: str) -> Optional[str]:
+    try:
+        return st.secrets.get(name)
+    except FileNotFoundError:  # no secrets.toml
+        return None
+
+
+def _change_cookie(value: str, max_age_s: float) -> None:
+    """The browser sets the cookie in the next run (a script sent just before a rerun may never run)."""
+    st.session_state[COOKIE_SCRIPT_KEY] = (f"document.cookie = {json.dumps(COOKIE)} + '=' + {json.dumps(value)} + "
+                                           f"'; max-age={int(max_age_s)}; path=/; SameSite=Strict';")
+
+
+def _send_cookie_change() -> None:
+    script = st.session_state.pop(COOKIE_SCRIPT_KEY, None)
+    if script:
+        st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
