@@ -23,6 +23,7 @@ from core.checklist.sessions import (
 from core.checklist.tradeoffs import FAILURE_MODES, MECHANISMS, OPERATIONS, WHAT_EACH_FIXES
 from core.checklist.verdict import decide
 from core.checklist.views import FACTOR_LABELS, factor_options, requested_session
+from ui.auth import acting_user
 from ui.common import database, ensure_router, reported_errors
 from ui.decide import Answering, show_pending_error, splits_list, tradeoff_table, verdict_panel
 
@@ -151,6 +152,6 @@ with reported_errors():
                 st.rerun()
         if st.checkbox("I want to delete this session and all its answers"):
             if st.button("Delete session", type="primary"):
-                delete_session(db, record.id)
+                delete_session(db, record.id, acting_user())
                 st.query_params.clear()
                 st.rerun()

@@ -12,6 +12,7 @@ from core.history.views import (HistoryFilter, comparison_rows, comparison_title
                                 freshness_chart, freshness_rows, history_rows, history_version, latency_chart,
                                 metric_chart, metrics_in, preferred_index, question_changes, regression_message,
                                 runs_table_rows, selected_runs, tags_in, training_chart, training_rows)
+from ui.auth import acting_user
 from ui.common import database, ensure_router, flash, reported_errors, show_flash
 
 ensure_router()
@@ -73,7 +74,7 @@ def baseline_section(db, run_ids: list[int]) -> None:
     st.caption(f"Baseline of {run.eval_set}: " + (f"run {baseline.id}" if baseline else "none yet"))
     if baseline is None or baseline.id != run.id:
         if st.button(f"Make run {run.id} the baseline of {run.eval_set}", key="hist_make_baseline"):
-            set_baseline(db, run.id)
+            set_baseline(db, run.id, acting_user())
             flash(f"Run {run.id} is now the baseline of {run.eval_set}.")
     for system, metrics in regressions(db, run).items():
         st.error(regression_message(run.id, system, metrics))

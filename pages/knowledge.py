@@ -9,6 +9,7 @@ from core.rag.index_job import IndexJob, submit_index, submit_reindex
 from core.rag.knowledge import list_knowledge_bases, open_retriever, preview_chunks, remove_knowledge_base
 from core.rag.retrieval import compare_modes
 from core.rag.views import chunk_rows, index_outcome, knowledge_base_rows, search_columns
+from ui.auth import acting_user
 from ui.common import database, ensure_router, flash, live_jobs, reported_errors, show_flash
 
 SOURCES = {"Folder": "folder", "Git repository": "git", "Upload files": "upload"}
@@ -93,7 +94,7 @@ def list_section(db, rows) -> None:
     sure = confirm.checkbox("Yes, delete it", key="kb_confirm_delete")
     if delete.button("Delete", key="kb_delete", disabled=not sure):
         with reported_errors():
-            remove_knowledge_base(db, chosen)
+            remove_knowledge_base(db, chosen, acting_user())
             flash(f"Deleted {chosen}.")
     search_section(db, chosen)
 

@@ -14,6 +14,7 @@ from typing import Optional
 
 from sqlmodel import Session, col, delete, func, select
 
+from core.access import Actor, Role, audit, require
 from core.checklist.instruments import QUESTION_ANSWERS
 from core.checklist.room import consensus_answers
 from core.checklist.verdict import decide
@@ -77,9 +78,13 @@ def update_session(db: Database, session_id: int, *, name: Optional[str] = None,
         return record
 
 
-def delete_session(db: Database, session_id: int) -> None:
+def delete_session(db: Database, session_id: int, actor: Actor) -> None:
+    require(actor, Role.ADMIN, "delete a decision session")
     with db.session() as session:
-        session.delete(_load(session, session_id))  # answers go with it (ON DELETE CASCADE)
+        record = _load(session, session_id)
+        audit.record(session, actor, "sessions.delete", f"decision session {record.name}",
+                     before={"verdict": (record.verdict or {}).get("label")})
+        session.delete(record)  # answers go with it (ON DELETE CASCADE)
 
 
 def record_answer(db: Database, session_id: int, participant: str, question: str,

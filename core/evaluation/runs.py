@@ -80,7 +80,8 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
                      title=f"eval {eval_set}{f' (first {options.limit})' if options.limit else ''} on "
                            f"{len(specs)} system(s): {', '.join(specs)}")
     except BaseException:
-        delete_run(db, run.id)
+        with db.session() as session:  # the run was never started: undone, not deleted by anyone
+            session.delete(session.get(EvalRun, run.id))
         raise
     return update_run(db, run.id, job_id=job.id)
 
@@ -134,11 +135,6 @@ def list_runs(db: Database, limit: int = 50) -> list[tuple[EvalRun, Optional[Job
         rows = session.exec(select(EvalRun, Job).join(Job, isouter=True)
                             .order_by(col(EvalRun.id).desc()).limit(limit)).all()
     return [(run, job) for run, job in rows]
-
-
-def delete_run(db: Database, run_id: int) -> None:
-    with db.session() as session:
-        session.delete(session.get(EvalRun, run_id))
 
 
 def answered_items(db: Database, run_id: int, system: str) -> set[str]:

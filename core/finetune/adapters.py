@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Optional
 
+from core.access import Actor, Role, audit, require
 from core.errors import AlreadyExistsError
 from core.llm.adapters import adapters_dir, find_adapter, get_adapter
 from core.rag.config import validate_name
@@ -103,9 +104,11 @@ def library_versions() -> dict[str, str]:
     return {name: version(name) for name in ("torch", "transformers", "peft", "bitsandbytes")}
 
 
-def remove_adapter(db: Database, name: str) -> None:
+def remove_adapter(db: Database, name: str, actor: Actor) -> None:
+    require(actor, Role.ADMIN, "remove an adapter")
     row = get_adapter(db, name)
     with db.session() as session:
+        audit.record(session, actor, "adapters.remove", f"adapter {name}", before={"base_model": row.base_model})
         session.delete(session.get(Adapter, row.id))
     shutil.rmtree(row.path, ignore_errors=True)
     if row.merged_path:

@@ -92,6 +92,6 @@ def run_merge(args: argparse.Namespace) -> int:
 
 
 def run_adapter_remove(args: argparse.Namespace) -> int:
-    remove_adapter(current_database(), args.name)
+    remove_adapter(current_database(), args.name, args.actor)
     print(f"removed {args.name}")
     return 0

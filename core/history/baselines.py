@@ -10,18 +10,23 @@ from typing import Optional
 
 from sqlmodel import select
 
+from core.access import Actor, Role, audit, require
 from core.evaluation.runs import get_run
 from core.history.compare import MetricComparison, compare_runs
 from core.store import Database
 from core.store.tables import EvalRun
 
 
-def set_baseline(db: Database, run_id: int) -> EvalRun:
+def set_baseline(db: Database, run_id: int, actor: Actor) -> EvalRun:
     """Make the run its eval set's baseline (the previous one stops being it), in one write transaction."""
+    require(actor, Role.ADMIN, "set a baseline")
     run = get_run(db, run_id)
     with db.session(immediate=True) as session:
-        for other in session.exec(select(EvalRun).where(EvalRun.eval_set == run.eval_set,
-                                                        EvalRun.is_baseline == True)).all():  # noqa: E712
+        previous = session.exec(select(EvalRun).where(EvalRun.eval_set == run.eval_set,
+                                                      EvalRun.is_baseline == True)).all()  # noqa: E712
+        audit.record(session, actor, "baselines.set", f"eval set {run.eval_set}",
+                     before={"run": previous[0].id if previous else None}, after={"run": run_id})
+        for other in previous:
             other.is_baseline = False
             session.add(other)
         chosen = session.get(EvalRun, run_id)

@@ -103,6 +103,6 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_baseline(args: argparse.Namespace) -> int:
-    run = set_baseline(current_database(), args.id)
+    run = set_baseline(current_database(), args.id, args.actor)
     print(f"Run {run.id} is now the baseline of {run.eval_set}")
     return 0

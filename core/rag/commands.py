@@ -106,7 +106,7 @@ def run_reindex(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     from core.rag.knowledge import remove_knowledge_base
 
-    remove_knowledge_base(current_database(), args.name)
+    remove_knowledge_base(current_database(), args.name, args.actor)
     print(f"removed {args.name}")
     return 0
 

@@ -58,14 +58,14 @@ def submit_index(db: Database, name: str, config: KnowledgeBaseConfig,
                  uploads: Iterable[tuple[str, bytes]] = ()) -> tuple[KnowledgeBase, Job]:
     """Register a knowledge base and queue its first index; a refused job leaves no row."""
     from core.jobs.scheduler import submit
-    from core.rag.knowledge import remove_knowledge_base
+    from core.rag.knowledge import discard_knowledge_base
 
     row = register_knowledge_base(db, name, config, uploads)
     try:
         load_source(KnowledgeBaseConfig.from_dict(row.config))  # a source with nothing to read fails here, at once
         return row, submit(db, IndexJob.name, {"name": row.name, "action": "create"}, title=f"index {row.name}")
     except BaseException:
-        remove_knowledge_base(db, row.name)
+        discard_knowledge_base(db, row.name)  # registered a moment ago: undone, not removed by anyone
         raise
 
 

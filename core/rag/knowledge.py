@@ -13,6 +13,7 @@ from typing import Iterable, Optional
 
 from sqlmodel import select
 
+from core.access import Actor, Role, audit, require
 from core.errors import AlreadyExistsError, InvalidInputError, LabError, NotFoundError, write_failure
 from core.rag.chunking import Chunk, chunk_file
 from core.paths import readable_path, readable_repository, upload_file_name, uploads_dir
@@ -109,7 +110,17 @@ def reindex_knowledge_base(db: Database, name: str, progress: Optional[Progress]
     return stats
 
 
-def remove_knowledge_base(db: Database, name: str) -> None:
+def remove_knowledge_base(db: Database, name: str, actor: Actor) -> None:
+    require(actor, Role.ADMIN, "remove a knowledge base")
+    row = get_knowledge_base(db, name)
+    with db.session() as session:
+        audit.record(session, actor, "knowledge_bases.remove", f"knowledge base {name}",
+                     before={"generation": row.generation, "chunks": row.chunk_count})
+    discard_knowledge_base(db, name)
+
+
+def discard_knowledge_base(db: Database, name: str) -> None:
+    """Remove the base's index, files and row; also what undoes a registration whose job could not start."""
     row = get_knowledge_base(db, name)
     open_collections().drop(collection_name(name, row.generation))
     _forget_retrievers(name)

@@ -3,6 +3,7 @@
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.checklist.report import render_markdown
 from core.checklist.sessions import (
     answers_by_participant,
@@ -50,7 +51,7 @@ def test_sessions_are_listed_renamed_and_deleted(db):
     assert get_session(db, first.id).name == "First, renamed"
     remove_participant(db, second.id, "Ana")
     assert answers_by_participant(db, second.id) == {}
-    delete_session(db, second.id)
+    delete_session(db, second.id, LOCAL_ADMIN)
     assert [s.name for s in list_sessions(db)] == ["First, renamed"]
 
 
@@ -73,7 +74,7 @@ def test_a_duplicate_name_is_refused_whatever_its_case(db):
 
 def test_a_deleted_session_opened_from_a_stale_link(db):
     session = create_session(db, "Gone soon")
-    delete_session(db, session.id)
+    delete_session(db, session.id, LOCAL_ADMIN)
     with pytest.raises(NotFoundError, match="may have been deleted"):
         get_session(db, session.id)
     with pytest.raises(NotFoundError):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.errors import InvalidInputError
 from core.history.baselines import baseline_of, regressions, set_baseline
@@ -45,7 +46,7 @@ def test_the_baseline_flags_later_regressions_and_the_cli_gates_on_them(db, caps
     assert main(["runs", "baseline", str(first.id)]) == 0
     assert baseline_of(db, name).id == first.id
     assert regressions(db, same) == {} and list(regressions(db, worse)) == ["local:smollm2"]
-    set_baseline(db, same.id)
+    set_baseline(db, same.id, LOCAL_ADMIN)
     assert baseline_of(db, name).id == same.id  # one baseline per set
 
     capsys.readouterr()

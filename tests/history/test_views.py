@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+from core.access import LOCAL_ADMIN
 from core.evaluation.stats import Estimate
 from core.history.baselines import set_baseline
 from core.history.compare import MetricComparison, RunComparison
@@ -31,7 +32,7 @@ def test_the_cache_key_changes_with_every_write_the_page_shows(db):
     first = history_version(db)
     run = stored_systems_run(db, name, {"local": {"token_f1": [0.5] * 20}})
     second = history_version(db)
-    set_baseline(db, run.id)
+    set_baseline(db, run.id, LOCAL_ADMIN)
     assert len({first, second, history_version(db)}) == 3
     assert history_version(db) == history_version(db)  # stable without writes
 
@@ -67,7 +68,7 @@ def test_the_runs_table_shows_the_latest_runs_newest_first(db):
     name = eval_set(db, questions=2)
     for _ in range(3):
         stored_systems_run(db, name, {"local": {"token_f1": [1, 0]}})
-    set_baseline(db, 2)
+    set_baseline(db, 2, LOCAL_ADMIN)
     rows = runs_table_rows(history_rows(db), limit=2)
     assert [row["run"] for row in rows] == [3, 2]
     assert rows[1]["baseline"] == "yes" and rows[0]["baseline"] == ""

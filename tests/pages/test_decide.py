@@ -3,6 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.conftest import APP_PATH
+from core.access import LOCAL_ADMIN
 from core.checklist.sessions import create_session, delete_session, get_session, record_answer
 
 
@@ -79,7 +80,7 @@ def test_the_room_sees_who_answered_what_and_where_it_splits(db):
 
 def test_a_stale_link_to_a_deleted_session(db):
     session = create_session(db, "Deleted")
-    delete_session(db, session.id)
+    delete_session(db, session.id, LOCAL_ADMIN)
     at = open_decide(session.id)
     assert any("may have been deleted" in e.value for e in at.error)
     assert not at.exception

@@ -2,6 +2,7 @@
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.rag.config import KnowledgeBaseConfig
 from core.errors import StoreError
 from core.rag.knowledge import (create_knowledge_base, list_knowledge_bases, open_retriever, reindex_knowledge_base,
@@ -28,7 +29,7 @@ def test_knowledge_base_lives_on_the_chroma_server(db, docs, data_dir, chroma_se
     (docs / "README.md").write_text("Refunds take ten business days now.")
     assert reindex_knowledge_base(db, "team").embedded_files == 1
     assert [c.name for c in collections.client.list_collections()] == ["kb-team-g2"]
-    remove_knowledge_base(db, "team")
+    remove_knowledge_base(db, "team", LOCAL_ADMIN)
     assert collections.client.list_collections() == []
 
 

@@ -3,6 +3,7 @@ import shutil
 import pytest
 from tests.rag.rag_fixtures import git
 
+from core.access import LOCAL_ADMIN
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StoreError
 from core.paths import readable_path, uploads_dir
 from core.rag import indexer
@@ -150,13 +151,13 @@ def test_uploads_are_kept_in_the_uploads_folder_under_names_that_cannot_escape_o
     assert len(stored) == len(sent)  # nothing replaced
     assert not (data_dir / "escape.md").exists() and not (uploads_dir() / "win.md").exists()  # nothing escaped
     assert readable_path(folder / "notes-2.md") == folder / "notes-2.md"  # the page may preview an upload
-    remove_knowledge_base(db, "handbook")
+    remove_knowledge_base(db, "handbook", LOCAL_ADMIN)
     assert not folder.exists()
 
 
 def test_remove_deletes_row_collection_and_files(db, docs):
     create_knowledge_base(db, "team", config_for(docs))
-    remove_knowledge_base(db, "team")
+    remove_knowledge_base(db, "team", LOCAL_ADMIN)
     assert list_knowledge_bases(db) == [] and collection_names() == set()
     assert not indexer.knowledge_dir("team").exists()
     with pytest.raises(NotFoundError, match="No knowledge base named 'team'"):
