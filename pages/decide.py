@@ -75,7 +75,7 @@ def pick_session():
 
 
 def save(session_id: int, participant: str, key: str, answer) -> None:
-    record_answer(db, session_id, participant, key, answer)
+    record_answer(db, session_id, participant, key, answer, acting_user())
 
 
 with reported_errors():
@@ -83,8 +83,12 @@ with reported_errors():
     show_pending_error()
     if record.context:
         st.caption(record.context)
-    participant = st.text_input("Your name", key="decide.participant",
-                                placeholder="Each participant answers under their own name").strip()
+    actor = acting_user()
+    if actor.signed_in:  # a signed-in user answers under their own name
+        participant = st.text_input("Your name", value=actor.email, disabled=True)
+    else:
+        participant = st.text_input("Your name", key="decide.participant",
+                                    placeholder="Each participant answers under their own name").strip()
     answers = answers_by_participant(db, record.id)
     mine = answers.get(participant, {})
     saver = partial(save, record.id, participant) if participant else None
@@ -148,7 +152,7 @@ with reported_errors():
         if answers:
             leaving = st.selectbox("Remove a participant's answers", sorted(answers), index=None)
             if leaving and st.button(f"Remove {leaving}'s answers"):
-                remove_participant(db, record.id, leaving)
+                remove_participant(db, record.id, leaving, acting_user())
                 st.rerun()
         if st.checkbox("I want to delete this session and all its answers"):
             if st.button("Delete session", type="primary"):

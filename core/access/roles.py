@@ -35,6 +35,7 @@ class Role(IntEnum):
 class Actor:
     email: str  # "local" for the operator's own shell
     role: Role
+    signed_in: bool = False  # a user of the store (signed in, or named by --as), who acts under their own name
 
     def __str__(self) -> str:
         return f"{self.email} ({self.role.label})"

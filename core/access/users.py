@@ -92,7 +92,7 @@ def actor_for(db: Database, email: str) -> Actor:
         user = _existing(session, email)
     if user.disabled:
         raise AccessDeniedError(f"The user {user.email} is disabled: an admin can enable them.")
-    return Actor(user.email, Role.named(user.role))
+    return Actor(user.email, Role.named(user.role), signed_in=True)
 
 
 def sign_in(db: Database, email: str, password: str, now: Optional[datetime] = None) -> Actor:
@@ -114,7 +114,7 @@ def sign_in(db: Database, email: str, password: str, now: Optional[datetime] = N
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
             session.add(user)
-            return Actor(user.email, Role.named(user.role))
+            return Actor(user.email, Role.named(user.role), signed_in=True)
     raise AccessDeniedError(WRONG)  # raised after the session committed the count
 
 

@@ -18,7 +18,7 @@ from core.access import Actor, Role, audit, require
 from core.checklist.instruments import QUESTION_ANSWERS
 from core.checklist.room import consensus_answers
 from core.checklist.verdict import decide
-from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from core.errors import AccessDeniedError, AlreadyExistsError, InvalidInputError, NotFoundError
 from core.store import Database
 from core.store.tables import DecisionAnswer, DecisionSession, utc_now
 
@@ -88,9 +88,13 @@ def delete_session(db: Database, session_id: int, actor: Actor) -> None:
 
 
 def record_answer(db: Database, session_id: int, participant: str, question: str,
-                  answer: Optional[str]) -> DecisionSession:
-    """Save (or with `answer=None`, clear) one answer and refresh the room's verdict."""
+                  answer: Optional[str], actor: Actor) -> DecisionSession:
+    """Save (or with `answer=None`, clear) one answer and refresh the room's verdict. A signed-in user
+    answers under their own name only; without sign-in the name is what was typed."""
+    require(actor, Role.REVIEWER, "answer in a workshop")
     participant = _valid_participant(participant)
+    if actor.signed_in and participant != actor.email:
+        raise AccessDeniedError(f"{actor.email} answers under their own name, not as {participant!r}.")
     _validate_answer(question, answer)
     with db.session() as session:
         record = _load(session, session_id)
@@ -112,9 +116,12 @@ def record_answer(db: Database, session_id: int, participant: str, question: str
         return _refresh_verdict(session, record)
 
 
-def remove_participant(db: Database, session_id: int, participant: str) -> DecisionSession:
+def remove_participant(db: Database, session_id: int, participant: str, actor: Actor) -> DecisionSession:
+    require(actor, Role.ADMIN, "remove a participant's answers")
     with db.session() as session:
         record = _load(session, session_id)
+        audit.record(session, actor, "sessions.remove_participant", f"decision session {record.name}",
+                     before={"participant": participant})
         session.exec(delete(DecisionAnswer).where(
             DecisionAnswer.session_id == session_id, DecisionAnswer.participant == participant))
         session.flush()

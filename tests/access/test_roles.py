@@ -7,7 +7,8 @@ import pytest
 
 from core.access import LOCAL_ADMIN, Actor, Role
 from core.access.audit import audit_log
-from core.checklist.sessions import create_session, delete_session, list_sessions
+from core.checklist.sessions import (answers_by_participant, create_session, delete_session, list_sessions,
+                                     record_answer)
 from core.errors import AccessDeniedError
 from core.evaluation.runs import get_run
 from core.finetune.adapters import remove_adapter
@@ -41,3 +42,15 @@ def test_an_admins_removal_and_baseline_are_audited_with_who_and_what(db):
         ("lead@example.com", "sessions.delete", "decision session Support bot", None),
         ("local", "baselines.set", "eval set s", {"run": run.id}),
     ]
+
+
+def test_a_signed_in_reviewer_answers_under_their_own_name_only_and_a_viewer_not_at_all(db):
+    record = create_session(db, "Support bot")
+    ana = Actor("ana@example.com", Role.REVIEWER, signed_in=True)
+    record_answer(db, record.id, "ana@example.com", "checklist.gpu", "no", ana)
+    with pytest.raises(AccessDeniedError, match="ana@example.com answers under their own name, not as 'Bo'"):
+        record_answer(db, record.id, "Bo", "checklist.gpu", "yes", ana)
+    with pytest.raises(AccessDeniedError, match="To answer in a workshop you need the reviewer role"):
+        record_answer(db, record.id, "cy@example.com", "checklist.gpu", "yes",
+                      Actor("cy@example.com", Role.VIEWER, signed_in=True))
+    assert answers_by_participant(db, record.id) == {"ana@example.com": {"checklist.gpu": "no"}}

@@ -28,7 +28,7 @@ def test_a_password_is_kept_only_as_an_argon2id_hash_and_signs_its_user_in_whate
     [user] = list_users(db)
     assert user.email == "ana@example.com" and user.password_hash.startswith("$argon2id$")
     assert PASSWORD not in user.password_hash
-    assert sign_in(db, " ANA@example.com", PASSWORD) == Actor("ana@example.com", Role.REVIEWER)
+    assert sign_in(db, " ANA@example.com", PASSWORD) == Actor("ana@example.com", Role.REVIEWER, signed_in=True)
     with pytest.raises(AlreadyExistsError):
         add_user(db, LOCAL_ADMIN, "ana@EXAMPLE.com", Role.VIEWER, PASSWORD)
 

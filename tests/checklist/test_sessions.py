@@ -23,8 +23,8 @@ from core.store import open_database
 def test_answers_are_saved_and_the_verdict_stored_with_the_session(db):
     session = create_session(db, "Support bot, Q3", "Answer tickets from the help centre")
     assert session.verdict["recommendation"] == "start_with_rag"
-    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes")
-    record_answer(db, session.id, "Bo", "checklist.changes_monthly", "yes")
+    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
+    record_answer(db, session.id, "Bo", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     reopened = get_session(db, session.id)
     assert reopened.verdict["recommendation"] == "rag"
     assert reopened.verdict["experiment"]["variants"] == ["base", "rag"]
@@ -34,22 +34,22 @@ def test_answers_are_saved_and_the_verdict_stored_with_the_session(db):
 
 def test_changing_and_clearing_an_answer(db):
     session = create_session(db, "Docs assistant")
-    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes")
-    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "no")
+    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
+    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "no", LOCAL_ADMIN)
     assert answers_by_participant(db, session.id)["Ana"]["checklist.changes_monthly"] == "no"
-    record_answer(db, session.id, "Ana", "checklist.changes_monthly", None)
+    record_answer(db, session.id, "Ana", "checklist.changes_monthly", None, LOCAL_ADMIN)
     assert answers_by_participant(db, session.id) == {}
 
 
 def test_sessions_are_listed_renamed_and_deleted(db):
     first = create_session(db, "First")
     second = create_session(db, "Second")
-    record_answer(db, second.id, "Ana", "factor.freshness", "rag")
+    record_answer(db, second.id, "Ana", "factor.freshness", "rag", LOCAL_ADMIN)
     summaries = {s.name: s for s in list_sessions(db)}
     assert summaries["Second"].participants == 1 and summaries["First"].participants == 0
     update_session(db, first.id, name="First, renamed", context="why")
     assert get_session(db, first.id).name == "First, renamed"
-    remove_participant(db, second.id, "Ana")
+    remove_participant(db, second.id, "Ana", LOCAL_ADMIN)
     assert answers_by_participant(db, second.id) == {}
     delete_session(db, second.id, LOCAL_ADMIN)
     assert [s.name for s in list_sessions(db)] == ["First, renamed"]
@@ -78,28 +78,28 @@ def test_a_deleted_session_opened_from_a_stale_link(db):
     with pytest.raises(NotFoundError, match="may have been deleted"):
         get_session(db, session.id)
     with pytest.raises(NotFoundError):
-        record_answer(db, session.id, "Ana", "checklist.gpu", "yes")
+        record_answer(db, session.id, "Ana", "checklist.gpu", "yes", LOCAL_ADMIN)
 
 
 def test_bad_answers_are_refused(db):
     session = create_session(db, "S")
     with pytest.raises(InvalidInputError, match="your name"):
-        record_answer(db, session.id, " ", "checklist.gpu", "yes")
+        record_answer(db, session.id, " ", "checklist.gpu", "yes", LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="Unknown question"):
-        record_answer(db, session.id, "Ana", "checklist.nope", "yes")
+        record_answer(db, session.id, "Ana", "checklist.nope", "yes", LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="not an answer"):
-        record_answer(db, session.id, "Ana", "checklist.gpu", "rag")
+        record_answer(db, session.id, "Ana", "checklist.gpu", "rag", LOCAL_ADMIN)
 
 
 def test_a_read_only_database_refuses_writes_and_keeps_what_was_saved(tmp_path):
     path = tmp_path / "lab.db"
     db = open_database(f"sqlite:///{path}")
     session = create_session(db, "Kept")
-    record_answer(db, session.id, "Ana", "checklist.gpu", "no")
+    record_answer(db, session.id, "Ana", "checklist.gpu", "no", LOCAL_ADMIN)
     db.engine.dispose()
     read_only = open_database(f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(StoreError, match="read-only, so nothing was saved"):
-        record_answer(read_only, session.id, "Bo", "checklist.gpu", "yes")
+        record_answer(read_only, session.id, "Bo", "checklist.gpu", "yes", LOCAL_ADMIN)
     with pytest.raises(StoreError, match="read-only"):
         create_session(read_only, "New")
     assert answers_by_participant(read_only, session.id) == {"Ana": {"checklist.gpu": "no"}}
@@ -116,9 +116,9 @@ def test_a_corrupt_database_file_gets_a_clear_message_and_is_left_untouched(tmp_
 
 def test_markdown_report_shows_verdict_room_and_experiment(db):
     session = create_session(db, "Report me", "Internal docs bot")
-    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes")
-    record_answer(db, session.id, "Bo", "checklist.changes_monthly", "no")
-    record_answer(db, session.id, "Bo", "framing.gap", "knowledge")
+    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
+    record_answer(db, session.id, "Bo", "checklist.changes_monthly", "no", LOCAL_ADMIN)
+    record_answer(db, session.id, "Bo", "framing.gap", "knowledge", LOCAL_ADMIN)
     report = render_markdown(get_session(db, session.id), answers_by_participant(db, session.id))
     assert report.startswith("# Decision session: Report me")
     assert "## Verdict: Start with RAG, add fine-tuning later" in report
@@ -128,7 +128,7 @@ def test_markdown_report_shows_verdict_room_and_experiment(db):
 
 def test_cli_exports_a_session_as_markdown(db, tmp_path, capsys):
     session = create_session(db, "Exported")
-    record_answer(db, session.id, "Ana", "checklist.traceable", "yes")
+    record_answer(db, session.id, "Ana", "checklist.traceable", "yes", LOCAL_ADMIN)
     out = tmp_path / "report.md"
     assert main(["checklist", "export", str(session.id), "-o", str(out)]) == 0
     assert "## Verdict: RAG only" in out.read_text()

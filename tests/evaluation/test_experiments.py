@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.checklist.sessions import create_session, record_answer
 from core.checklist.variants import VARIANTS
 from core.cli import main
@@ -22,7 +23,7 @@ from tests.training_fixtures import wait_until
 @pytest.fixture
 def rag_session(db):
     session = create_session(db, "Support bot")
-    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes")
+    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     return session
 
 

@@ -67,8 +67,8 @@ def test_answering_the_checklist_produces_and_saves_a_verdict(db):
 
 def test_the_room_sees_who_answered_what_and_where_it_splits(db):
     session = create_session(db, "Split")
-    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes")
-    record_answer(db, session.id, "Bo", "checklist.changes_monthly", "no")
+    record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
+    record_answer(db, session.id, "Bo", "checklist.changes_monthly", "no", LOCAL_ADMIN)
     at = open_decide(session.id)
     captions = " ".join(c.value for c in at.caption)
     assert "**Yes**: Ana" in captions and "**No**: Bo" in captions and "split room" in captions
@@ -96,7 +96,7 @@ def test_a_corrupt_database_gets_a_message_not_a_traceback(data_dir):
 
 def test_a_read_only_database_shows_why_an_answer_was_not_saved(db, data_dir, monkeypatch):
     session = create_session(db, "Frozen")
-    record_answer(db, session.id, "Ana", "checklist.gpu", "no")
+    record_answer(db, session.id, "Ana", "checklist.gpu", "no", LOCAL_ADMIN)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///file:{data_dir / 'lab.db'}?mode=ro&uri=true")
     at = open_decide(session.id)
     at.text_input(key="decide.participant").input("Bo").run()

@@ -184,7 +184,7 @@ def votes_step(db, session_id: int) -> Callable[[Writer], None]:
     def step(writer: Writer) -> None:
         scheduler.refresh(db)
         record_answer(db, session_id, f"participant-{writer.calls}", question,
-                      YES_NO_ANSWERS[writer.calls % len(YES_NO_ANSWERS)])
+                      YES_NO_ANSWERS[writer.calls % len(YES_NO_ANSWERS)], LOCAL_ADMIN)
         writer.rows["decision_answers"] += 1
     return step
 
