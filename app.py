@@ -4,6 +4,7 @@ import os
 
 import streamlit as st
 
+from core.access import Role, allows
 from core.errors import LabError
 from ui.auth import signed_in_or_stop
 from ui.common import sidebar
@@ -12,12 +13,14 @@ from ui.common import sidebar
 os.environ.setdefault("RAGTUNE_MODEL_SERVER", "on")
 
 st.set_page_config(page_title="RAG-or-Tune Lab", page_icon=":material/balance:", layout="wide")
-signed_in_or_stop()
+actor = signed_in_or_stop()
 
 navigation = st.navigation(
     {
         "Lab": [
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+            *([st.Page("pages/audit.py", title="Audit log", icon=":material/policy:", url_path="audit")]
+              if allows(actor, Role.ADMIN) else []),
         ],
         "Decide": [
             st.Page("pages/decide.py", title="Decide", icon=":material/checklist:", url_path="decide"),

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 
 from sqlmodel import Session, col, select
 
-from core.access.roles import Actor
+from core.access.roles import Actor, Role, require
 from core.store import Database
 from core.store.tables import AuditEntry
 
@@ -17,8 +17,9 @@ def record(session: Session, actor: Actor, action: str, target: str, before: Opt
     session.add(AuditEntry(actor=actor.email, action=action, target=target, before=before, after=after))
 
 
-def audit_log(db: Database, limit: int = 200) -> list[AuditEntry]:
-    """Newest first."""
+def audit_log(db: Database, actor: Actor, limit: int = 200) -> list[AuditEntry]:
+    """Newest first; admins only."""
+    require(actor, Role.ADMIN, "read the audit log")
     with db.session(immediate=False) as session:
         return list(session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)))
 

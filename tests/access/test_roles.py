@@ -29,7 +29,7 @@ REVIEWER = Actor("ana@example.com", Role.REVIEWER)
 def test_a_reviewer_cannot_remove_or_set_for_everyone_and_is_told_the_role_needed(db, remove, doing):
     with pytest.raises(AccessDeniedError, match=f"To {doing} you need the admin role; ana@example.com is a reviewer"):
         remove(db)
-    assert audit_log(db) == []
+    assert audit_log(db, LOCAL_ADMIN) == []
 
 
 def test_an_admins_removal_and_baseline_are_audited_with_who_and_what(db):
@@ -38,7 +38,7 @@ def test_an_admins_removal_and_baseline_are_audited_with_who_and_what(db):
     run = stored_run(db, eval_set(db, questions=2), {"token_f1": [1.0, 0.0]})
     set_baseline(db, run.id, LOCAL_ADMIN)
     assert list_sessions(db) == [] and get_run(db, run.id).is_baseline
-    assert [(e.actor, e.action, e.target, e.after) for e in reversed(audit_log(db))] == [
+    assert [(e.actor, e.action, e.target, e.after) for e in reversed(audit_log(db, LOCAL_ADMIN))] == [
         ("lead@example.com", "sessions.delete", "decision session Support bot", None),
         ("local", "baselines.set", "eval set s", {"run": run.id}),
     ]

@@ -40,7 +40,7 @@ def test_a_password_is_kept_only_as_an_argon2id_hash_and_signs_its_user_in_whate
 def test_a_bad_email_or_password_is_refused_and_saves_nothing(db, email, password, message):
     with pytest.raises(InvalidInputError, match=message):
         add_user(db, LOCAL_ADMIN, email, Role.VIEWER, password)
-    assert list_users(db) == [] and audit_log(db) == []
+    assert list_users(db) == [] and audit_log(db, LOCAL_ADMIN) == []
 
 
 def test_a_wrong_password_an_unknown_email_and_a_disabled_user_all_get_the_same_refusal(db, ana):
@@ -85,7 +85,7 @@ def test_every_change_is_in_the_audit_log_with_who_made_it_and_before_and_after(
     add_user(db, admin, "bo@example.com", Role.VIEWER, None)
     with pytest.raises(InvalidInputError, match="cannot lower your own role"):
         set_role(db, admin, "ana@example.com", Role.VIEWER)
-    entries = [(e.actor, e.action, e.target, e.before, e.after) for e in reversed(audit_log(db))]
+    entries = [(e.actor, e.action, e.target, e.before, e.after) for e in reversed(audit_log(db, LOCAL_ADMIN))]
     assert entries == [
         ("local", "users.add", "user ana@example.com", None, {"role": "reviewer", "password": True}),
         ("local", "users.role", "user ana@example.com", {"role": "reviewer"}, {"role": "admin"}),

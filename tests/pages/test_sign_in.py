@@ -62,3 +62,18 @@ def test_without_a_secret_password_sign_in_says_what_to_set(db, monkeypatch):
 def test_with_sign_in_off_the_sidebar_says_anyone_can_change_everything(db):
     at = AppTest.from_file(APP_PATH, default_timeout=60).run()
     assert any("anyone who can reach this page can change everything" in c.value for c in at.sidebar.caption)
+
+
+def test_an_admin_reads_the_audit_log_on_its_page_and_a_reviewer_is_not_offered_it(db, password_auth):
+    add_user(db, LOCAL_ADMIN, "lead@example.com", Role.ADMIN, PASSWORD)
+    add_user(db, LOCAL_ADMIN, "ana@example.com", Role.REVIEWER, PASSWORD)
+    at = signed_in("lead@example.com")
+    at.switch_page("pages/audit.py").run()
+    assert not at.exception and not at.error
+    rows = at.dataframe[0].value
+    assert list(rows["Action"]) == ["users.add", "users.add"] and list(rows["Who"]) == ["local", "local"]
+
+    at = signed_in("ana@example.com")
+    assert not at.exception
+    with pytest.raises(ValueError, match="Could not find a navigation page"):  # not routed for a reviewer
+        at.switch_page("pages/audit.py")
