@@ -231,10 +231,11 @@ def scenario_playground_beside_training(db, budget_s: float) -> list[dict]:
 
 
 def scenario_eval_beside_training(db) -> list[dict]:
+    from core.access import LOCAL_ADMIN
     from core.evaluation.runs import RunOptions, submit_eval
 
     def eval_answers_per_min() -> float:
-        run = submit_eval(db, "contention", ["local"], options=RunOptions(limit=EVAL_QUESTIONS))
+        run = submit_eval(db, "contention", ["local"], options=RunOptions(limit=EVAL_QUESTIONS), actor=LOCAL_ADMIN)
         return EVAL_QUESTIONS / run_job(db, run.job_id) * 60
 
     alone = eval_answers_per_min()

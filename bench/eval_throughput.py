@@ -57,6 +57,7 @@ def _as_eval_item(item):
 
 
 def runner(max_new_tokens: int, batch_size: int) -> dict:
+    from core.access import LOCAL_ADMIN
     from core.evaluation.catalog import OFFLINE_METRICS
     from core.evaluation.runs import RunOptions, submit_eval
     from core.evaluation.sets import import_eval_file, list_eval_sets
@@ -70,7 +71,7 @@ def runner(max_new_tokens: int, batch_size: int) -> dict:
             import_eval_file(db, DEMO_SET, name="bench")
     started = time.perf_counter()
     run = submit_eval(db, "bench", ["local"], OFFLINE_METRICS,
-                      RunOptions(max_new_tokens=max_new_tokens, batch_size=batch_size))
+                      RunOptions(max_new_tokens=max_new_tokens, batch_size=batch_size), actor=LOCAL_ADMIN)
     while (job := queue.get_job(db, run.job_id)).status in queue.ACTIVE:
         scheduler.refresh(db)
         time.sleep(0.2)

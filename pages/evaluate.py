@@ -22,6 +22,7 @@ from core.llm.adapters import list_adapters
 from core.playground import preset_systems
 from core.rag.knowledge import ready_knowledge_bases
 from core.rag.views import citation_label
+from ui.auth import acting_user
 from ui.common import database, ensure_router, flash, job_controls, live_jobs, reported_errors, show_flash
 
 LIVE_REFRESH_S = 2
@@ -103,7 +104,7 @@ def run_form(db) -> None:
     with reported_errors():
         run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch),
                                                                  limit=int(limit) if limit else None), judge=judge,
-                          decision_session_id=experiment.session_id if experiment else None)
+                          decision_session_id=experiment.session_id if experiment else None, actor=acting_user())
         flash(f"Run {run.id} started: it goes on if you close the page.", ev_run_select=run.id)
 
 
@@ -169,7 +170,11 @@ def results_view(db, run) -> None:
         st.caption(agreement_line(agreement))
     items = dict(item_choices(db, run))
     item = st.selectbox("Question", list(items), key=f"ev_item_{run.id}", format_func=lambda i: f"{i} · {items[i]}")
-    reviewer = st.text_input("Your name, to label answers", key="ev_reviewer")
+    actor = acting_user()
+    if actor.signed_in:  # labels are kept under the signed-in user's own name
+        reviewer = st.text_input("Your name, to label answers", value=actor.email, disabled=True)
+    else:
+        reviewer = st.text_input("Your name, to label answers", key="ev_reviewer")
     for column, answer in zip(st.columns(len(run.systems)), question_rows(db, run, item)):
         with column:
             st.markdown(f"**`{answer['system']}`**")
@@ -200,7 +205,7 @@ def pairwise_section(db, run) -> None:
                               placeholder="anthropic:claude-sonnet-4-5")
         if st.button("Start judging", key=f"ev_pair_start_{run.id}"):
             with reported_errors():
-                submit_pairwise(db, run.id, system_a, system_b, judge)
+                submit_pairwise(db, run.id, system_a, system_b, judge, actor=acting_user())
                 st.rerun()
 
 
@@ -212,7 +217,7 @@ def label_form(db, answer: dict, reviewer: str) -> None:
         comment = st.text_input("Comment", key=f"ev_comment_{answer['id']}")
         if st.button("Save label", key=f"ev_save_{answer['id']}"):
             with reported_errors():
-                save_label(db, answer["id"], reviewer, grade, comment)
+                save_label(db, answer["id"], reviewer, grade, comment, actor=acting_user())
                 st.rerun()
 
 

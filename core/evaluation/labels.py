@@ -8,7 +8,8 @@ from typing import Optional, Sequence
 
 from sqlmodel import select
 
-from core.errors import InvalidInputError, NotFoundError
+from core.access import Actor, Role, require
+from core.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from core.evaluation.catalog import JUDGE_CORRECTNESS
 from core.store import Database
 from core.store.tables import EvalLabel, EvalResult, EvalScore, utc_now
@@ -16,9 +17,13 @@ from core.store.tables import EvalLabel, EvalResult, EvalScore, utc_now
 LABELS = ("correct", "partly", "wrong")
 
 
-def save_label(db: Database, result_id: int, reviewer: str, label: str, comment: str = "") -> EvalLabel:
-    """Record (or change) `reviewer`'s label of one answer."""
+def save_label(db: Database, result_id: int, reviewer: str, label: str, comment: str = "", *,
+               actor: Actor) -> EvalLabel:
+    """Record (or change) `reviewer`'s label of one answer; a signed-in user labels under their own name only."""
+    require(actor, Role.REVIEWER, "label answers")
     reviewer = reviewer.strip()
+    if actor.signed_in and reviewer != actor.email:
+        raise AccessDeniedError(f"{actor.email} labels under their own name, not as {reviewer!r}.")
     if not reviewer:
         raise InvalidInputError("Labels are kept under the reviewer's name: enter your name first.")
     if label not in LABELS:

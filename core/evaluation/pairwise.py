@@ -15,6 +15,7 @@ from typing import Callable, Literal, Optional
 
 from pydantic import BaseModel, Field
 
+from core.access import Actor, Role, require
 from core.errors import InvalidInputError
 from core.evaluation.judge import ask_judge
 from core.evaluation.runs import get_run, results, update_run
@@ -62,19 +63,20 @@ def compare(backend: Backend, item_id: str, question: str, reference: str, answe
                        (straight.reason, swapped.reason))
 
 
-def submit_pairwise(db: Database, run_id: int, system_a: str, system_b: str, judge: str) -> Job:
+def submit_pairwise(db: Database, run_id: int, system_a: str, system_b: str, judge: str, *, actor: Actor) -> Job:
     """Check the pair and queue the judging as a job of the run."""
     from core.evaluation.runs import check_run_finished
     from core.evaluation.job import EvalJob
     from core.jobs.scheduler import submit
 
+    require(actor, Role.REVIEWER, "judge a run's pairs")
     run = check_run_finished(db, run_id)
     system_a, system_b = _pair(run, system_a, system_b)
     if not judge or not judge.strip():
         raise InvalidInputError("Choose a judge for the pairwise comparison, e.g. anthropic:claude-sonnet-4-5.")
     judge = parse_spec(judge).text
     job = submit(db, EvalJob.name, {"run_id": run_id, "pairwise": [system_a, system_b], "judge": judge},
-                 title=f"pairwise judge {judge} on run {run_id}: {system_a} vs {system_b}")
+                 title=f"pairwise judge {judge} on run {run_id}: {system_a} vs {system_b}", created_by=actor.email)
     update_run(db, run_id, job_id=job.id)
     return job
 

@@ -84,7 +84,7 @@ def run_eval(args: argparse.Namespace) -> int:
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                                  temperature=args.temperature, seed=args.seed, limit=args.limit),
                       judge=args.judge,
-                      decision_session_id=args.from_session)
+                      decision_session_id=args.from_session, actor=args.actor)
     print(run.id, flush=True)
     if args.no_wait:
         return 0
@@ -107,7 +107,7 @@ def run_rescore(args: argparse.Namespace) -> int:
     from core.jobs.queue import SUCCEEDED
 
     db = current_database()
-    job = submit_rescore(db, args.id, args.metric, args.judge)
+    job = submit_rescore(db, args.id, args.metric, args.judge, actor=args.actor)
     if args.no_wait:
         print(job.id)
         return 0
@@ -125,7 +125,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
     from core.jobs.queue import SUCCEEDED
 
     db = current_database()
-    job = wait_for(submit_pairwise(db, args.id, args.a, args.b, args.judge).id)
+    job = wait_for(submit_pairwise(db, args.id, args.a, args.b, args.judge, actor=args.actor).id)
     if job.status != SUCCEEDED:
         print(f"pairwise judging {job.status}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from core.access import Actor, Role, require
 from core.errors import InvalidInputError, NotFoundError
 from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
 from core.evaluation.sets import eval_items, get_eval_set
@@ -53,7 +54,7 @@ class RunOptions:
 
 def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Sequence[str] = OFFLINE_METRICS,
                 options: RunOptions = RunOptions(), judge: Optional[str] = None,
-                decision_session_id: Optional[int] = None) -> EvalRun:
+                decision_session_id: Optional[int] = None, *, actor: Actor) -> EvalRun:
     """Check the run, save it and queue its job; returns the run (its `job_id` set). With a `judge`
     (a system spec), every answer to an item with a reference is also graded by that judge, and the
     judge's ragas metrics can be asked for. `decision_session_id` links the run to the decision
@@ -61,6 +62,7 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
     from core.evaluation.job import EvalJob
     from core.jobs.scheduler import submit
 
+    require(actor, Role.REVIEWER, "start an eval run")
     get_eval_set(db, eval_set)
     judge = parse_spec(judge).text if judge and judge.strip() else None
     specs = list(dict.fromkeys(parse_spec(system).text for system in systems))
@@ -78,7 +80,7 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
     try:
         job = submit(db, EvalJob.name, {"run_id": run.id},
                      title=f"eval {eval_set}{f' (first {options.limit})' if options.limit else ''} on "
-                           f"{len(specs)} system(s): {', '.join(specs)}")
+                           f"{len(specs)} system(s): {', '.join(specs)}", created_by=actor.email)
     except BaseException:
         with db.session() as session:  # the run was never started: undone, not deleted by anyone
             session.delete(session.get(EvalRun, run.id))
@@ -166,12 +168,14 @@ def _score_rows(results: list[EvalResult], scores: list[dict[str, Score]]) -> li
             for result, by_metric in zip(results, scores) for metric, (value, reason) in by_metric.items()]
 
 
-def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge: Optional[str] = None) -> Job:
+def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge: Optional[str] = None, *,
+                   actor: Actor) -> Job:
     """Grade a finished run's stored answers again, with `metrics` and/or another `judge`, without asking
     the systems again: the old scores of those metrics are replaced. Runs as a job."""
     from core.evaluation.job import EvalJob
     from core.jobs.scheduler import submit
 
+    require(actor, Role.REVIEWER, "re-score a run")
     run = check_run_finished(db, run_id)
     judge = parse_spec(judge).text if judge and judge.strip() else None
     _check_metrics(metrics, judge or run.judge)
@@ -184,7 +188,8 @@ def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge
             session.delete(score)
     update_run(db, run_id, metrics=list(dict.fromkeys([*run.metrics, *rescored])), judge=judge or run.judge)
     job = submit(db, EvalJob.name, {"run_id": run_id, "rescore": rescored},
-                 title=f"re-score eval run {run_id} with {', '.join(rescored)}" + (f" (judge {judge})" if judge else ""))
+                 title=f"re-score eval run {run_id} with {', '.join(rescored)}" + (f" (judge {judge})" if judge else ""),
+                 created_by=actor.email)
     update_run(db, run_id, job_id=job.id)
     return job
 

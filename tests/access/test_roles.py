@@ -54,3 +54,22 @@ def test_a_signed_in_reviewer_answers_under_their_own_name_only_and_a_viewer_not
         record_answer(db, record.id, "cy@example.com", "checklist.gpu", "yes",
                       Actor("cy@example.com", Role.VIEWER, signed_in=True))
     assert answers_by_participant(db, record.id) == {"ana@example.com": {"checklist.gpu": "no"}}
+
+
+def test_a_viewer_cannot_start_or_grade_runs_and_a_signed_in_reviewer_labels_as_themselves(db):
+    from core.evaluation.labels import run_labels, save_label
+    from core.evaluation.runs import results, submit_eval
+
+    viewer = Actor("vi@example.com", Role.VIEWER, signed_in=True)
+    name = eval_set(db, questions=2)
+    with pytest.raises(AccessDeniedError, match="To start an eval run you need the reviewer role"):
+        submit_eval(db, name, ["local"], actor=viewer)
+    run = stored_run(db, name, {"token_f1": [1.0, 0.0]})
+    answer = results(db, run.id)[0]
+    with pytest.raises(AccessDeniedError, match="To label answers you need the reviewer role"):
+        save_label(db, answer.id, "vi@example.com", "correct", actor=viewer)
+    ana = Actor("ana@example.com", Role.REVIEWER, signed_in=True)
+    with pytest.raises(AccessDeniedError, match="ana@example.com labels under their own name, not as 'Bo'"):
+        save_label(db, answer.id, "Bo", "correct", actor=ana)
+    save_label(db, answer.id, "ana@example.com", "correct", actor=ana)
+    assert [(label.reviewer, label.label) for label in run_labels(db, run.id)] == [("ana@example.com", "correct")]

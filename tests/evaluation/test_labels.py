@@ -3,6 +3,7 @@
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
+from core.access import LOCAL_ADMIN
 from core.errors import InvalidInputError, NotFoundError
 from core.evaluation.labels import cohen_kappa, judge_agreement, judge_label, run_labels, save_label
 from core.evaluation.runs import finish_run, save_answers
@@ -39,7 +40,7 @@ def test_agreement_is_kappa_over_labelled_judged_answers(db):
     run, answers = judged_run(db, [1.0, 0.0, 0.5, 1.0])
     assert judge_agreement(db, run.id) is None
     for answer, label in zip(answers, ["correct", "wrong", "wrong", "correct"]):
-        save_label(db, answer.id, "Ana", label)
+        save_label(db, answer.id, "Ana", label, actor=LOCAL_ADMIN)
     agreement = judge_agreement(db, run.id)
     assert agreement["pairs"] == 4 and agreement["agreement"] == 0.75
     assert agreement["kappa"] == pytest.approx(cohen_kappa_score(["correct", "wrong", "partly", "correct"],
@@ -48,17 +49,17 @@ def test_agreement_is_kappa_over_labelled_judged_answers(db):
 
 def test_a_reviewer_changes_their_label_and_bad_labels_are_refused(db):
     run, [answer] = judged_run(db, [1.0])
-    save_label(db, answer.id, "Ana", "wrong", "misses the price")
-    save_label(db, answer.id, "Ana", "partly")
-    save_label(db, answer.id, "Ben", "correct")
+    save_label(db, answer.id, "Ana", "wrong", "misses the price", actor=LOCAL_ADMIN)
+    save_label(db, answer.id, "Ana", "partly", actor=LOCAL_ADMIN)
+    save_label(db, answer.id, "Ben", "correct", actor=LOCAL_ADMIN)
     assert sorted((label.reviewer, label.label) for label in run_labels(db, run.id)) == [("Ana", "partly"),
                                                                                          ("Ben", "correct")]
     with pytest.raises(InvalidInputError, match="enter your name"):
-        save_label(db, answer.id, "  ", "correct")
+        save_label(db, answer.id, "  ", "correct", actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="one of correct, partly, wrong"):
-        save_label(db, answer.id, "Ana", "great")
+        save_label(db, answer.id, "Ana", "great", actor=LOCAL_ADMIN)
     with pytest.raises(NotFoundError, match="No answer 999"):
-        save_label(db, 999, "Ana", "correct")
+        save_label(db, 999, "Ana", "correct", actor=LOCAL_ADMIN)
 
 
 def test_a_reviewer_labels_an_answer_on_the_page_and_sees_the_agreement(db):

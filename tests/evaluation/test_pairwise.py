@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.errors import InvalidInputError
 from core.evaluation.pairwise import compare, judge_pairs, submit_pairwise
@@ -65,13 +66,13 @@ def test_pairwise_judging_runs_as_a_job_of_the_run(db, claude, answered_run):
 
     with FakeServer(says("A"), says("B")) as server:  # item 1: A in both orders; item 2 repeats "B": a tie
         job = submit_pairwise(db, answered_run.id, "local", "anthropic",
-                              f"anthropic?base_url={server.url}&max_retries=0")
+                              f"anthropic?base_url={server.url}&max_retries=0", actor=LOCAL_ADMIN)
         job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.SUCCEEDED, job.error
     assert (job.result["a_wins"], job.result["ties"]) == (1, 1) and get_run(db, answered_run.id).job_id == job.id
     assert list(get_run(db, answered_run.id).pairwise) == ["local:smollm2 vs anthropic:claude-sonnet-4-5"]
     with pytest.raises(InvalidInputError, match="Choose a judge"):
-        submit_pairwise(db, answered_run.id, "local", "anthropic", " ")
+        submit_pairwise(db, answered_run.id, "local", "anthropic", " ", actor=LOCAL_ADMIN)
 
 
 def test_a_cancelled_pairwise_job_stops_between_verdicts_and_its_resume_judges_only_the_rest(db, claude):
@@ -80,7 +81,7 @@ def test_a_cancelled_pairwise_job_stops_between_verdicts_and_its_resume_judges_o
 
     run = pairwise_fixtures.answered_run(db, [str(n) for n in range(20)])
     with FakeServer(says("A", delay_s=0.2)) as server:
-        job = submit_pairwise(db, run.id, "local", "anthropic", f"anthropic?base_url={server.url}&max_retries=0")
+        job = submit_pairwise(db, run.id, "local", "anthropic", f"anthropic?base_url={server.url}&max_retries=0", actor=LOCAL_ADMIN)
         while len(server.requests) < 4:  # two pairs judged
             time.sleep(0.05)
         scheduler.cancel(db, job.id)

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.errors import InvalidInputError, NotFoundError
 from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
@@ -36,7 +37,7 @@ def finished(db, run):
 @pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_run_answers_grades_and_summarises_every_item(db, small_set, tiny_model_dir):
     tiny = f"local:{tiny_model_dir}?dtype=float32"
-    run = finished(db, submit_eval(db, small_set, [tiny, "local:/no/such/model"], options=RunOptions(max_new_tokens=6)))
+    run = finished(db, submit_eval(db, small_set, [tiny, "local:/no/such/model"], options=RunOptions(max_new_tokens=6), actor=LOCAL_ADMIN))
     answers = results(db, run.id)
     assert len(answers) == 8
     broken = [a for a in answers if a.system == "local:/no/such/model"]
@@ -68,7 +69,7 @@ def test_an_api_that_fails_halfway_fails_only_the_items_it_refused(db, small_set
     failing = Reply(status=500, body={"error": {"message": "overloaded"}})
     with FakeServer(openai_chat("It is blue."), openai_chat("It is blue."), failing) as server:
         spec = f"openai:served?base_url={server.url}/v1&max_retries=0"
-        run = finished(db, submit_eval(db, small_set, [spec], ["keyword_presence"]))
+        run = finished(db, submit_eval(db, small_set, [spec], ["keyword_presence"], actor=LOCAL_ADMIN))
     answers = results(db, run.id)
     assert sorted(a.text for a in answers if not a.error) == ["It is blue.", "It is blue."]
     assert sum("HTTP 500" in (a.error or "") for a in answers) == 2 and len(server.requests) == 4  # none re-asked
@@ -93,13 +94,13 @@ def test_a_limited_run_asks_only_the_sets_first_questions(db, small_set, capsys)
 
 def test_bad_runs_are_refused_before_anything_is_queued(db, small_set):
     with pytest.raises(NotFoundError, match="No eval set named 'ghost'"):
-        submit_eval(db, "ghost", ["local"])
+        submit_eval(db, "ghost", ["local"], actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="Unknown metric"):
-        submit_eval(db, small_set, ["local"], ["vibes"])
+        submit_eval(db, small_set, ["local"], ["vibes"], actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="Unknown backend"):
-        submit_eval(db, small_set, ["nonsense:x"])
+        submit_eval(db, small_set, ["nonsense:x"], actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="question limit must be at least 1"):
-        submit_eval(db, small_set, ["local"], options=RunOptions(limit=0))
+        submit_eval(db, small_set, ["local"], options=RunOptions(limit=0), actor=LOCAL_ADMIN)
     assert queue.list_jobs(db) == []
 
 
@@ -122,7 +123,7 @@ def test_scores_are_rows_a_query_can_aggregate(db, small_set, tiny_model_dir):
     from sqlmodel import select
 
     run = finished(db, submit_eval(db, small_set, [f"local:{tiny_model_dir}?dtype=float32"], ["keyword_presence"],
-                                   RunOptions(max_new_tokens=4)))
+                                   RunOptions(max_new_tokens=4), actor=LOCAL_ADMIN))
     with db.session() as session:
         mean = session.exec(select(func.avg(EvalScore.value)).where(EvalScore.run_id == run.id)).one()
     assert mean == pytest.approx(next(iter(run.summary.values()))["metrics"]["keyword_presence"]["mean"])
@@ -142,7 +143,7 @@ def test_a_rag_run_keeps_every_context_and_is_graded_on_retrieval_and_by_ragas(d
         judge_spec = f"anthropic:claude-judge?base_url={judge.url}&max_retries=0"
         run = finished(db, submit_eval(db, "prices", [rag], ["recall_at_5", "mrr", "nonllm_context_recall",
                                                              "faithfulness"], RunOptions(max_new_tokens=4),
-                                       judge=judge_spec))
+                                       judge=judge_spec, actor=LOCAL_ADMIN))
         [answer] = results(db, run.id)
         assert len(answer.contexts) == 3 and answer.contexts[0]["number"] == 1 and answer.retrieval_ms > 0
         ranked = [c["source"] for c in answer.contexts]
@@ -155,7 +156,7 @@ def test_a_rag_run_keeps_every_context_and_is_graded_on_retrieval_and_by_ragas(d
         assert run.system_configs[parse_text(rag)]["knowledge_base"]["generation"] == 1
 
         asked = len(judge.requests)
-        finished_job = wait_until(db, submit_rescore(db, run.id, ["context_recall"]).id, [queue.SUCCEEDED, queue.FAILED])
+        finished_job = wait_until(db, submit_rescore(db, run.id, ["context_recall"], actor=LOCAL_ADMIN).id, [queue.SUCCEEDED, queue.FAILED])
         assert finished_job.status == queue.SUCCEEDED, finished_job.error
     # re-scored from the stored contexts: one recall request, no new answer
     assert get_run(db, run.id).summary[parse_text(rag)]["metrics"]["context_recall"]["mean"] == pytest.approx(1.0)
@@ -165,7 +166,7 @@ def test_a_rag_run_keeps_every_context_and_is_graded_on_retrieval_and_by_ragas(d
 def test_a_system_whose_knowledge_base_is_missing_is_refused_before_anything_is_saved(db, small_set):
     with pytest.raises(NotFoundError, match="local:smollm2\\?kb=ghost answers from a knowledge base that does not "
                                             "exist: No knowledge base named 'ghost'"):
-        submit_eval(db, small_set, ["local", "local?kb=ghost"])
+        submit_eval(db, small_set, ["local", "local?kb=ghost"], actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="faithfulness need\\(s\\) a judge"):
-        submit_eval(db, small_set, ["local"], ["faithfulness"])
+        submit_eval(db, small_set, ["local"], ["faithfulness"], actor=LOCAL_ADMIN)
     assert queue.list_jobs(db) == [] and list_runs(db) == []

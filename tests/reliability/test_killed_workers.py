@@ -63,7 +63,7 @@ def start_eval(request) -> int:
     import_eval_set(db, "long", "\n".join(json.dumps({"id": f"q{n}", "question": f"Say {n}."})
                                           for n in range(EVAL_ITEMS)), "test")
     return submit_eval(db, "long", [f"local:{model}?dtype=float32"], ["token_f1"],
-                       RunOptions(max_new_tokens=24, batch_size=1)).job_id
+                       RunOptions(max_new_tokens=24, batch_size=1), actor=LOCAL_ADMIN).job_id
 
 
 def eval_answers(db, job_id: int) -> dict[str, int]:
@@ -107,7 +107,7 @@ def check_index(request, job_id: int, status_when_killed: str) -> None:
 def start_pairwise(request) -> int:
     db, judge = request.getfixturevalue("db"), request.getfixturevalue("slow_judge")
     run = answered_run(db, [str(n) for n in range(PAIRS)])
-    return submit_pairwise(db, run.id, *SYSTEMS, f"anthropic?base_url={judge.url}&max_retries=0").id
+    return submit_pairwise(db, run.id, *SYSTEMS, f"anthropic?base_url={judge.url}&max_retries=0", actor=LOCAL_ADMIN).id
 
 
 def pairwise_checkpoint(job_id: int) -> list[str]:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import select
 
+from core.access import LOCAL_ADMIN
 from core.errors import StoreError
 from core.evaluation.catalog import JUDGE_CORRECTNESS
 from core.evaluation.runs import get_run, results, submit_eval, submit_rescore
@@ -64,7 +65,7 @@ def test_an_api_failing_in_every_way_fails_only_its_answers_each_with_its_cause(
     replies = {key: reply for key, (reply, _) in FAULTS.items()}
     with FakeServer(by_question(replies, openai_chat("Yes, it is blue."))) as api:
         spec = f"openai:served?base_url={api.url}/v1&max_retries=0&timeout={TIMEOUT_S}"
-        run = finished_run(db, submit_eval(db, "faults", [spec], ["keyword_presence"]))
+        run = finished_run(db, submit_eval(db, "faults", [spec], ["keyword_presence"], actor=LOCAL_ADMIN))
     answers = {answer.item_id: answer for answer in results(db, run.id)}
     assert len(answers) == len(QUESTIONS) and answers["fine"].text == "Yes, it is blue." and not answers["fine"].error
     for question, (_, cause) in FAULTS.items():
@@ -98,7 +99,7 @@ def test_a_failing_judge_leaves_reasons_and_a_rescore_with_a_working_one_grades_
             FakeServer(by_question(faults, judge_says(5))) as judge, FakeServer(judge_says(4)) as second_judge:
         system = f"openai:served?base_url={api.url}/v1&max_retries=0"
         judge_spec = f"anthropic:claude-judge?base_url={judge.url}&max_retries=0&timeout={TIMEOUT_S}"
-        run = finished_run(db, submit_eval(db, "faults", [system], ["keyword_presence"], judge=judge_spec))
+        run = finished_run(db, submit_eval(db, "faults", [system], ["keyword_presence"], judge=judge_spec, actor=LOCAL_ADMIN))
         scores = judge_scores(db, run.id)
         reasons = {result.item_id: scores[result.id][0].reason for result in results(db, run.id)}
         assert all(len(rows) == 1 for rows in scores.values()) and len(scores) == len(QUESTIONS)
@@ -109,7 +110,7 @@ def test_a_failing_judge_leaves_reasons_and_a_rescore_with_a_working_one_grades_
         assert len(failed) == 4 and get_run(db, run.id).summary[system]["metrics"][JUDGE_CORRECTNESS]["n"] == 2
 
         second_spec = f"anthropic:claude-judge?base_url={second_judge.url}&max_retries=0"
-        job = wait_until(db, submit_rescore(db, run.id, judge=second_spec).id, [queue.SUCCEEDED, queue.FAILED])
+        job = wait_until(db, submit_rescore(db, run.id, judge=second_spec, actor=LOCAL_ADMIN).id, [queue.SUCCEEDED, queue.FAILED])
         assert job.status == queue.SUCCEEDED, job.error
     rescored = judge_scores(db, run.id)
     assert len(rescored) == len(QUESTIONS) and all(len(rows) == 1 for rows in rescored.values())  # replaced, once

@@ -160,7 +160,7 @@ def run_every_job_kind(db, specs: dict[str, str], training, tiny_model_dir: Path
     kb_dataset jobs (one whose server refuses the key). Returns every job row."""
     import_eval_set(db, "prices", ITEMS, "test")
     run = submit_eval(db, "prices", list(specs.values()), ["token_f1"], RunOptions(max_new_tokens=4),
-                      judge=specs["claude"], decision_session_id=session_id)
+                      judge=specs["claude"], decision_session_id=session_id, actor=LOCAL_ADMIN)
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "auth.py").write_text(AUTH_PY)
     (tmp_path / "docs" / "README.md").write_text(README_MD)
@@ -168,7 +168,7 @@ def run_every_job_kind(db, specs: dict[str, str], training, tiny_model_dir: Path
     first = [run.job_id, submit_training(db, training("secret-check"), LOCAL_ADMIN).id, index.id]
     assert [wait_until(db, job_id, ENDED).status for job_id in first] == [queue.SUCCEEDED] * 3
     split = Split(base=str(tiny_model_dir))
-    second = [submit_pairwise(db, run.id, specs["local"], specs["openai"], specs["claude"]).id,
+    second = [submit_pairwise(db, run.id, specs["local"], specs["openai"], specs["claude"], actor=LOCAL_ADMIN).id,
               submit_merge(db, "secret-check").id,
               submit_kb_dataset(db, "qa", "docs", specs["openai"], limit=2, pairs_per_chunk=1, split=split).id,
               submit_kb_dataset(db, "qa-refused", "docs", specs["refusing"], limit=2, split=split).id]
