@@ -8,7 +8,8 @@ from ui.common import database, ensure_router, reported_errors
 
 ensure_router()
 st.title("Audit log")
-st.caption("Every change to users, and every removal or baseline, newest first. Kept for good: nothing removes an entry.")
+st.caption("Every change to users, and every removal or baseline, newest first. Kept for good: nothing removes "
+           "an entry.")
 db = database()
 if db is not None:
     with reported_errors():

@@ -2,8 +2,8 @@
 one throwaway cluster per test process on 127.0.0.1 at a free port, stopped when the session ends.
 
 Tests ask for a store through `database_kind` (the `db` fixture does): "sqlite" elsewhere, both in the
-folders of `ON_BOTH_STORES` (slow tests aside). A PostgreSQL test gets a database of its own, named by `DATABASE_URL`, so
-the workers it starts use it too.
+folders of `ON_BOTH_STORES` (slow tests aside). A PostgreSQL test gets a database of its own, named by
+`DATABASE_URL`, so the workers it starts use it too.
 """
 
 from __future__ import annotations

@@ -188,7 +188,8 @@ def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge
             session.delete(score)
     update_run(db, run_id, metrics=list(dict.fromkeys([*run.metrics, *rescored])), judge=judge or run.judge)
     job = submit(db, EvalJob.name, {"run_id": run_id, "rescore": rescored},
-                 title=f"re-score eval run {run_id} with {', '.join(rescored)}" + (f" (judge {judge})" if judge else ""),
+                 title=f"re-score eval run {run_id} with {', '.join(rescored)}"
+                       + (f" (judge {judge})" if judge else ""),
                  created_by=actor.email)
     update_run(db, run_id, job_id=job.id)
     return job

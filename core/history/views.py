@@ -33,8 +33,8 @@ class HistoryFilter:
 def history_version(db: Database) -> tuple:
     """Changes whenever a run finishes, is removed, or a baseline or adapter changes: the cache key of reads."""
     with db.session() as session:
-        runs = session.exec(select(func.count(), func.max(EvalRun.finished_at), func.sum(case((col(EvalRun.is_baseline), EvalRun.id), else_=0)))
-                            ).one()
+        baseline_ids = func.sum(case((col(EvalRun.is_baseline), EvalRun.id), else_=0))
+        runs = session.exec(select(func.count(), func.max(EvalRun.finished_at), baseline_ids)).one()
         adapters = session.exec(select(func.count(), func.max(Adapter.created_at))).one()
     return (*runs, *adapters)
 
@@ -64,7 +64,8 @@ def tag_estimates(db: Database, tag: str, run_ids: Sequence[int]) -> dict[tuple[
     if not run_ids:
         return {}
     tagged_items = (select(EvalItem.item_id, EvalSet.name).join(EvalSet, col(EvalSet.id) == EvalItem.set_id)
-                    .where(text(f"EXISTS (SELECT 1 FROM {db.json_elements('eval_items.tags')} WHERE element.value = :tag)"))
+                    .where(text(f"EXISTS (SELECT 1 FROM {db.json_elements('eval_items.tags')} "
+                                "WHERE element.value = :tag)"))
                     .subquery())
     query = (select(EvalScore.run_id, EvalScore.system, EvalScore.metric, EvalScore.value)
              .join(EvalResult, col(EvalResult.id) == EvalScore.result_id)
@@ -84,7 +85,8 @@ def tag_estimates(db: Database, tag: str, run_ids: Sequence[int]) -> dict[tuple[
 def tags_in(db: Database) -> list[str]:
     """Every tag an eval item carries."""
     with db.session() as session:
-        rows = session.execute(text(f"SELECT DISTINCT element.value FROM eval_items, {db.json_elements('eval_items.tags')}"))
+        tags = db.json_elements("eval_items.tags")
+        rows = session.execute(text(f"SELECT DISTINCT element.value FROM eval_items, {tags}"))
         return sorted(row[0] for row in rows)
 
 

@@ -8,8 +8,9 @@ what is already applied, so the second process waits, finds them done and applie
 nothing. Never edit or reorder a migration that has shipped: add a new one.
 
 Migrations are written in SQLite's dialect; `in_postgresql` respells the few
-words PostgreSQL spells differently, so both stores get the same schema. `tests/store/test_migrations.py` checks that applying them all
-yields exactly the schema the SQLModel tables in `core.store.tables` declare.
+words PostgreSQL spells differently, so both stores get the same schema.
+`tests/store/test_migrations.py` checks that applying them all yields exactly the
+schema the SQLModel tables in `core.store.tables` declare, on both.
 """
 
 from __future__ import annotations
@@ -308,7 +309,8 @@ POSTGRESQL_SPELLING = (
 )
 POSTGRESQL_PREAMBLE = ("CREATE COLLATION IF NOT EXISTS nocase "
                        "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",)
-MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)"
+MIGRATIONS_TABLE = ("CREATE TABLE IF NOT EXISTS _migrations "
+                    "(name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)")
 
 
 def in_postgresql(statement: str) -> str:

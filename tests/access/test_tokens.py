@@ -16,7 +16,7 @@ def test_a_token_names_its_user_until_it_expires():
 
 @pytest.mark.parametrize("tamper", [
     lambda token: token.replace(token.split("|")[1], "9999999999"),  # a later expiry
-    lambda token: issue("bo@example.com", SECRET, 60, now=1000).split("|")[0] + token[token.index("|"):],  # another user
+    lambda token: issue("bo@example.com", SECRET, 60, now=1000).split("|")[0] + token[token.index("|"):],  # bo's
     lambda token: token[:-1] + ("0" if token[-1] != "0" else "1"),  # the signature
     lambda token: "garbage",
     lambda token: "",

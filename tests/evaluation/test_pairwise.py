@@ -75,13 +75,15 @@ def test_pairwise_judging_runs_as_a_job_of_the_run(db, claude, answered_run):
         submit_pairwise(db, answered_run.id, "local", "anthropic", " ", actor=LOCAL_ADMIN)
 
 
+@pytest.mark.sqlite_only
 def test_a_cancelled_pairwise_job_stops_between_verdicts_and_its_resume_judges_only_the_rest(db, claude):
     from core.jobs import queue, scheduler
     from tests.training_fixtures import wait_until
 
     run = pairwise_fixtures.answered_run(db, [str(n) for n in range(20)])
-    with FakeServer(says("A", delay_s=0.2)) as server:
-        job = submit_pairwise(db, run.id, "local", "anthropic", f"anthropic?base_url={server.url}&max_retries=0", actor=LOCAL_ADMIN)
+    with FakeServer(says("A", delay_s=0.1)) as server:
+        job = submit_pairwise(db, run.id, "local", "anthropic", f"anthropic?base_url={server.url}&max_retries=0",
+                              actor=LOCAL_ADMIN)
         while len(server.requests) < 4:  # two pairs judged
             time.sleep(0.05)
         scheduler.cancel(db, job.id)

@@ -37,7 +37,8 @@ def finished(db, run):
 @pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_run_answers_grades_and_summarises_every_item(db, small_set, tiny_model_dir):
     tiny = f"local:{tiny_model_dir}?dtype=float32"
-    run = finished(db, submit_eval(db, small_set, [tiny, "local:/no/such/model"], options=RunOptions(max_new_tokens=6), actor=LOCAL_ADMIN))
+    run = finished(db, submit_eval(db, small_set, [tiny, "local:/no/such/model"], options=RunOptions(max_new_tokens=6),
+                                   actor=LOCAL_ADMIN))
     answers = results(db, run.id)
     assert len(answers) == 8
     broken = [a for a in answers if a.system == "local:/no/such/model"]
@@ -156,7 +157,8 @@ def test_a_rag_run_keeps_every_context_and_is_graded_on_retrieval_and_by_ragas(d
         assert run.system_configs[parse_text(rag)]["knowledge_base"]["generation"] == 1
 
         asked = len(judge.requests)
-        finished_job = wait_until(db, submit_rescore(db, run.id, ["context_recall"], actor=LOCAL_ADMIN).id, [queue.SUCCEEDED, queue.FAILED])
+        rescore = submit_rescore(db, run.id, ["context_recall"], actor=LOCAL_ADMIN)
+        finished_job = wait_until(db, rescore.id, [queue.SUCCEEDED, queue.FAILED])
         assert finished_job.status == queue.SUCCEEDED, finished_job.error
     # re-scored from the stored contexts: one recall request, no new answer
     assert get_run(db, run.id).summary[parse_text(rag)]["metrics"]["context_recall"]["mean"] == pytest.approx(1.0)

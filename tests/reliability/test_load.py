@@ -134,7 +134,8 @@ def training_submitter(db, training) -> Callable[[int], int]:
 
 
 def eval_submitter(db, tiny_spec: str) -> Callable[[int], int]:
-    return lambda n: submit_eval(db, "load-set", [tiny_spec], ["token_f1"], RunOptions(max_new_tokens=4), actor=LOCAL_ADMIN).job_id
+    return lambda n: submit_eval(db, "load-set", [tiny_spec], ["token_f1"], RunOptions(max_new_tokens=4),
+                                 actor=LOCAL_ADMIN).job_id
 
 
 def index_submitter(db, source: Path) -> Callable[[int], int]:

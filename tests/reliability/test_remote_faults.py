@@ -99,7 +99,8 @@ def test_a_failing_judge_leaves_reasons_and_a_rescore_with_a_working_one_grades_
             FakeServer(by_question(faults, judge_says(5))) as judge, FakeServer(judge_says(4)) as second_judge:
         system = f"openai:served?base_url={api.url}/v1&max_retries=0"
         judge_spec = f"anthropic:claude-judge?base_url={judge.url}&max_retries=0&timeout={TIMEOUT_S}"
-        run = finished_run(db, submit_eval(db, "faults", [system], ["keyword_presence"], judge=judge_spec, actor=LOCAL_ADMIN))
+        run = finished_run(db, submit_eval(db, "faults", [system], ["keyword_presence"], judge=judge_spec,
+                                           actor=LOCAL_ADMIN))
         scores = judge_scores(db, run.id)
         reasons = {result.item_id: scores[result.id][0].reason for result in results(db, run.id)}
         assert all(len(rows) == 1 for rows in scores.values()) and len(scores) == len(QUESTIONS)
@@ -110,7 +111,8 @@ def test_a_failing_judge_leaves_reasons_and_a_rescore_with_a_working_one_grades_
         assert len(failed) == 4 and get_run(db, run.id).summary[system]["metrics"][JUDGE_CORRECTNESS]["n"] == 2
 
         second_spec = f"anthropic:claude-judge?base_url={second_judge.url}&max_retries=0"
-        job = wait_until(db, submit_rescore(db, run.id, judge=second_spec, actor=LOCAL_ADMIN).id, [queue.SUCCEEDED, queue.FAILED])
+        rescore = submit_rescore(db, run.id, judge=second_spec, actor=LOCAL_ADMIN)
+        job = wait_until(db, rescore.id, [queue.SUCCEEDED, queue.FAILED])
         assert job.status == queue.SUCCEEDED, job.error
     rescored = judge_scores(db, run.id)
     assert len(rescored) == len(QUESTIONS) and all(len(rows) == 1 for rows in rescored.values())  # replaced, once
