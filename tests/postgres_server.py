@@ -23,13 +23,13 @@ import pytest
 POSTGRESQL_BINARIES = Path("/usr/lib/postgresql")
 # A test cluster need not survive a power cut: no fsync makes each test's CREATE DATABASE fast.
 ON_BOTH_STORES = {"store", "access", "jobs", "evaluation", "history"}  # folders of tests/
-SPEED_OVER_DURABILITY = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                         "-c max_connections=200")
+SPEED_OVER_DURABILITY = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
 class PostgresServer:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, durable: bool = False):
         self.folder = folder
+        self.durable = durable  # bench/store_backends.py measures with PostgreSQL's own settings
         self.port = _free_port()
         self._names = itertools.count(1)
 
@@ -41,7 +41,8 @@ class PostgresServer:
         self._run("initdb", "-D", str(data), "-U", "lab", "--auth=trust", "-E", "UTF8", "--no-sync",
                   "--no-instructions")
         self._run("pg_ctl", "start", "-w", "-D", str(data), "-l", str(self.folder / "server.log"), "-o",
-                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} {SPEED_OVER_DURABILITY}")
+                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c max_connections=200"
+                  + ("" if self.durable else f" {SPEED_OVER_DURABILITY}"))
 
     def stop(self) -> None:
         self._run("pg_ctl", "stop", "-m", "immediate", "-D", str(self.folder / "data"))
