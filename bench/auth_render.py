@@ -39,7 +39,7 @@ def fill_store() -> None:
 
     db = current_database()
     add_user(db, LOCAL_ADMIN, EMAIL, Role.REVIEWER, PASSWORD)
-    session = create_session(db, "Support bot")
+    session = create_session(db, "Support bot", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     stored_run(db, eval_set(db, questions=50), {"token_f1": [n % 10 / 10 for n in range(50)]})
 

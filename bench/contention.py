@@ -285,12 +285,14 @@ def scenario_users_beside_indexing(db) -> list[dict]:
 def submit_urllib3(db, name: str) -> int:
     import urllib3
 
+    from core.access import LOCAL_ADMIN
     from core.paths import operator_paths
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.index_job import submit_index
 
     with operator_paths():  # the bench names the folder: it is no typed path
-        _, job = submit_index(db, name, KnowledgeBaseConfig(source_path=str(Path(urllib3.__file__).parent)))
+        _, job = submit_index(db, name, KnowledgeBaseConfig(source_path=str(Path(urllib3.__file__).parent)),
+                              actor=LOCAL_ADMIN)
     return job.id
 
 

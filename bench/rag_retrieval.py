@@ -215,13 +215,14 @@ def build_lab_index(corpus: Path, name: str):
 def index_through_job(corpus: Path, name: str) -> dict:
     """The Knowledge page's path: submit the index job, and wait until the worker (a new process that
     loads the embedder itself) has finished."""
+    from core.access import LOCAL_ADMIN
     from core.jobs.commands import wait_for
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.index_job import submit_index
     from core.store import current_database
 
     started = time.perf_counter()
-    _, job = submit_index(current_database(), name, KnowledgeBaseConfig(source_path=str(corpus)))
+    _, job = submit_index(current_database(), name, KnowledgeBaseConfig(source_path=str(corpus)), actor=LOCAL_ADMIN)
     finished = wait_for(job.id, poll_s=0.2)
     seconds = time.perf_counter() - started
     if finished.status != "succeeded":

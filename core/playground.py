@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 
 from sqlmodel import col, select
 
+from core.access import Actor, Role, require
 from core.errors import BackendError, InvalidInputError, LabError
 from core.llm.base import Backend, Completion, GenerationOptions, Prompt
 from core.llm.registry import BACKENDS
@@ -81,9 +82,10 @@ def ask_one(system: str, prompt: Prompt, options: GenerationOptions,
 
 def ask_and_save(db: Database, question: str, systems: Sequence[str], options: GenerationOptions = GenerationOptions(),
                  system_prompt: str = "", backend_for: BackendFactory = build_system,
-                 on_system: Optional[Callable[[int, str], None]] = None) -> Exchange:
+                 on_system: Optional[Callable[[int, str], None]] = None, *, actor: Actor) -> Exchange:
     """Ask every system `question` (one after the other), save and return the exchange.
     `on_system(position, system)` is called before each, for progress display."""
+    require(actor, Role.REVIEWER, "ask in the Playground")
     check_question(question, systems)
     prompt = Prompt.ask(question.strip(), system=system_prompt.strip())
     records = []

@@ -45,7 +45,7 @@ def new_session_form() -> None:
             context = st.text_area("What are we deciding?", placeholder="Optional context for the room")
             if st.form_submit_button("Create session", type="primary"):
                 with reported_errors():
-                    open_session(create_session(db, name, context).id)
+                    open_session(create_session(db, name, context, actor=acting_user()).id)
                     st.rerun()
 
 

@@ -40,7 +40,7 @@ def demo_section(db) -> None:
             st.markdown(f"**{demo.title}**: {demo.description} What exists is kept.")
             if st.button(f"Set up {demo.title}", key=f"ev_demo_{demo.name}"):
                 with reported_errors():
-                    job = submit_demo(db, demo.name)
+                    job = submit_demo(db, demo.name, acting_user())
                     flash(f"Setting up {demo.title} in the background (job {job.id}): follow it below; it goes on "
                           "if you close the page.")
     live_jobs(db, DemoJob.name, "Setting up demos", demo_outcome, "Resume (what was made is kept)")

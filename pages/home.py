@@ -10,6 +10,7 @@ from core.finetune.kb_dataset_job import KbDatasetJob
 from core.finetune.merge_job import MergeJob
 from core.history.home import job_line, team_overview
 from core.rag.index_job import IndexJob
+from ui.auth import acting_user
 from ui.common import JOBS_REFRESH_S, database, ensure_router, flash, reported_errors, show_flash
 
 FIRST_DEMO = "ledgerly"
@@ -37,7 +38,7 @@ def team_sections(db) -> None:
         demo = DEMOS[FIRST_DEMO]
         st.info(f"This lab is empty. **{demo.title}**: {demo.description}")
         if st.button(f"Set up the demo: {demo.title}", type="primary"):
-            job = submit_demo(db, demo.name)
+            job = submit_demo(db, demo.name, acting_user())
             flash(f"Setting up {demo.title} in the background (job {job.id}); the Evaluate page follows it.")
     running_now(db)
     st.subheader("Latest runs")

@@ -75,7 +75,7 @@ def create_section(db) -> None:
             config = KnowledgeBaseConfig(source_kind=SOURCES[source], source_path=path, git_rev=rev,
                                          embedding_model=model, bfloat16=bfloat16, reranker_model=reranker,
                                          neighbours=int(neighbours), max_file_bytes=int(max_mb * 1e6), **settings)
-            row, job = submit_index(db, name, config, [(f.name, f.getvalue()) for f in uploads])
+            row, job = submit_index(db, name, config, [(f.name, f.getvalue()) for f in uploads], actor=acting_user())
             flash(f"Indexing {row.name} in the background (job {job.id}): follow it below; it goes on if you "
                   "close the page.", kb_selected=row.name)
 
@@ -89,7 +89,7 @@ def list_section(db, rows) -> None:
     if reindex.button("Re-index", key="kb_reindex", help="re-embeds only the files that changed, in the background; "
                       "the current index answers until the new one is complete"):
         with reported_errors():
-            job = submit_reindex(db, chosen)
+            job = submit_reindex(db, chosen, actor=acting_user())
             flash(f"Re-indexing {chosen} in the background (job {job.id}).")
     sure = confirm.checkbox("Yes, delete it", key="kb_confirm_delete")
     if delete.button("Delete", key="kb_delete", disabled=not sure):

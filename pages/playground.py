@@ -13,6 +13,7 @@ from core.playground import MAX_SYSTEMS, ask_and_save, list_history, preset_syst
 from core.rag.knowledge import ready_knowledge_bases
 from core.rag.views import citation_label
 from core.store.tables import PlaygroundAnswer
+from ui.auth import acting_user
 from ui.backends import system_backend
 from ui.common import database, ensure_router, reported_errors
 
@@ -58,7 +59,8 @@ def ask_form(db) -> None:
     with reported_errors(), st.status("Asking…") as status:
         exchange = ask_and_save(
             db, question, systems, options, system_prompt=system_prompt, backend_for=system_backend,
-            on_system=lambda i, system: status.update(label=f"Asking `{system}` ({i + 1}/{len(systems)})…"))
+            on_system=lambda i, system: status.update(label=f"Asking `{system}` ({i + 1}/{len(systems)})…"),
+            actor=acting_user())
         status.update(label="Answered", state="complete", expanded=False)
     if exchange is not None:
         show_answers(exchange.answers)

@@ -34,7 +34,8 @@ class SessionSummary:
     updated_at: datetime
 
 
-def create_session(db: Database, name: str, context: str = "") -> DecisionSession:
+def create_session(db: Database, name: str, context: str = "", *, actor: Actor) -> DecisionSession:
+    require(actor, Role.REVIEWER, "open a decision session")
     name = _valid_name(name)
     with db.session() as session:
         _ensure_name_free(session, name)

@@ -76,7 +76,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from core.evaluation.demo_job import submit_demo
     from core.jobs.commands import follow
 
-    job = follow(submit_demo(current_database(), args.name).id, f"setting up the {args.name} demo")
+    job = follow(submit_demo(current_database(), args.name, args.actor).id, f"setting up the {args.name} demo")
     if job is None:
         return 1
     created, existing = job.result["created"], job.result["existing"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.access import Actor, Role, require
 from core.errors import InvalidInputError
 from core.evaluation.demo import get_demo, set_up_demo
 from core.jobs import queue
@@ -34,6 +35,8 @@ class DemoJob(JobKind):
         return {"demo": name, "created": setup.created, "existing": setup.existing}
 
 
-def submit_demo(db: Database, name: str) -> Job:
-    """Queue setting up the demo `name` (it starts at once when a slot is free)."""
-    return submit(db, DemoJob.name, {"demo": name}, title=f"set up the {name} demo")
+def submit_demo(db: Database, name: str, actor: Actor) -> Job:
+    """Queue setting up the demo `name` (it starts at once when a slot is free): its knowledge bases,
+    eval sets and dataset are created for everyone, so admins only."""
+    require(actor, Role.ADMIN, "set up a demo")
+    return submit(db, DemoJob.name, {"demo": name}, title=f"set up the {name} demo", created_by=actor.email)

@@ -8,6 +8,7 @@ import math
 import sys
 from dataclasses import asdict
 
+from core.access import Role, require
 from core.errors import InvalidInputError
 from core.llm.registry import SEARCH_MODES
 from core.paths import operator_paths
@@ -52,6 +53,7 @@ def register(subparsers) -> None:
 
 @operator_paths()  # the folder is registered here, in the operator's shell
 def run_add(args: argparse.Namespace) -> int:
+    require(args.actor, Role.ADMIN, "create a knowledge base")
     if not math.isfinite(args.max_file_mb) or args.max_file_mb <= 0:
         raise InvalidInputError(f"--max-file-mb must be a number of megabytes above 0, not {args.max_file_mb}.")
     config = KnowledgeBaseConfig(
@@ -94,6 +96,7 @@ def run_list(_args: argparse.Namespace) -> int:
 def run_reindex(args: argparse.Namespace) -> int:
     from core.rag.knowledge import reindex_knowledge_base
 
+    require(args.actor, Role.ADMIN, "re-index a knowledge base")
     stats = reindex_knowledge_base(current_database(), args.name, progress=_print_progress)
     print(f"{args.name}: {stats.embedded_files} file(s) re-embedded, {stats.reused_files} unchanged, "
           f"{stats.removed_files} removed; {stats.chunk_count} chunk(s) in {stats.seconds:.1f} s")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+from core.access import Actor, Role, require
 from core.errors import InvalidInputError
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobKind
@@ -55,28 +56,32 @@ class IndexJob(JobKind):
 
 
 def submit_index(db: Database, name: str, config: KnowledgeBaseConfig,
-                 uploads: Iterable[tuple[str, bytes]] = ()) -> tuple[KnowledgeBase, Job]:
+                 uploads: Iterable[tuple[str, bytes]] = (), *, actor: Actor) -> tuple[KnowledgeBase, Job]:
     """Register a knowledge base and queue its first index; a refused job leaves no row."""
     from core.jobs.scheduler import submit
     from core.rag.knowledge import discard_knowledge_base
 
+    require(actor, Role.ADMIN, "create a knowledge base")
     row = register_knowledge_base(db, name, config, uploads)
     try:
         load_source(KnowledgeBaseConfig.from_dict(row.config))  # a source with nothing to read fails here, at once
-        return row, submit(db, IndexJob.name, {"name": row.name, "action": "create"}, title=f"index {row.name}")
+        return row, submit(db, IndexJob.name, {"name": row.name, "action": "create"}, title=f"index {row.name}",
+                           created_by=actor.email)
     except BaseException:
         discard_knowledge_base(db, row.name)  # registered a moment ago: undone, not removed by anyone
         raise
 
 
-def submit_reindex(db: Database, name: str) -> Job:
+def submit_reindex(db: Database, name: str, *, actor: Actor) -> Job:
     """Queue a re-index; one indexing job per knowledge base at a time."""
     from core.jobs import queue
     from core.jobs.scheduler import submit
 
+    require(actor, Role.ADMIN, "re-index a knowledge base")
     row = get_knowledge_base(db, name)
     busy = queue.active_job(db, IndexJob.name, "name", row.name)
     if busy:
         raise InvalidInputError(f"{row.name} is being indexed already (job {busy.id}): wait for it, or cancel it.")
-    return submit(db, IndexJob.name, {"name": row.name, "action": "reindex"}, title=f"re-index {row.name}")
+    return submit(db, IndexJob.name, {"name": row.name, "action": "reindex"}, title=f"re-index {row.name}",
+                  created_by=actor.email)
 

@@ -10,6 +10,11 @@ from core.access.audit import audit_log
 from core.checklist.sessions import (answers_by_participant, create_session, delete_session, list_sessions,
                                      record_answer)
 from core.errors import AccessDeniedError
+from core.evaluation.demo_job import submit_demo
+from core.jobs import queue
+from core.playground import ask_and_save, list_history
+from core.rag.config import KnowledgeBaseConfig
+from core.rag.index_job import submit_index, submit_reindex
 from core.evaluation.runs import get_run
 from core.finetune.adapters import remove_adapter
 from core.history.baselines import set_baseline
@@ -20,7 +25,7 @@ REVIEWER = Actor("ana@example.com", Role.REVIEWER)
 
 
 @pytest.mark.parametrize("remove, doing", [
-    (lambda db: delete_session(db, create_session(db, "Support bot").id, REVIEWER), "delete a decision session"),
+    (lambda db: delete_session(db, create_session(db, "Support bot", actor=LOCAL_ADMIN).id, REVIEWER), "delete a decision session"),
     (lambda db: remove_knowledge_base(db, "handbook", REVIEWER), "remove a knowledge base"),
     (lambda db: remove_adapter(db, "house-style", REVIEWER), "remove an adapter"),
     (lambda db: set_baseline(db, stored_run(db, eval_set(db, questions=2), {"token_f1": [1.0, 0.0]}).id, REVIEWER),
@@ -33,7 +38,7 @@ def test_a_reviewer_cannot_remove_or_set_for_everyone_and_is_told_the_role_neede
 
 
 def test_an_admins_removal_and_baseline_are_audited_with_who_and_what(db):
-    record = create_session(db, "Support bot")
+    record = create_session(db, "Support bot", actor=LOCAL_ADMIN)
     delete_session(db, record.id, Actor("lead@example.com", Role.ADMIN))
     run = stored_run(db, eval_set(db, questions=2), {"token_f1": [1.0, 0.0]})
     set_baseline(db, run.id, LOCAL_ADMIN)
@@ -45,7 +50,7 @@ def test_an_admins_removal_and_baseline_are_audited_with_who_and_what(db):
 
 
 def test_a_signed_in_reviewer_answers_under_their_own_name_only_and_a_viewer_not_at_all(db):
-    record = create_session(db, "Support bot")
+    record = create_session(db, "Support bot", actor=LOCAL_ADMIN)
     ana = Actor("ana@example.com", Role.REVIEWER, signed_in=True)
     record_answer(db, record.id, "ana@example.com", "checklist.gpu", "no", ana)
     with pytest.raises(AccessDeniedError, match="ana@example.com answers under their own name, not as 'Bo'"):
@@ -73,3 +78,20 @@ def test_a_viewer_cannot_start_or_grade_runs_and_a_signed_in_reviewer_labels_as_
         save_label(db, answer.id, "Bo", "correct", actor=ana)
     save_label(db, answer.id, "ana@example.com", "correct", actor=ana)
     assert [(label.reviewer, label.label) for label in run_labels(db, run.id)] == [("ana@example.com", "correct")]
+
+
+VIEWER = Actor("vi@example.com", Role.VIEWER, signed_in=True)
+
+
+@pytest.mark.parametrize("write, doing, role", [
+    (lambda db: create_session(db, "Support bot", actor=VIEWER), "open a decision session", "reviewer"),
+    (lambda db: ask_and_save(db, "Hello?", ["local"], actor=VIEWER), "ask in the Playground", "reviewer"),
+    (lambda db: submit_index(db, "docs", KnowledgeBaseConfig(source_path="docs"), actor=REVIEWER),
+     "create a knowledge base", "admin"),
+    (lambda db: submit_reindex(db, "docs", actor=REVIEWER), "re-index a knowledge base", "admin"),
+    (lambda db: submit_demo(db, "ledgerly", REVIEWER), "set up a demo", "admin"),
+])
+def test_each_write_names_the_role_it_needs_and_changes_nothing(db, write, doing, role):
+    with pytest.raises(AccessDeniedError, match=f"To {doing} you need the {role} role"):
+        write(db)
+    assert list_sessions(db) == [] and queue.list_jobs(db) == [] and list_history(db) == []

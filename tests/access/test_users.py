@@ -13,7 +13,7 @@ from core.access.audit import audit_log
 from core.access.users import (FIRST_WAIT_S, SLOW_DOWN_AFTER, WRONG, actor_for, add_user, list_users, set_disabled,
                                set_role, sign_in)
 from core.cli import main
-from core.errors import AccessDeniedError, AlreadyExistsError, InvalidInputError, NotFoundError
+from core.errors import AccessDeniedError, AlreadyExistsError, InvalidInputError
 from core.store.tables import utc_now
 
 PASSWORD = "correct horse battery"

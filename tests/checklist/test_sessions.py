@@ -21,7 +21,7 @@ from core.store import open_database
 
 
 def test_answers_are_saved_and_the_verdict_stored_with_the_session(db):
-    session = create_session(db, "Support bot, Q3", "Answer tickets from the help centre")
+    session = create_session(db, "Support bot, Q3", "Answer tickets from the help centre", actor=LOCAL_ADMIN)
     assert session.verdict["recommendation"] == "start_with_rag"
     record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     record_answer(db, session.id, "Bo", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
@@ -33,7 +33,7 @@ def test_answers_are_saved_and_the_verdict_stored_with_the_session(db):
 
 
 def test_changing_and_clearing_an_answer(db):
-    session = create_session(db, "Docs assistant")
+    session = create_session(db, "Docs assistant", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.changes_monthly", "no", LOCAL_ADMIN)
     assert answers_by_participant(db, session.id)["Ana"]["checklist.changes_monthly"] == "no"
@@ -42,8 +42,8 @@ def test_changing_and_clearing_an_answer(db):
 
 
 def test_sessions_are_listed_renamed_and_deleted(db):
-    first = create_session(db, "First")
-    second = create_session(db, "Second")
+    first = create_session(db, "First", actor=LOCAL_ADMIN)
+    second = create_session(db, "Second", actor=LOCAL_ADMIN)
     record_answer(db, second.id, "Ana", "factor.freshness", "rag", LOCAL_ADMIN)
     summaries = {s.name: s for s in list_sessions(db)}
     assert summaries["Second"].participants == 1 and summaries["First"].participants == 0
@@ -58,22 +58,22 @@ def test_sessions_are_listed_renamed_and_deleted(db):
 @pytest.mark.parametrize("name", ["", "   "])
 def test_an_empty_session_name_is_refused(db, name):
     with pytest.raises(InvalidInputError, match="name"):
-        create_session(db, name)
+        create_session(db, name, actor=LOCAL_ADMIN)
     assert list_sessions(db) == []
 
 
 def test_a_duplicate_name_is_refused_whatever_its_case(db):
-    create_session(db, "Support bot, Q3")
+    create_session(db, "Support bot, Q3", actor=LOCAL_ADMIN)
     with pytest.raises(AlreadyExistsError, match="already exists"):
-        create_session(db, "  support BOT, q3 ")
-    other = create_session(db, "Other")
+        create_session(db, "  support BOT, q3 ", actor=LOCAL_ADMIN)
+    other = create_session(db, "Other", actor=LOCAL_ADMIN)
     with pytest.raises(AlreadyExistsError):
         update_session(db, other.id, name="Support bot, Q3")
     assert len(list_sessions(db)) == 2
 
 
 def test_a_deleted_session_opened_from_a_stale_link(db):
-    session = create_session(db, "Gone soon")
+    session = create_session(db, "Gone soon", actor=LOCAL_ADMIN)
     delete_session(db, session.id, LOCAL_ADMIN)
     with pytest.raises(NotFoundError, match="may have been deleted"):
         get_session(db, session.id)
@@ -82,7 +82,7 @@ def test_a_deleted_session_opened_from_a_stale_link(db):
 
 
 def test_bad_answers_are_refused(db):
-    session = create_session(db, "S")
+    session = create_session(db, "S", actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="your name"):
         record_answer(db, session.id, " ", "checklist.gpu", "yes", LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="Unknown question"):
@@ -94,14 +94,14 @@ def test_bad_answers_are_refused(db):
 def test_a_read_only_database_refuses_writes_and_keeps_what_was_saved(tmp_path):
     path = tmp_path / "lab.db"
     db = open_database(f"sqlite:///{path}")
-    session = create_session(db, "Kept")
+    session = create_session(db, "Kept", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.gpu", "no", LOCAL_ADMIN)
     db.engine.dispose()
     read_only = open_database(f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(StoreError, match="read-only, so nothing was saved"):
         record_answer(read_only, session.id, "Bo", "checklist.gpu", "yes", LOCAL_ADMIN)
     with pytest.raises(StoreError, match="read-only"):
-        create_session(read_only, "New")
+        create_session(read_only, "New", actor=LOCAL_ADMIN)
     assert answers_by_participant(read_only, session.id) == {"Ana": {"checklist.gpu": "no"}}
 
 
@@ -115,7 +115,7 @@ def test_a_corrupt_database_file_gets_a_clear_message_and_is_left_untouched(tmp_
 
 
 def test_markdown_report_shows_verdict_room_and_experiment(db):
-    session = create_session(db, "Report me", "Internal docs bot")
+    session = create_session(db, "Report me", "Internal docs bot", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     record_answer(db, session.id, "Bo", "checklist.changes_monthly", "no", LOCAL_ADMIN)
     record_answer(db, session.id, "Bo", "framing.gap", "knowledge", LOCAL_ADMIN)
@@ -127,7 +127,7 @@ def test_markdown_report_shows_verdict_room_and_experiment(db):
 
 
 def test_cli_exports_a_session_as_markdown(db, tmp_path, capsys):
-    session = create_session(db, "Exported")
+    session = create_session(db, "Exported", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.traceable", "yes", LOCAL_ADMIN)
     out = tmp_path / "report.md"
     assert main(["checklist", "export", str(session.id), "-o", str(out)]) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.errors import InvalidInputError
 from core.evaluation.demo import DEMOS
 from core.evaluation.demo_job import submit_demo
@@ -19,9 +20,9 @@ LEDGERLY = ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge bas
 
 @pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_cancelled_demo_keeps_whole_steps_only_and_resuming_makes_the_rest(db):
-    job = submit_demo(db, "ledgerly")
+    job = submit_demo(db, "ledgerly", LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match=rf"Ledgerly's docs v1 and v2 is being set up already \(job {job.id}\)"):
-        submit_demo(db, "ledgerly")
+        submit_demo(db, "ledgerly", LOCAL_ADMIN)
     wait_for_progress(db, job.id, "knowledge base ledgerly-v1: ")  # indexing it has begun
     scheduler.cancel(db, job.id)
     job = wait_until(db, job.id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
@@ -40,7 +41,7 @@ def test_a_cancelled_demo_keeps_whole_steps_only_and_resuming_makes_the_rest(db)
 
 def test_an_unknown_demo_is_refused_before_a_job_exists(db):
     with pytest.raises(InvalidInputError, match="No demo named 'nope': choose from ledgerly, urllib3, jinja2"):
-        submit_demo(db, "nope")
+        submit_demo(db, "nope", LOCAL_ADMIN)
     assert queue.list_jobs(db) == []
 
 

@@ -22,7 +22,7 @@ from tests.training_fixtures import wait_until
 
 @pytest.fixture
 def rag_session(db):
-    session = create_session(db, "Support bot")
+    session = create_session(db, "Support bot", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     return session
 
@@ -63,7 +63,7 @@ def test_each_variants_spec_has_what_the_table_says_it_uses(key):
 def test_a_session_without_a_verdict_says_what_to_do(db):
     from core.store.tables import DecisionSession
 
-    session = create_session(db, "Old")
+    session = create_session(db, "Old", actor=LOCAL_ADMIN)
     with db.session() as s:  # a session stored before verdicts were kept
         s.get(DecisionSession, session.id).verdict = None
     assert proposed_experiments(db) == []

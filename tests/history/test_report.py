@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.checklist.sessions import create_session
 from core.checklist.variants import VARIANTS
 from core.cli import main
@@ -27,7 +28,7 @@ def test_the_spec_an_experiment_builds_for_a_variant_is_named_back_as_it(key):
 
 
 def test_a_session_without_runs_cannot_yet_decide(db, capsys):
-    session = create_session(db, "Support bot")  # verdict: start with RAG
+    session = create_session(db, "Support bot", actor=LOCAL_ADMIN)  # verdict: start with RAG
     report = build_report(db, session.id)
     assert report.conclusion == UNDECIDED and "No eval run answers this session" in report.conclusion_reason
     assert main(["report", str(session.id)]) == 0
@@ -36,7 +37,7 @@ def test_a_session_without_runs_cannot_yet_decide(db, capsys):
 
 
 def test_runs_that_back_the_verdict_confirm_it_and_export(db, tmp_path):
-    session = create_session(db, "Support bot")
+    session = create_session(db, "Support bot", actor=LOCAL_ADMIN)
     name = eval_set(db, questions=30)
     stored_systems_run(db, name, {BASE: {"keyword_presence": [1.0] * 5 + [0.0] * 25},
                                   RAG: {"keyword_presence": [1.0] * 24 + [0.0] * 6}}, session_id=session.id)

@@ -39,7 +39,7 @@ def test_creating_a_session_from_the_page(db):
 
 
 def test_an_empty_or_duplicate_name_gets_a_message(db):
-    create_session(db, "Taken")
+    create_session(db, "Taken", actor=LOCAL_ADMIN)
     at = open_decide()
     at.text_input[0].input("   ")
     at.button[0].click().run()
@@ -50,7 +50,7 @@ def test_an_empty_or_duplicate_name_gets_a_message(db):
 
 
 def test_answering_the_checklist_produces_and_saves_a_verdict(db):
-    session = create_session(db, "Docs bot")
+    session = create_session(db, "Docs bot", actor=LOCAL_ADMIN)
     at = open_decide(session.id)
     at.text_input(key="decide.participant").input("Ana").run()
     radio(at, session.id, "Ana", "checklist.changes_monthly").set_value("no").run()
@@ -66,7 +66,7 @@ def test_answering_the_checklist_produces_and_saves_a_verdict(db):
 
 
 def test_the_room_sees_who_answered_what_and_where_it_splits(db):
-    session = create_session(db, "Split")
+    session = create_session(db, "Split", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     record_answer(db, session.id, "Bo", "checklist.changes_monthly", "no", LOCAL_ADMIN)
     at = open_decide(session.id)
@@ -79,7 +79,7 @@ def test_the_room_sees_who_answered_what_and_where_it_splits(db):
 
 
 def test_a_stale_link_to_a_deleted_session(db):
-    session = create_session(db, "Deleted")
+    session = create_session(db, "Deleted", actor=LOCAL_ADMIN)
     delete_session(db, session.id, LOCAL_ADMIN)
     at = open_decide(session.id)
     assert any("may have been deleted" in e.value for e in at.error)
@@ -95,7 +95,7 @@ def test_a_corrupt_database_gets_a_message_not_a_traceback(data_dir):
 
 
 def test_a_read_only_database_shows_why_an_answer_was_not_saved(db, data_dir, monkeypatch):
-    session = create_session(db, "Frozen")
+    session = create_session(db, "Frozen", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.gpu", "no", LOCAL_ADMIN)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///file:{data_dir / 'lab.db'}?mode=ro&uri=true")
     at = open_decide(session.id)

@@ -3,6 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.access import LOCAL_ADMIN
 from core.evaluation.sets import import_eval_file, list_eval_sets
 from tests.pages.conftest import open_page
 
@@ -80,7 +81,7 @@ def test_a_decision_sessions_experiment_fills_the_systems_and_links_the_run(db):
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.knowledge import create_knowledge_base
 
-    session = create_session(db, "Support bot")  # a new session's verdict: start with RAG
+    session = create_session(db, "Support bot", actor=LOCAL_ADMIN)  # a new session's verdict: start with RAG
     create_knowledge_base(db, "docs", KnowledgeBaseConfig(source_path="eval_sets/demo/docs/v1"))
     import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl")
     at = evaluate()

@@ -34,7 +34,7 @@ def test_an_empty_lab_sets_up_the_demo_with_one_button_and_shows_its_job_running
 
 
 def test_a_used_lab_shows_its_latest_runs_with_their_headline_score_and_its_sessions(db):
-    session = create_session(db, "Support bot, Q3")
+    session = create_session(db, "Support bot, Q3", actor=LOCAL_ADMIN)
     record_answer(db, session.id, "Ana", "checklist.changes_monthly", "yes", LOCAL_ADMIN)
     run = stored_run(db, eval_set(db, questions=4), {"token_f1": [0.5, 0.5, 1.0, 0.0], "rouge_l": [0.1] * 4})
     at = home()

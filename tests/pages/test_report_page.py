@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.access import LOCAL_ADMIN
 from core.checklist.sessions import create_session
 from tests.history.runs_fixtures import eval_set, stored_systems_run
 from tests.pages.conftest import open_page
@@ -17,8 +18,8 @@ def test_an_empty_store_says_where_sessions_come_from(db):
 
 
 def test_a_session_shows_its_verdict_its_evidence_and_links_back(db):
-    empty = create_session(db, "Without runs")
-    session = create_session(db, "Support bot")
+    empty = create_session(db, "Without runs", actor=LOCAL_ADMIN)
+    session = create_session(db, "Support bot", actor=LOCAL_ADMIN)
     name = eval_set(db, questions=30)
     stored_systems_run(db, name, {"local:smollm2": {"keyword_presence": [1.0] * 5 + [0.0] * 25},
                                   "local:smollm2?kb=docs": {"keyword_presence": [1.0] * 24 + [0.0] * 6}},

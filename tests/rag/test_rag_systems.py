@@ -3,6 +3,7 @@
 import pytest
 from tests.rag.rag_fixtures import ScriptedBackend
 
+from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.errors import InvalidInputError
 from core.llm.base import GenerationOptions, Prompt
@@ -55,7 +56,7 @@ def test_a_real_local_model_answers_from_the_knowledge_base(team_kb, tiny_model_
 def test_the_playground_records_citations_and_retrieval_time(db, team_kb):
     _, build_model = scripted("Five business days [1].")
     exchange = ask_and_save(db, "How long do refunds take?", ["local?kb=team"],
-                            backend_for=lambda spec: build_system(spec, build_model=build_model))
+                            backend_for=lambda spec: build_system(spec, build_model=build_model), actor=LOCAL_ADMIN)
     [answer] = exchange.answers
     assert answer.error is None and answer.retrieval_ms > 0
     assert answer.citations[0]["source"] == "README.md" and answer.citations[0]["number"] == 1

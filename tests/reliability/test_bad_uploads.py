@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.errors import AlreadyExistsError, InvalidInputError, LabError
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets
 from core.finetune.builders import Split, import_jsonl
@@ -237,7 +238,7 @@ def assert_kb_kept(db, guide) -> None:
 @pytest.mark.parametrize("uploads, config, message", BAD_KB_UPLOADS)
 def test_a_knowledge_base_upload_with_nothing_to_read_is_refused_before_a_job_exists(db, saved_kb, uploads, config,
                                                                                      message):
-    refused(lambda: submit_index(db, "new-kb", config, uploads), message)
+    refused(lambda: submit_index(db, "new-kb", config, uploads, actor=LOCAL_ADMIN), message)
     assert_kb_kept(db, saved_kb)
 
 
@@ -247,7 +248,7 @@ def test_a_knowledge_base_upload_with_nothing_to_read_is_refused_before_a_job_ex
     pytest.param("team/../x", "is not a valid knowledge base name", InvalidInputError, id="name-with-slash"),
 ])
 def test_a_knowledge_base_upload_under_a_bad_name_keeps_the_saved_files(db, saved_kb, name, message, error):
-    refused(lambda: submit_index(db, name, UPLOAD, [("guide.md", b"# Replaced\n")]), message, error)
+    refused(lambda: submit_index(db, name, UPLOAD, [("guide.md", b"# Replaced\n")], actor=LOCAL_ADMIN), message, error)
     assert_kb_kept(db, saved_kb)
 
 

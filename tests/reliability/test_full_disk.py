@@ -67,7 +67,7 @@ def test_a_reindex_on_a_full_disk_fails_clearly_and_the_live_generation_keeps_se
     create_knowledge_base(db, "notes", KnowledgeBaseConfig(source_path=str(notes)))
     (notes / "refunds.md").write_text("# Refunds\n\nRefunds now take ten business days.\n")
     full_disk("*/knowledge/notes/g2/*")
-    job = wait_until(db, submit_reindex(db, "notes").id, [queue.FAILED, queue.SUCCEEDED])
+    job = wait_until(db, submit_reindex(db, "notes", actor=LOCAL_ADMIN).id, [queue.FAILED, queue.SUCCEEDED])
     assert job.status == queue.FAILED
     assert re.match(DISK_FULL_MESSAGE, job.error), job.error
     row = get_knowledge_base(db, "notes")

@@ -80,7 +80,7 @@ def check_eval(request, job_id: int, before: dict[str, int]) -> None:
 def start_index(request) -> int:
     db, tmp_path = request.getfixturevalue("db"), request.getfixturevalue("tmp_path")
     source = copy_jinja_sources(tmp_path / "code", ("lexer.py",))
-    return submit_index(db, "code", KnowledgeBaseConfig(source_path=str(source)))[1].id
+    return submit_index(db, "code", KnowledgeBaseConfig(source_path=str(source)), actor=LOCAL_ADMIN)[1].id
 
 
 def index_state(request, job_id: int) -> str:

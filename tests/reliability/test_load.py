@@ -141,9 +141,9 @@ def eval_submitter(db, tiny_spec: str) -> Callable[[int], int]:
 def index_submitter(db, source: Path) -> Callable[[int], int]:
     def submit(n: int) -> int:
         if n == 0:
-            return submit_index(db, "load-kb", KnowledgeBaseConfig(source_path=str(source)))[1].id
+            return submit_index(db, "load-kb", KnowledgeBaseConfig(source_path=str(source)), actor=LOCAL_ADMIN)[1].id
         (source / "notes.md").write_text(f"# Notes\n\nRevision {n} of the release notes.\n")  # something to embed
-        return submit_reindex(db, "load-kb").id
+        return submit_reindex(db, "load-kb", actor=LOCAL_ADMIN).id
     return submit
 
 
@@ -152,7 +152,7 @@ def index_submitter(db, source: Path) -> Callable[[int], int]:
 def playground_step(db, tiny_spec: str) -> Callable[[Writer], None]:
     def step(writer: Writer) -> None:
         question = QUESTIONS[writer.calls % len(QUESTIONS)]
-        exchange = ask_and_save(db, question, [tiny_spec], GenerationOptions(max_new_tokens=4))
+        exchange = ask_and_save(db, question, [tiny_spec], GenerationOptions(max_new_tokens=4), actor=LOCAL_ADMIN)
         assert not exchange.answers[0].error, exchange.answers[0].error
         writer.rows["playground_questions"] += 1
         writer.rows["playground_answers"] += len(exchange.answers)
@@ -223,7 +223,7 @@ def test_workers_and_page_sessions_share_one_sqlite_file_with_no_lock_and_no_los
     monkeypatch.setenv(scheduler.MAX_JOBS_ENV, "3")  # the three workers run side by side
     tiny = parse_spec(f"local:{tiny_model_dir}?dtype=float32").text
     import_eval_set(db, "load-set", EVAL_ITEMS, "test")
-    to_label, room = answered_run(db), create_session(db, "load room").id
+    to_label, room = answered_run(db), create_session(db, "load room", actor=LOCAL_ADMIN).id
     writers = run_together({
         "training worker": job_writer(db, training_submitter(db, training)),
         "eval worker": job_writer(db, eval_submitter(db, tiny)),

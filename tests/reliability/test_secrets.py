@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.access import LOCAL_ADMIN
 from core.checklist.sessions import create_session
 from core.cli import main
 from core.errors import BackendError
 from core.evaluation.pairwise import submit_pairwise
-from core.evaluation.runs import RunOptions, get_run, results, submit_eval
+from core.evaluation.runs import RunOptions, results, submit_eval
 from core.evaluation.sets import import_eval_set
 from core.finetune.builders import Split
 from core.finetune.job import submit_training
@@ -114,11 +113,11 @@ def system_specs(servers: dict[str, FakeServer], tiny_model_dir: Path) -> dict[s
 def test_no_key_is_written_anywhere_after_every_backend_and_job_kind_ran_and_failed(
         db, keys, servers, model_server, training, tiny_model_dir, tmp_path, capsys):
     specs = system_specs(servers, tiny_model_dir)
-    room = create_session(db, "Support bot")
+    room = create_session(db, "Support bot", actor=LOCAL_ADMIN)
     page_asks_with_a_secret_key(servers["openai"])
     systems = list(specs.values())
     for asked, failing in ((systems[:3], False), (systems[3:], True)):  # the Playground compares up to 4
-        answers = ask_and_save(db, "Team price?", asked, GenerationOptions(max_new_tokens=4)).answers
+        answers = ask_and_save(db, "Team price?", asked, GenerationOptions(max_new_tokens=4), actor=LOCAL_ADMIN).answers
         assert [bool(answer.error) for answer in answers] == [failing] * 3, [answer.error for answer in answers]
     assert [model["spec"] for model in health(model_server.url)["models"]] == [parse_spec(specs["local"]).text]
     jobs = run_every_job_kind(db, specs, training, tiny_model_dir, tmp_path, room.id)
@@ -164,7 +163,7 @@ def run_every_job_kind(db, specs: dict[str, str], training, tiny_model_dir: Path
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "auth.py").write_text(AUTH_PY)
     (tmp_path / "docs" / "README.md").write_text(README_MD)
-    _, index = submit_index(db, "docs", KnowledgeBaseConfig(source_path=str(tmp_path / "docs")))
+    _, index = submit_index(db, "docs", KnowledgeBaseConfig(source_path=str(tmp_path / "docs")), actor=LOCAL_ADMIN)
     first = [run.job_id, submit_training(db, training("secret-check"), LOCAL_ADMIN).id, index.id]
     assert [wait_until(db, job_id, ENDED).status for job_id in first] == [queue.SUCCEEDED] * 3
     split = Split(base=str(tiny_model_dir))
