@@ -19,6 +19,7 @@ from core.llm.registry import key_env_for
 from core.llm.spec import parse_spec
 from core.rag.config import KnowledgeBaseConfig, validate_name
 from core.serving.routing import model_server_mode
+from core.settings import get_settings
 from core.store import current_database
 
 pytestmark = pytest.mark.reliability
@@ -195,6 +196,13 @@ BAD_ENVIRONMENT = [
     pytest.param("RAGTUNE_KEY_ENVS", " , ,", key_for_self_hosted_server, "(now: none)", id="key-envs-only-commas"),
     pytest.param("RAGTUNE_KEY_ENVS", "OTHER_KEY,team_key", key_for_self_hosted_server,
                  "(now: OTHER_KEY, team_key)", id="key-envs-other-case"),
+    pytest.param("RAGTUNE_AUTH", "oidc", get_settings, "RAGTUNE_AUTH='oidc': set it to one of off, password",
+                 id="auth-unknown-mode"),
+    pytest.param("RAGTUNE_AUTH", "", get_settings, "RAGTUNE_AUTH='': set it to one of", id="auth-empty"),
+    pytest.param("RAGTUNE_AUTH_HOURS", "forever", get_settings, "RAGTUNE_AUTH_HOURS='forever': set it to how many "
+                 "hours", id="auth-hours-word"),
+    pytest.param("RAGTUNE_AUTH_HOURS", "0", get_settings, "RAGTUNE_AUTH_HOURS='0'", id="auth-hours-zero"),
+    pytest.param("RAGTUNE_AUTH_HOURS", "nan", get_settings, "RAGTUNE_AUTH_HOURS='nan'", id="auth-hours-nan"),
 ]
 
 
