@@ -29,14 +29,16 @@ def test_a_viewer_signs_in_stays_signed_in_and_cannot_launch_training(browser, d
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Signed in as vi@example.com (viewer)").wait_for()
+    page.wait_for_function("document.cookie.includes('ragtune_sign_in=')")  # the page set the signed cookie
     page.reload()  # the signed cookie keeps the sign-in
-    page.get_by_text("Signed in as vi@example.com (viewer)").wait_for()
+    page.get_by_text("Signed in as vi@example.com (viewer)").wait_for(timeout=90_000)
 
     page.goto(f"{password_app}/finetune")
-    page.get_by_text("Launching training needs the admin role; you are a viewer.").wait_for()
+    page.get_by_text("Launching training needs the admin role; you are a viewer.").wait_for(timeout=90_000)
     assert page.get_by_role("button", name="Launch training").is_disabled()
 
     page.get_by_role("button", name="Sign out").click()
     page.get_by_text("Sign in to RAG-or-Tune Lab").wait_for()
+    page.wait_for_function("!document.cookie.includes('ragtune_sign_in=')")
     page.reload()
-    page.get_by_text("Sign in to RAG-or-Tune Lab").wait_for()  # the cookie went with the sign-out
+    page.get_by_text("Sign in to RAG-or-Tune Lab").wait_for(timeout=90_000)  # the cookie went with the sign-out
