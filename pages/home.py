@@ -8,7 +8,7 @@ from core.evaluation.job import EvalJob
 from core.finetune.job import TrainingJob
 from core.finetune.kb_dataset_job import KbDatasetJob
 from core.finetune.merge_job import MergeJob
-from core.history.home import job_line, team_overview
+from core.history.home import job_line, running_jobs, team_overview
 from core.rag.index_job import IndexJob
 from ui.auth import acting_user
 from ui.common import JOBS_REFRESH_S, database, ensure_router, flash, reported_errors, show_flash
@@ -22,7 +22,7 @@ JOB_PAGES = {TrainingJob.name: "pages/finetune.py", MergeJob.name: "pages/finetu
 @st.fragment(run_every=JOBS_REFRESH_S)
 def running_now(db) -> None:
     with reported_errors():
-        jobs = team_overview(db).running
+        jobs = running_jobs(db)
         st.subheader("Running now")
         if not jobs:
             st.caption("No job is running.")

@@ -1,6 +1,6 @@
-"""What a team member sees first on Home: the jobs running now, the latest runs with their headline
-scores, the decision sessions and their verdicts, and whether the lab is still empty (then the demo is
-one button away). Plain rows, read from the store (no Streamlit here)."""
+"""What a team member sees first on Home: the jobs running now (re-read every few seconds), the latest
+runs with their headline scores, the decision sessions and their verdicts, and whether the lab is still
+empty (then the demo is one button away). Plain rows, read from the store (no Streamlit here)."""
 
 from __future__ import annotations
 
@@ -23,18 +23,20 @@ LATEST_RUNS = 5
 
 @dataclass(frozen=True)
 class TeamOverview:
-    running: list[Job]  # queued or running, oldest first
     latest_runs: list[dict[str, Any]]  # one row per system of the newest finished runs
     sessions: list[dict[str, Any]]  # the newest decision sessions with their verdicts
     is_empty: bool  # no session, knowledge base, eval set or run yet
 
 
 def team_overview(db: Database) -> TeamOverview:
-    scheduler.refresh(db)  # a worker that died is shown as interrupted, not running
-    running = sorted(queue.list_jobs(db, statuses=queue.ACTIVE), key=lambda job: job.id)
     finished = [run for run, _ in list_runs(db, limit=50) if run.finished_at is not None][:LATEST_RUNS]
-    return TeamOverview(running, latest_run_rows(finished), recent_session_rows(list_sessions(db)),
-                        is_empty=_is_empty(db))
+    return TeamOverview(latest_run_rows(finished), recent_session_rows(list_sessions(db)), is_empty=_is_empty(db))
+
+
+def running_jobs(db: Database) -> list[Job]:
+    """Queued and running jobs, oldest first; a worker that died shows as interrupted, so not here."""
+    scheduler.refresh(db)
+    return sorted(queue.list_jobs(db, statuses=queue.ACTIVE), key=lambda job: job.id)
 
 
 def latest_run_rows(runs: Sequence[EvalRun]) -> list[dict[str, Any]]:
