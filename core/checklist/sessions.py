@@ -39,7 +39,7 @@ def create_session(db: Database, name: str, context: str = "", *, actor: Actor) 
     name = _valid_name(name)
     with db.session() as session:
         _ensure_name_free(session, name)
-        record = DecisionSession(name=name, context=context.strip())
+        record = DecisionSession(name=name, context=context.strip(), created_by=actor.email)
         session.add(record)
         session.flush()
         record.verdict = decide({}).to_record()

@@ -75,7 +75,7 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Se
     with db.session() as session:
         run = EvalRun(eval_set=eval_set, systems=specs, metrics=list(metrics) + ([JUDGE_CORRECTNESS] if judge else []),
                       judge=judge, options=asdict(options), git_revision=git_revision(),
-                      decision_session_id=decision_session_id)
+                      decision_session_id=decision_session_id, created_by=actor.email)
         session.add(run)
     try:
         job = submit(db, EvalJob.name, {"run_id": run.id},

@@ -89,7 +89,7 @@ class TrainingJob(JobKind):
         adapter = save_adapter(context.db, model, training.adapter_name, {
             "base_model": training.base_model, "dataset": training.dataset, "job_id": context.job.id,
             "config": training.to_dict(), "final_validation_loss": outcome.final_validation_loss,
-            "train_seconds": seconds, "cost_usd": hourly_cost(seconds)})
+            "train_seconds": seconds, "cost_usd": hourly_cost(seconds), "created_by": context.job.created_by})
         context.log(f"adapter {adapter.name} saved to {adapter.path} ({adapter.size_bytes / 1e6:.1f} MB)")
         return {"adapter": adapter.name, "train_seconds": seconds, "steps": outcome.steps,
                 "final_validation_loss": outcome.final_validation_loss, "tokens_seen": outcome.tokens_seen,

@@ -48,12 +48,14 @@ def latest_run_rows(runs: Sequence[EvalRun]) -> list[dict[str, Any]]:
             rows.append({"Run": run.id, "Eval set": run.eval_set, "System": system,
                          "Headline metric": metric or "-",
                          "Score [95% interval]": format_estimate(stats["metrics"][metric]) if metric else "-",
-                         "Failed answers": stats["failed"], "Finished (UTC)": f"{run.finished_at:%Y-%m-%d %H:%M}"})
+                         "Failed answers": stats["failed"], "By": run.created_by,
+                         "Finished (UTC)": f"{run.finished_at:%Y-%m-%d %H:%M}"})
     return rows
 
 
 def job_line(job: Job) -> str:
-    return f"Job {job.id} · {job.title} · {job.status}" + (f" · {job.progress_text}" if job.progress_text else "")
+    return (f"Job {job.id} · {job.title} · {job.status} · by {job.created_by}"
+            + (f" · {job.progress_text}" if job.progress_text else ""))
 
 
 def _is_empty(db: Database) -> bool:

@@ -45,8 +45,8 @@ def register(subparsers) -> None:
 
 def job_summary(db, job: Job) -> dict:
     """What a script needs to know of a job, as JSON-ready values."""
-    return {"id": job.id, "kind": job.kind, "status": job.status, "title": job.title, "pid": job.pid,
-            "progress": round(job.progress, 4), "progress_text": job.progress_text, "error": job.error,
+    return {"id": job.id, "kind": job.kind, "status": job.status, "title": job.title, "created_by": job.created_by,
+            "pid": job.pid, "progress": round(job.progress, 4), "progress_text": job.progress_text, "error": job.error,
             "adapter": job.result.get("adapter"), "result": job.result, "attempts": job.attempts,
             "last_metrics": queue.latest_metrics(db, job.id), "log_path": job.log_path,
             "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),

@@ -63,7 +63,8 @@ def run_add(args: argparse.Namespace) -> int:
         neighbours=args.neighbours, max_file_bytes=int(args.max_file_mb * 1e6))
     from core.rag.knowledge import create_knowledge_base  # Chroma and the indexer: only when a command needs them
 
-    row = create_knowledge_base(current_database(), args.name, config, progress=_print_progress)
+    row = create_knowledge_base(current_database(), args.name, config, progress=_print_progress,
+                                created_by=args.actor.email)
     print(f"{row.name}: {row.file_count} file(s), {row.chunk_count} chunk(s), {row.size_bytes / 1e6:.1f} MB")
     _print_skipped(row.skipped)
     return 0

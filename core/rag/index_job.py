@@ -62,7 +62,7 @@ def submit_index(db: Database, name: str, config: KnowledgeBaseConfig,
     from core.rag.knowledge import discard_knowledge_base
 
     require(actor, Role.ADMIN, "create a knowledge base")
-    row = register_knowledge_base(db, name, config, uploads)
+    row = register_knowledge_base(db, name, config, uploads, created_by=actor.email)
     try:
         load_source(KnowledgeBaseConfig.from_dict(row.config))  # a source with nothing to read fails here, at once
         return row, submit(db, IndexJob.name, {"name": row.name, "action": "create"}, title=f"index {row.name}",

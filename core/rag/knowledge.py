@@ -56,13 +56,13 @@ def get_knowledge_base(db: Database, name: str) -> KnowledgeBase:
 
 def create_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig,
                           uploads: Iterable[tuple[str, bytes]] = (),
-                          progress: Optional[Progress] = None) -> KnowledgeBase:
+                          progress: Optional[Progress] = None, created_by: str = "unknown") -> KnowledgeBase:
     """Register and index a new knowledge base, here and now; if indexing fails, nothing of it remains."""
-    return build_registered(db, register_knowledge_base(db, name, config, uploads).name, progress)
+    return build_registered(db, register_knowledge_base(db, name, config, uploads, created_by).name, progress)
 
 
 def register_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig,
-                            uploads: Iterable[tuple[str, bytes]] = ()) -> KnowledgeBase:
+                            uploads: Iterable[tuple[str, bytes]] = (), created_by: str = "unknown") -> KnowledgeBase:
     """The row of a knowledge base still to index (status "indexing", no generation live yet)."""
     name = validate_name(name)
     check_reranker(config.reranker_model)
@@ -75,7 +75,7 @@ def register_knowledge_base(db: Database, name: str, config: KnowledgeBaseConfig
         else:  # absolute, so a re-index from another working directory reads the same files
             config = KnowledgeBaseConfig.from_dict(
                 {**config.to_dict(), "source_path": str(_readable_source(config))})
-        row = KnowledgeBase(name=name, config=config.to_dict())
+        row = KnowledgeBase(name=name, config=config.to_dict(), created_by=created_by)
         session.add(row)
     return row
 

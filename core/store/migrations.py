@@ -270,7 +270,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ("ALTER TABLE eval_items ADD COLUMN evidence JSON NOT NULL DEFAULT '[]'",),
     ),
     Migration(
-        "m009_users_audit_log_and_job_authors",
+        "m009_users_audit_log_and_authors",
         (
             """CREATE TABLE users (
                 id INTEGER NOT NULL PRIMARY KEY,
@@ -293,7 +293,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 at DATETIME NOT NULL
             )""",
             "CREATE INDEX ix_audit_log_at ON audit_log (at)",
-            "ALTER TABLE jobs ADD COLUMN created_by VARCHAR NOT NULL DEFAULT 'unknown'",
+            *(f"ALTER TABLE {table} ADD COLUMN created_by VARCHAR NOT NULL DEFAULT 'unknown'"
+              for table in ("jobs", "decision_sessions", "knowledge_bases", "adapters", "eval_runs")),
         ),
     ),
 )

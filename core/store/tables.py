@@ -30,6 +30,7 @@ class DecisionSession(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column_kwargs={"unique": True})
     context: str = ""
+    created_by: str = "unknown"  # who made it: an email, "local" (the operator's shell), "anyone" (no sign-in)
     # The room's verdict, recomputed and stored on every answer so later pages
     # (evaluation, fine-tuning) can start from its experiment plan.
     verdict: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
@@ -99,6 +100,7 @@ class KnowledgeBase(SQLModel, table=True):
 
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column_kwargs={"unique": True})
+    created_by: str = "unknown"  # who made it: an email, "local" (the operator's shell), "anyone" (no sign-in)
     # The validated `core.rag.config.KnowledgeBaseConfig`, so a re-index uses the same settings.
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = "indexing"  # indexing | ready | failed
@@ -185,6 +187,7 @@ class Adapter(SQLModel, table=True):
 
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column_kwargs={"unique": True})
+    created_by: str = "unknown"  # who made it: an email, "local" (the operator's shell), "anyone" (no sign-in)
     path: str
     base_model: str
     dataset: str
@@ -239,6 +242,7 @@ class EvalRun(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     job_id: Optional[int] = Field(default=None, foreign_key="jobs.id", ondelete="SET NULL")
     eval_set: str  # the set's name when the run was made
+    created_by: str = "unknown"  # who made it: an email, "local" (the operator's shell), "anyone" (no sign-in)
     systems: list[str] = Field(default_factory=list, sa_type=JSON)  # canonical spec strings, in order
     metrics: list[str] = Field(default_factory=list, sa_type=JSON)
     judge: Optional[str] = None  # the system spec that judges correctness, if any

@@ -11,7 +11,7 @@ from core.checklist.sessions import (answers_by_participant, create_session, del
                                      record_answer)
 from core.errors import AccessDeniedError
 from core.evaluation.demo_job import submit_demo
-from core.jobs import queue
+from core.jobs import queue, scheduler
 from core.playground import ask_and_save, list_history
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.index_job import submit_index, submit_reindex
@@ -20,6 +20,7 @@ from core.finetune.adapters import remove_adapter
 from core.history.baselines import set_baseline
 from core.rag.knowledge import remove_knowledge_base
 from tests.history.runs_fixtures import eval_set, stored_run
+from tests.training_fixtures import wait_until
 
 REVIEWER = Actor("ana@example.com", Role.REVIEWER)
 
@@ -95,3 +96,16 @@ def test_each_write_names_the_role_it_needs_and_changes_nothing(db, write, doing
     with pytest.raises(AccessDeniedError, match=f"To {doing} you need the {role} role"):
         write(db)
     assert list_sessions(db) == [] and queue.list_jobs(db) == [] and list_history(db) == []
+
+
+def test_sessions_runs_and_jobs_record_who_made_them(db):
+    from core.evaluation.runs import submit_eval
+
+    lead = Actor("lead@example.com", Role.ADMIN, signed_in=True)
+    assert create_session(db, "Support bot", actor=lead).created_by == "lead@example.com"
+    run = submit_eval(db, eval_set(db, questions=2), ["local:/no/such/model"], actor=lead)
+    try:
+        assert run.created_by == "lead@example.com" and queue.get_job(db, run.job_id).created_by == "lead@example.com"
+    finally:  # its worker need not run on
+        scheduler.cancel(db, run.job_id)
+        wait_until(db, run.job_id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
