@@ -26,7 +26,8 @@ REVIEWER = Actor("ana@example.com", Role.REVIEWER)
 
 
 @pytest.mark.parametrize("remove, doing", [
-    (lambda db: delete_session(db, create_session(db, "Support bot", actor=LOCAL_ADMIN).id, REVIEWER), "delete a decision session"),
+    (lambda db: delete_session(db, create_session(db, "Support bot", actor=LOCAL_ADMIN).id, REVIEWER),
+     "delete a decision session"),
     (lambda db: remove_knowledge_base(db, "handbook", REVIEWER), "remove a knowledge base"),
     (lambda db: remove_adapter(db, "house-style", REVIEWER), "remove an adapter"),
     (lambda db: set_baseline(db, stored_run(db, eval_set(db, questions=2), {"token_f1": [1.0, 0.0]}).id, REVIEWER),
