@@ -26,7 +26,8 @@ def test_every_system_answers_and_failing_ones_record_their_error(db, tiny_model
 def test_answers_from_an_api_are_saved_with_tokens_and_cost(db, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     with FakeServer(anthropic_message("Paris.", input_tokens=9, output_tokens=2)) as server:
-        exchange = ask_and_save(db, "Capital of France?", [f"anthropic?base_url={server.url}"], OPTIONS, actor=LOCAL_ADMIN)
+        exchange = ask_and_save(db, "Capital of France?", [f"anthropic?base_url={server.url}"], OPTIONS,
+                                actor=LOCAL_ADMIN)
     (answer,) = exchange.answers
     assert (answer.text, answer.input_tokens, answer.output_tokens) == ("Paris.", 9, 2)
     assert answer.cost_usd == pytest.approx((9 * 3 + 2 * 15) / 1e6) and answer.latency_ms > 0

@@ -32,7 +32,8 @@ def test_a_knowledge_base_is_indexed_by_a_job_and_can_be_searched(db, docs):
     assert job.status == queue.SUCCEEDED, job.error
     assert get_knowledge_base(db, "team").generation == 1 and job.result["chunks"] > 0
     assert open_retriever(db, "team").search("token", k=1)
-    assert wait_until(db, submit_reindex(db, "team", actor=LOCAL_ADMIN).id, [queue.SUCCEEDED]).result["reused_files"] > 0
+    reindex = submit_reindex(db, "team", actor=LOCAL_ADMIN)
+    assert wait_until(db, reindex.id, [queue.SUCCEEDED]).result["reused_files"] > 0
 
 
 def test_a_source_with_nothing_to_read_is_refused_before_a_job_exists(db, tmp_path):
