@@ -12,20 +12,18 @@ password sign-in within 1.1x of one with sign-in off.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RESULTS = Path(__file__).resolve().parent / "results" / "auth_render.json"
+from bench.results_file import write_results  # noqa: E402 (after the path)
+
 PAGES = ("pages/home.py", "pages/history.py")
 EMAIL, PASSWORD = "reviewer@example.com", "bench password 123"
 
@@ -85,10 +83,7 @@ def main() -> None:
     print(f"{'page':<20} {'sign-in off s':>13} {'password s':>10} {'ratio':>6}")
     for row in rows:
         print(f"{row['page']:<20} {row['off_s']:>13.3f} {row['password_s']:>10.3f} {row['ratio']:>5.2f}x")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   "machine": platform.machine(), "cpus": os.cpu_count(), "rows": rows}, indent=2))
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results("auth_render", rows=rows)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RESULTS = Path(__file__).resolve().parent / "results" / "history_render.json"
+from bench.results_file import write_results  # noqa: E402 (after the path)
+
 RUNS = 50
 SYSTEM = "local:smollm2?kb=docs"
 
@@ -112,10 +112,7 @@ def main() -> None:
         row["vs_smallest"] = row["render_s"] / base
         print(f"{row['results_per_run']:>15,} {row['runs']:>5} {row['first_render_s']:>14.3f} {row['render_s']:>9.3f} "
               f"{row['vs_smallest']:>5.2f}x {row['compare_two_runs_s']:>16.3f}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   "machine": platform.machine(), "cpus": os.cpu_count(), "rows": rows}, indent=2))
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results("history_render", rows=rows)
 
 
 if __name__ == "__main__":

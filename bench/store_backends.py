@@ -18,19 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RESULTS = Path(__file__).resolve().parent / "results" / "store_backends.json"
+from bench.results_file import write_results  # noqa: E402 (after the path)
+
 SYSTEMS = ["local:smollm2", "local:smollm2?kb=docs"]
 BATCH = 8
 
@@ -120,11 +119,7 @@ def main() -> None:
     for key, label in (("eval_writes_s", f"eval run writes ({args.questions} x {len(SYSTEMS)} answers)"),
                        ("history_render_s", "History page, 50 runs of 100")):
         print(f"{label:<34} {rows['sqlite'][key]:>9.3f} {rows['postgresql'][key]:>12.3f} {ratios[key]:>5.2f}x")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   "machine": platform.machine(), "cpus": os.cpu_count(), "rows": rows,
-                                   "ratios": ratios, "questions": args.questions, "repeats": args.repeats}, indent=2))
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results("store_backends", rows=rows, ratios=ratios, questions=args.questions, repeats=args.repeats)
 
 
 if __name__ == "__main__":

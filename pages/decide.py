@@ -23,7 +23,7 @@ from core.checklist.sessions import (
 from core.checklist.tradeoffs import FAILURE_MODES, MECHANISMS, OPERATIONS, WHAT_EACH_FIXES
 from core.checklist.verdict import decide
 from core.checklist.views import FACTOR_LABELS, factor_options, requested_session
-from ui.auth import acting_user
+from ui.auth import acting_user, own_name_field
 from ui.common import database, ensure_router, reported_errors
 from ui.decide import Answering, show_pending_error, splits_list, tradeoff_table, verdict_panel
 
@@ -83,12 +83,7 @@ with reported_errors():
     show_pending_error()
     if record.context:
         st.caption(record.context)
-    actor = acting_user()
-    if actor.signed_in:  # a signed-in user answers under their own name
-        participant = st.text_input("Your name", value=actor.email, disabled=True)
-    else:
-        participant = st.text_input("Your name", key="decide.participant",
-                                    placeholder="Each participant answers under their own name").strip()
+    participant = own_name_field("Your name", "decide.participant", "Each participant answers under their own name")
     answers = answers_by_participant(db, record.id)
     mine = answers.get(participant, {})
     saver = partial(save, record.id, participant) if participant else None

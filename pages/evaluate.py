@@ -22,7 +22,7 @@ from core.llm.adapters import list_adapters
 from core.playground import preset_systems
 from core.rag.knowledge import ready_knowledge_bases
 from core.rag.views import citation_label
-from ui.auth import acting_user
+from ui.auth import acting_user, own_name_field
 from ui.common import database, ensure_router, flash, job_controls, live_jobs, reported_errors, show_flash
 
 LIVE_REFRESH_S = 2
@@ -170,11 +170,7 @@ def results_view(db, run) -> None:
         st.caption(agreement_line(agreement))
     items = dict(item_choices(db, run))
     item = st.selectbox("Question", list(items), key=f"ev_item_{run.id}", format_func=lambda i: f"{i} · {items[i]}")
-    actor = acting_user()
-    if actor.signed_in:  # labels are kept under the signed-in user's own name
-        reviewer = st.text_input("Your name, to label answers", value=actor.email, disabled=True)
-    else:
-        reviewer = st.text_input("Your name, to label answers", key="ev_reviewer")
+    reviewer = own_name_field("Your name, to label answers", "ev_reviewer")
     for column, answer in zip(st.columns(len(run.systems)), question_rows(db, run, item)):
         with column:
             st.markdown(f"**`{answer['system']}`**")

@@ -69,6 +69,14 @@ def acting_user() -> Actor:
     return st.session_state[ACTOR_KEY]
 
 
+def own_name_field(label: str, key: str, placeholder: str = "") -> str:
+    """The name a vote or a label is kept under: a signed-in user's own (shown, not editable), else typed."""
+    actor = acting_user()
+    if actor.signed_in:
+        return st.text_input(label, value=actor.email, disabled=True)
+    return st.text_input(label, key=key, placeholder=placeholder).strip()
+
+
 def sign_in_page(db: Database) -> None:
     st.title("Sign in to RAG-or-Tune Lab")
     with st.form("auth_sign_in"):
