@@ -71,9 +71,10 @@ def run_list(args: argparse.Namespace) -> int:
              "created_by": u.created_by, "created_at": u.created_at.isoformat()} for u in users]
     if args.json:
         print(json.dumps(rows, indent=2))
-    elif not rows:
+        return 0
+    if not rows:
         print("No users yet: python -m core users add EMAIL --role admin")
-    for row in [] if args.json else rows:
+    for row in rows:
         print(f"{row['email']:<32} {row['role']:<9} {'disabled' if row['disabled'] else ''}")
     return 0
 

@@ -112,21 +112,26 @@ def reindex_knowledge_base(db: Database, name: str, progress: Optional[Progress]
 
 def remove_knowledge_base(db: Database, name: str, actor: Actor) -> None:
     require(actor, Role.ADMIN, "remove a knowledge base")
-    row = get_knowledge_base(db, name)
-    with db.session() as session:
+    row = _drop_index_and_files(db, name)
+    with db.session() as session:  # the row and its audit entry go together
         audit.record(session, actor, "knowledge_bases.remove", f"knowledge base {name}",
                      before={"generation": row.generation, "chunks": row.chunk_count})
-    discard_knowledge_base(db, name)
+        session.delete(session.get(KnowledgeBase, row.id))
 
 
 def discard_knowledge_base(db: Database, name: str) -> None:
-    """Remove the base's index, files and row; also what undoes a registration whose job could not start."""
+    """Undo a registration whose job could not start: its index, files and row go, with no audit entry."""
+    row = _drop_index_and_files(db, name)
+    with db.session() as session:
+        session.delete(session.get(KnowledgeBase, row.id))
+
+
+def _drop_index_and_files(db: Database, name: str) -> KnowledgeBase:
     row = get_knowledge_base(db, name)
     open_collections().drop(collection_name(name, row.generation))
     _forget_retrievers(name)
     _remove_files(name)
-    with db.session() as session:
-        session.delete(session.get(KnowledgeBase, row.id))
+    return row
 
 
 def open_retriever(db: Database, name: str) -> Retriever:
