@@ -34,6 +34,7 @@ navigation = st.navigation(
         ],
         "Grade": [
             st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:", url_path="evaluate"),
+            st.Page("pages/review.py", title="Review", icon=":material/rate_review:", url_path="review"),
         ],
         "Remember": [
             st.Page("pages/history.py", title="History", icon=":material/timeline:", url_path="history"),

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "core.serving.commands",
     "core.evaluation.commands",
     "core.evaluation.run_commands",
+    "core.evaluation.review_commands",
     "core.history.commands",
 )
 

@@ -13,6 +13,7 @@ from core.evaluation.experiments import experiment_systems, proposed_experiments
 from core.evaluation.judge import is_weak_judge
 from core.evaluation.labels import LABELS, judge_agreement, save_label
 from core.evaluation.pairwise import submit_pairwise
+from core.evaluation.review import human_scores
 from core.evaluation.runs import RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
 from core.evaluation.views import (agreement_line, eval_item_rows, eval_set_rows, item_choices, metric_bars,
@@ -162,7 +163,7 @@ def results_view(db, run) -> None:
     if run.judge:
         st.caption(f"Judge: `{run.judge}`" + (" (a small local model: a weak judge, read its scores with care)"
                                              if is_weak_judge(run.judge) else ""))
-    st.table(summary_rows(run), hide_index=True)
+    st.table(summary_rows(run, human_scores(db, run.id)), hide_index=True)
     st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
     pairwise_section(db, run)
     agreement = judge_agreement(db, run.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.access import Role, allows
+from core.access import Role
 from core.finetune import builders
 from core.finetune.analysis import base_tokenizer, length_histogram, token_lengths
 from core.finetune.datasets import get_dataset, list_datasets, read_split
@@ -17,7 +17,7 @@ from core.finetune.views import (adapter_rows, estimate_line, example_rows, skip
 from core.jobs import queue, scheduler
 from core.llm.adapters import list_adapters
 from core.rag.knowledge import ready_knowledge_bases
-from ui.auth import acting_user
+from ui.auth import acting_user, may
 from ui.common import database, ensure_router, flash, live_jobs, reported_errors, show_flash
 from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
 
@@ -108,11 +108,9 @@ def train_section(db, dataset: str) -> None:
         config = training_form(dataset)
         planned = estimate(db, config, get_dataset(db, dataset))
         st.caption(f"{estimate_line(planned).capitalize()} ({planned.basis}).")
-        actor = acting_user()
-        if not allows(actor, Role.ADMIN):
-            st.caption(f"Launching training needs the admin role; you are a {actor.role.label}.")
-        if st.button("Launch training", type="primary", key="ft_launch", disabled=not allows(actor, Role.ADMIN)):
-            job = submit_training(db, config, actor)
+        allowed = may(Role.ADMIN, "launching training")
+        if st.button("Launch training", type="primary", key="ft_launch", disabled=not allowed):
+            job = submit_training(db, config, acting_user())
             st.session_state["ft_job"] = job.id
             flash(f"Job {job.id} {job.status}: {estimate_line(planned)}.")
 

@@ -5,6 +5,8 @@ import streamlit as st
 from core.evaluation.demo import DEMOS
 from core.evaluation.demo_job import DemoJob, submit_demo
 from core.evaluation.job import EvalJob
+from core.evaluation.review import my_queues
+from core.evaluation.views import queue_choice_label
 from core.finetune.job import TrainingJob
 from core.finetune.kb_dataset_job import KbDatasetJob
 from core.finetune.merge_job import MergeJob
@@ -32,6 +34,20 @@ def running_now(db) -> None:
                          icon=":material/open_in_new:")
 
 
+def my_review_queue(db) -> None:
+    actor = acting_user()
+    if not actor.signed_in:  # without sign-in a queue is kept under a typed name, asked on the Review page
+        return
+    st.subheader("My review queue")
+    queues = [queue for queue in my_queues(db, actor.email) if queue.left]
+    for queue in queues:
+        st.progress(queue.labelled / queue.assigned, text=queue_choice_label(queue))
+    if queues:
+        st.page_link("pages/review.py", label="Label the answers in my queue", icon=":material/rate_review:")
+    else:
+        st.caption("Nothing waits for your label.")
+
+
 def team_sections(db) -> None:
     overview = team_overview(db)
     if overview.is_empty:
@@ -47,6 +63,7 @@ def team_sections(db) -> None:
         st.page_link("pages/history.py", label="Every run over time", icon=":material/timeline:")
     else:
         st.caption("No finished eval run yet.")
+    my_review_queue(db)
     st.subheader("Decision sessions")
     if overview.sessions:
         st.dataframe(overview.sessions, hide_index=True)

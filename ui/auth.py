@@ -10,7 +10,7 @@ from typing import Optional
 
 import streamlit as st
 
-from core.access import Actor, Role
+from core.access import Actor, Role, allows
 from core.access.tokens import SECRET_ENV, issue, valid_secret, verified_email
 from core.access.users import actor_for, sign_in
 from core.errors import LabError
@@ -67,6 +67,16 @@ def signed_in_or_stop() -> Actor:
 def acting_user() -> Actor:
     """Who this page acts for (app.py's router checked the sign-in before the page runs)."""
     return st.session_state[ACTOR_KEY]
+
+
+def may(role: Role, doing: str) -> bool:
+    """Whether the acting user holds `role`; if not, a caption says what `doing` needs (core refuses it
+    anyway: the page disables the button so nobody is surprised)."""
+    actor = acting_user()
+    if allows(actor, role):
+        return True
+    st.caption(f"{doing[0].upper()}{doing[1:]} needs the {role.label} role; you are a {actor.role.label}.")
+    return False
 
 
 def own_name_field(label: str, key: str, placeholder: str = "") -> str:

@@ -1,9 +1,11 @@
-"""Human labels: reviewers grade answers (correct / partly / wrong, with a comment) under their name,
-and a run reports how well its judge agrees with them (Cohen's kappa)."""
+"""Human labels: reviewers grade answers (correct / partly / wrong, with a comment) under their name;
+a run reports how well its judge agrees with them (Cohen's kappa) and how well reviewers agree with
+each other (Krippendorff's alpha)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from itertools import permutations
 from typing import Optional, Sequence
 
 from sqlmodel import select
@@ -15,6 +17,7 @@ from core.store import Database
 from core.store.tables import EvalLabel, EvalResult, EvalScore, utc_now
 
 LABELS = ("correct", "partly", "wrong")
+GRADE_VALUES = {"wrong": 0.0, "partly": 0.5, "correct": 1.0}  # the order ordinal agreement uses
 
 
 def save_label(db: Database, result_id: int, reviewer: str, label: str, comment: str = "", *,
@@ -59,6 +62,37 @@ def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
     counts_a, counts_b = Counter(first), Counter(second)
     expected = sum(counts_a[label] * counts_b[label] for label in counts_a) / len(first) ** 2
     return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def krippendorff_alpha(units: Sequence[Sequence[str]], ordinal: bool = True) -> Optional[float]:
+    """Agreement of any number of reviewers beyond chance, when each answer has its own reviewers: one
+    list of labels per answer; answers with one label cannot be compared and are left out. Ordinal
+    treats partly as between wrong and correct. None where it is not defined (fewer than two
+    comparable labels, or every label the same)."""
+    pairable = [unit for unit in units if len(unit) >= 2]
+    coincidences: Counter[tuple[str, str]] = Counter()
+    for unit in pairable:
+        for first, second in permutations(unit, 2):
+            coincidences[first, second] += 1 / (len(unit) - 1)
+    totals = Counter({label: 0.0 for label in GRADE_VALUES})
+    for (first, _), weight in coincidences.items():
+        totals[first] += weight
+    n = sum(totals.values())
+    distance = _ordinal_distance(totals) if ordinal else (lambda a, b: float(a != b))
+    observed = sum(weight * distance(a, b) for (a, b), weight in coincidences.items())
+    expected = sum(totals[a] * totals[b] * distance(a, b) for a in totals for b in totals) / (n - 1) if n > 1 else 0
+    return 1 - observed / expected if expected else None
+
+
+def _ordinal_distance(totals: Counter[str]):
+    """Krippendorff's ordinal metric: how many labels lie between two grades, the grades counting half."""
+    ranked = sorted(totals, key=GRADE_VALUES.get)
+
+    def distance(first: str, second: str) -> float:
+        low, high = sorted((ranked.index(first), ranked.index(second)))
+        between = sum(totals[ranked[i]] for i in range(low, high + 1))
+        return (between - (totals[first] + totals[second]) / 2) ** 2
+    return distance
 
 
 def judge_agreement(db: Database, run_id: int) -> Optional[dict]:

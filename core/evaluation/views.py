@@ -9,19 +9,27 @@ import plotly.graph_objects as go
 from sqlmodel import select
 
 from core.evaluation.labels import run_labels
+from core.evaluation.review import Disagreement, QueuedAnswer, QueueProgress, ReviewStatus
 from core.evaluation.runs import results, run_items
+from core.evaluation.stats import Estimate
 from core.store import Database
 from core.store.tables import EvalItem, EvalRun, EvalScore, EvalSet, Job
 
 
-def summary_rows(run: EvalRun) -> list[dict[str, Any]]:
-    """One row per system: answers, each metric's mean with its 95% interval, latency, cost."""
+HUMAN_COLUMN = "human (reviewers' verdicts)"
+
+
+def summary_rows(run: EvalRun, human: Optional[Mapping[str, Estimate]] = None) -> list[dict[str, Any]]:
+    """One row per system: answers, each metric's mean with its 95% interval, the reviewers' verdicts
+    where there are any (`human`), latency, cost."""
     rows = []
     for system, stats in run.summary.items():
         row: dict[str, Any] = {"system": system, "answered": stats["answers"] - stats["failed"],
                                "failed": stats["failed"]}
         for metric, estimate in sorted(stats["metrics"].items()):
             row[metric] = format_estimate(estimate)
+        if human:
+            row[HUMAN_COLUMN] = format_estimate(human[system].as_dict()) if system in human else "-"
         latency = stats["latency_ms"]
         row["p50 s (waited)"] = round(latency["p50"] / 1000, 2) if latency else None
         row["p99 s (waited)"] = round(latency["p99"] / 1000, 2) if latency else None
@@ -107,3 +115,35 @@ def agreement_line(agreement: Mapping[str, Any]) -> str:
 def pairwise_rows(run: EvalRun) -> list[dict[str, Any]]:
     """Each judged pair's outcome, without the per-question verdicts."""
     return [{key: value for key, value in outcome.items() if key != "verdicts"} for outcome in run.pairwise.values()]
+
+
+def queue_choice_label(queue: QueueProgress) -> str:
+    return f"Run {queue.run_id} · {queue.eval_set} · {queue.labelled} of {queue.assigned} labelled"
+
+
+def queued_answer_label(answer: QueuedAnswer) -> str:
+    return f"{answer.position} · {answer.label or 'to label'}"
+
+
+def answer_choices(db: Database, run: EvalRun) -> list[tuple[int, str]]:
+    """(answer id, "q3 · local?kb=docs") of every answer of the run, for assigning one by hand."""
+    return [(a.id, f"{a.item_id} · {a.system}") for a in results(db, run.id) if a.error is None]
+
+
+def alpha_line(status: ReviewStatus) -> str:
+    if status.alpha is None:
+        return (f"Agreement between reviewers: not defined yet ({status.compared_answers} answers with two or more "
+                "labels; it needs some, with more than one grade among them).")
+    return (f"Agreement between reviewers: Krippendorff's alpha {status.alpha:.2f} (ordinal; 1 is full agreement, "
+            f"0 no better than chance) over {status.compared_answers} answers with two or more labels.")
+
+
+def human_rows(status: ReviewStatus) -> list[dict[str, Any]]:
+    return [{"system": system, "answers with a verdict": estimate.n, "mean [95% CI]": format_estimate(estimate.as_dict())}
+            for system, estimate in status.human.items()]
+
+
+def disagreement_line(disagreement: Disagreement) -> str:
+    given = ", ".join(f"{reviewer}: {label}" for reviewer, label in sorted(disagreement.labels.items()))
+    settled = f" · settled: **{disagreement.settled}**" if disagreement.settled else ""
+    return f"`{disagreement.item_id}` · `{disagreement.system}` · {given}{settled}"

@@ -297,6 +297,32 @@ MIGRATIONS: tuple[Migration, ...] = (
               for table in ("jobs", "decision_sessions", "knowledge_bases", "adapters", "eval_runs")),
         ),
     ),
+    Migration(
+        "m010_review_queue",
+        (
+            """CREATE TABLE review_assignments (
+                id INTEGER NOT NULL PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+                result_id INTEGER NOT NULL REFERENCES eval_results (id) ON DELETE CASCADE,
+                reviewer VARCHAR NOT NULL,
+                position INTEGER NOT NULL,
+                created_by VARCHAR NOT NULL,
+                created_at DATETIME NOT NULL,
+                UNIQUE (result_id, reviewer)
+            )""",
+            "CREATE INDEX ix_review_assignments_reviewer ON review_assignments (reviewer, run_id)",
+            """CREATE TABLE settled_labels (
+                id INTEGER NOT NULL PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+                result_id INTEGER NOT NULL UNIQUE REFERENCES eval_results (id) ON DELETE CASCADE,
+                label VARCHAR NOT NULL,
+                comment VARCHAR NOT NULL,
+                created_by VARCHAR NOT NULL,
+                created_at DATETIME NOT NULL
+            )""",
+            "CREATE INDEX ix_settled_labels_run_id ON settled_labels (run_id)",
+        ),
+    ),
 )
 
 

@@ -309,6 +309,34 @@ class EvalLabel(SQLModel, table=True):
     labelled_at: datetime = Field(default_factory=utc_now)
 
 
+class ReviewAssignment(SQLModel, table=True):
+    """One answer in one reviewer's review queue, at `position` (the queue's order, which mixes systems)."""
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (UniqueConstraint("result_id", "reviewer"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="eval_runs.id", ondelete="CASCADE")
+    result_id: int = Field(foreign_key="eval_results.id", ondelete="CASCADE")
+    reviewer: str
+    position: int
+    created_by: str
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class SettledLabel(SQLModel, table=True):
+    """The label an admin chose for an answer its reviewers disagreed on: the one metrics use."""
+
+    __tablename__ = "settled_labels"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="eval_runs.id", ondelete="CASCADE", index=True)
+    result_id: int = Field(foreign_key="eval_results.id", ondelete="CASCADE", sa_column_kwargs={"unique": True})
+    label: str  # correct | partly | wrong
+    comment: str = ""
+    created_by: str
+    created_at: datetime = Field(default_factory=utc_now)
+
 class User(SQLModel, table=True):
     """Someone who signs in: by password (its Argon2 hash here) or through an OIDC provider (no hash)."""
 

@@ -70,3 +70,22 @@ def browser():
         instance.close()
 
 
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def password_app(monkeypatch, request):
+    """The app with RAGTUNE_AUTH=password."""
+    monkeypatch.setenv("RAGTUNE_AUTH", "password")
+    monkeypatch.setenv("RAGTUNE_AUTH_SECRET", "browser-test-secret-" * 3)
+    return request.getfixturevalue("app_url")
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    """Fill and send the sign-in form the page shows."""
+    page.get_by_text("Sign in to RAG-or-Tune Lab").wait_for(timeout=90_000)
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

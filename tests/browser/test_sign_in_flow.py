@@ -5,17 +5,9 @@ import pytest
 
 from core.access import LOCAL_ADMIN, Role
 from core.access.users import add_user
+from tests.browser.conftest import PASSWORD, sign_in
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def password_app(monkeypatch, request):
-    monkeypatch.setenv("RAGTUNE_AUTH", "password")
-    monkeypatch.setenv("RAGTUNE_AUTH_SECRET", "browser-test-secret-" * 3)
-    return request.getfixturevalue("app_url")
 
 
 def test_a_viewer_signs_in_stays_signed_in_and_cannot_launch_training(browser, db, dataset, password_app):
@@ -25,9 +17,7 @@ def test_a_viewer_signs_in_stays_signed_in_and_cannot_launch_training(browser, d
     page.get_by_text("Sign in to RAG-or-Tune Lab").wait_for()
     assert page.get_by_text("Fine-tune a LoRA adapter").count() == 0  # no page before signing in
 
-    page.get_by_label("Email").fill("vi@example.com")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "vi@example.com")
     page.get_by_text("Signed in as vi@example.com (viewer)").wait_for()
     page.wait_for_function("document.cookie.includes('ragtune_sign_in=')")  # the page set the signed cookie
     page.reload()  # the signed cookie keeps the sign-in

@@ -8,24 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.access import LOCAL_ADMIN, Role
 from core.access.users import add_user, set_disabled
-from tests.pages.conftest import APP_PATH
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def password_auth(monkeypatch):
-    monkeypatch.setenv("RAGTUNE_AUTH", "password")
-    monkeypatch.setenv("RAGTUNE_AUTH_SECRET", "s" * 40)
-
-
-def signed_in(email: str, password: str = PASSWORD) -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
-    at.text_input[0].input(email)
-    at.text_input[1].input(password)
-    at.button[0].click().run()
-    return at
-
+from tests.pages.conftest import APP_PATH, PASSWORD, signed_in
 
 def test_a_visitor_sees_only_the_sign_in_form_and_a_wrong_password_is_refused(db, password_auth):
     add_user(db, LOCAL_ADMIN, "ana@example.com", Role.REVIEWER, PASSWORD)
