@@ -6,11 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import psutil
 
 from core.project import PROJECT_ROOT
+
+
+# What a distributed launcher (accelerate, torchrun) tells its ranks: a process started by one of them
+# (a finishing worker starts the next job) must not believe it is a rank of that launch.
+DISTRIBUTED_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK",
+                         "ROLE_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+DISTRIBUTED_PREFIXES = ("ACCELERATE_", "TORCHELASTIC_")
 
 
 def spawn_detached(command: Sequence[str], log_path: Path) -> subprocess.Popen:
@@ -21,7 +28,14 @@ def spawn_detached(command: Sequence[str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         return subprocess.Popen(list(command), cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", "RAGTUNE_MODEL_SERVER": "off"})
+                                env={**undistributed(os.environ), "PYTHONUNBUFFERED": "1",
+                                     "RAGTUNE_MODEL_SERVER": "off"})
+
+
+def undistributed(environment: Mapping[str, str]) -> dict[str, str]:
+    """`environment` without what a distributed launcher set for its ranks."""
+    return {name: value for name, value in environment.items()
+            if name not in DISTRIBUTED_VARIABLES and not name.startswith(DISTRIBUTED_PREFIXES)}
 
 
 def live_command(pid: int) -> Optional[list[str]]:

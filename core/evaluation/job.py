@@ -47,6 +47,9 @@ class EvalJob(JobKind):
 
         get_run(current_database(), config["run_id"])
 
+    def target(self, config: dict[str, Any]) -> str:
+        return f"run {config['run_id']}"
+
     def run(self, context: JobContext) -> dict[str, Any]:
         run = get_run(context.db, context.config["run_id"])
         if "rescore" in context.config:

@@ -38,8 +38,6 @@ def checkpoint_dir(job_id: int) -> Path:
 def submit_training(db: Database, training: TrainingConfig, actor: Actor) -> Job:
     """Queue a training job (it starts at once when a slot is free); admins only."""
     require(actor, Role.ADMIN, "train an adapter")
-    if training.device != "cpu" and torch_cuda_available():
-        release_local_models()  # models loaded here or in the model server would hold GPU memory the job needs
     return submit(db, TrainingJob.name, {"training": training.to_dict()},
                   title=f"train {training.adapter_name} on {training.dataset} ({training.base_model}"
                         f"{', QLoRA' if training.qlora else ''})", created_by=actor.email)
@@ -68,12 +66,18 @@ class TrainingJob(JobKind):
         check_base_model(training.base_model)
         check_writable(adapters_dir())
 
+    def target(self, config: dict[str, Any]) -> str:
+        return f"adapter {config['training']['adapter_name']}"
+
     def run(self, context: JobContext) -> dict[str, Any]:
         from core.finetune.datasets import get_dataset, read_split
         from core.finetune.trainer import train
 
         attempt_started = time.monotonic()
         training = TrainingConfig.from_dict(context.config["training"])
+        if training.device != "cpu" and torch_cuda_available():
+            # when it starts, not when it was queued: the model server may have loaded models since
+            release_local_models()
         dataset = get_dataset(context.db, training.dataset)
         model, outcome = train(
             training, read_split(dataset, "train"), read_split(dataset, "validation"), checkpoint_dir(context.job.id),

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from core.errors import InvalidInputError, LabError
+from core.errors import LabError
 from core.finetune import builders, from_kb
 from core.finetune.datasets import check_new_name, check_validation_fraction
-from core.jobs import queue
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobKind
 from core.jobs.scheduler import submit
@@ -29,13 +28,12 @@ class KbDatasetJob(JobKind):
     def validate(self, config: dict[str, Any]) -> None:
         db = current_database()
         check_new_name(db, config["name"])
-        busy = queue.active_job(db, KbDatasetJob.name, "name", config["name"])
-        if busy:
-            raise InvalidInputError(f"Job {busy.id} is writing a dataset named {config['name']!r} already: "
-                                    "pick another name.")
         from_kb.check_request(db, config["kb"], config["limit"], config["pairs_per_chunk"])
         check_validation_fraction(config["split"]["validation_fraction"])
         parse_spec(config["system"])
+
+    def target(self, config: dict[str, Any]) -> str:
+        return f"dataset {config['name']}"
 
     def run(self, context: JobContext) -> dict[str, Any]:
         config = context.config

@@ -76,10 +76,14 @@ class Heartbeat(threading.Thread):
 
     def beat(self) -> None:
         try:
-            if queue.heartbeat(self.context.db, self.context.job.id):
-                self.context.cancel_event.set()
+            row = queue.heartbeat(self.context.db, self.context.job.id)
         except Exception as exc:  # a busy database must not kill the job; the next beat retries
             print(f"heartbeat failed: {exc}", flush=True)
+            return
+        if row.status != queue.RUNNING:  # reconciled or cancelled meanwhile: another worker may resume it
+            self.context.log(f"job {row.id} is {row.status}, no longer running: this worker stops")
+        if row.cancel_requested or row.status != queue.RUNNING:
+            self.context.cancel_event.set()
 
     def stop(self) -> None:
         self.stopped.set()

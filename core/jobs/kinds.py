@@ -39,6 +39,11 @@ class JobKind:
         Raises `JobCancelled` when it stopped because a cancel was asked for."""
         raise NotImplementedError
 
+    def target(self, config: dict[str, Any]) -> Optional[str]:
+        """What a job of this kind writes (e.g. "knowledge base docs"): while one job of the kind is queued
+        or running on a target, another on the same target is refused. None: any number at once."""
+        return None
+
     def resume_problem(self, job: Job) -> Optional[str]:
         """Why `job` cannot be resumed (e.g. no checkpoint), or None when it can."""
         return None

@@ -9,11 +9,11 @@ last free slot never both start a job.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from sqlalchemy import func, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from core.errors import InvalidInputError, NotFoundError
 from core.store import Database
@@ -25,19 +25,37 @@ ACTIVE = (QUEUED, RUNNING)
 RESUMABLE = (CANCELLED, INTERRUPTED, FAILED)
 
 
-def submit_job(db: Database, kind: str, config: dict[str, Any], title: str = "", created_by: str = "unknown") -> Job:
-    with db.session() as session:
-        job = Job(kind=kind, config=config, title=title or kind, created_by=created_by)
+def submit_job(db: Database, kind: str, config: dict[str, Any], title: str = "", created_by: str = "unknown",
+               target: Optional[str] = None) -> Job:
+    """A queued job; refused while another job of `kind` is queued or running on the same `target`
+    (checked in the write transaction, so two requests at once cannot both pass)."""
+    with db.session(immediate=True) as session:
+        _refuse_if_busy(session, kind, target)
+        job = Job(kind=kind, config=config, title=title or kind, created_by=created_by, target=target)
         session.add(job)
     return job
+
+
+def _refuse_if_busy(session: Session, kind: str, target: Optional[str], job_id: Optional[int] = None) -> None:
+    if target is None:
+        return
+    busy = session.exec(select(Job).where(Job.kind == kind, Job.target == target, col(Job.status).in_(ACTIVE),
+                                          Job.id != (job_id or 0)).limit(1)).first()
+    if busy is not None:
+        raise InvalidInputError(f"Job {busy.id} ({busy.title}) is {busy.status} on {target} already: follow it, "
+                                "or cancel it first.")
 
 
 def get_job(db: Database, job_id: int) -> Job:
     with db.session() as session:
         job = session.get(Job, job_id)
     if job is None:
-        raise NotFoundError(f"No job {job_id}: `python -m core jobs list` shows the jobs.")
+        raise _no_job(job_id)
     return job
+
+
+def _no_job(job_id: int) -> NotFoundError:
+    return NotFoundError(f"No job {job_id}: `python -m core jobs list` shows the jobs.")
 
 
 def list_jobs(db: Database, kind: Optional[str] = None, statuses: Sequence[str] = (), limit: int = 200) -> list[Job]:
@@ -58,13 +76,9 @@ def recent_jobs(db: Database, kind: str, hours: float = 1.0, limit: int = 20) ->
             if job.status in ACTIVE or (job.finished_at and as_utc(job.finished_at) >= since)]
 
 
-def active_job(db: Database, kind: str, key: str, value: Any) -> Optional[Job]:
-    """A queued or running job of `kind` whose config has `value` under `key`, if there is one."""
-    return next((job for job in list_jobs(db, kind=kind, statuses=ACTIVE) if job.config.get(key) == value), None)
-
-
-def claim_next(db: Database, max_running: int) -> Optional[Job]:
-    """Mark the oldest queued job running if fewer than `max_running` run; None otherwise."""
+def claim_next(db: Database, max_running: int, placement: Callable[[Job], tuple[list[str], str]]) -> Optional[Job]:
+    """Mark the oldest queued job running if fewer than `max_running` run; None otherwise. The claim
+    records the worker's command and log path (`placement(job)`), so a row never runs without them."""
     with db.session(immediate=True) as session:
         running = session.exec(select(func.count()).select_from(Job).where(Job.status == RUNNING)).one()
         if running >= max_running:
@@ -72,11 +86,22 @@ def claim_next(db: Database, max_running: int) -> Optional[Job]:
         job = session.exec(select(Job).where(Job.status == QUEUED).order_by(Job.id).limit(1)).first()
         if job is None:
             return None
-        now = utc_now()
-        job.status, job.started_at, job.heartbeat_at, job.pid = RUNNING, now, now, None
+        job.command, job.log_path = placement(job)
+        job.status, job.started_at, job.heartbeat_at, job.pid = RUNNING, utc_now(), None, None
         job.attempts += 1
         session.add(job)
     return job
+
+
+def unclaim(db: Database, job_id: int) -> bool:
+    """Put back a claimed job whose worker never started (its launcher died first): it was never run."""
+    with db.session(immediate=True) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status != RUNNING or job.pid is not None or job.heartbeat_at is not None:
+            return False
+        job.status, job.started_at, job.attempts = QUEUED, None, job.attempts - 1
+        session.add(job)
+    return True
 
 
 def set_fields(db: Database, job_id: int, expected_status: Optional[str] = None, **values) -> bool:
@@ -105,22 +130,25 @@ def request_cancel(db: Database, job_id: int) -> Job:
 
 
 def requeue_for_resume(db: Database, job_id: int) -> Job:
-    job = get_job(db, job_id)
-    if job.status not in RESUMABLE:
-        raise InvalidInputError(
-            f"Job {job_id} is {job.status}: only {', '.join(RESUMABLE)} jobs can be resumed.")
-    config = {**job.config, "resume": True}
-    if not set_fields(db, job_id, job.status, status=QUEUED, cancel_requested=False, error=None,
-                      finished_at=None, config=config):
-        raise InvalidInputError(f"Job {job_id} changed while resuming it; look at it again.")
+    with db.session(immediate=True) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise _no_job(job_id)
+        if job.status not in RESUMABLE:
+            raise InvalidInputError(
+                f"Job {job_id} is {job.status}: only {', '.join(RESUMABLE)} jobs can be resumed.")
+        _refuse_if_busy(session, job.kind, job.target, job.id)
+        job.config = {**job.config, "resume": True}
+        job.status, job.cancel_requested, job.error, job.finished_at = QUEUED, False, None, None
+        session.add(job)
     return get_job(db, job_id)
 
 
-def heartbeat(db: Database, job_id: int) -> bool:
-    """Tell readers the worker is alive; returns whether a cancel was requested."""
-    set_fields(db, job_id, heartbeat_at=utc_now())
-    with db.session() as session:
-        return bool(session.exec(select(Job.cancel_requested).where(Job.id == job_id)).one())
+def heartbeat(db: Database, job_id: int) -> Job:
+    """Tell readers the worker is alive; returns the row as it is now, so the worker sees a cancel, or
+    that its row is no longer running (reconciled, or resumed elsewhere) and it must stop."""
+    set_fields(db, job_id, RUNNING, heartbeat_at=utc_now())
+    return get_job(db, job_id)
 
 
 def record_metrics(db: Database, job_id: int, step: int, values: dict[str, float],

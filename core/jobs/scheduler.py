@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Optional
 
 from core.errors import InvalidInputError
 from core.jobs import queue
 from core.jobs.kinds import kind_for
+from core.jobs.context import HEARTBEAT_S
 from core.jobs.processes import is_worker_alive, job_dir, signal_worker, start_worker, worker_command
 from core.settings import ENV_PREFIX
 from core.store import Database
 from core.store.tables import Job, as_utc, utc_now
 
 MAX_JOBS_ENV = f"{ENV_PREFIX}MAX_JOBS"
-# A claimed row has no pid for the moment between the claim and the process start.
+# A claimed row has no worker for the moment between the claim and the process start.
 STARTING_GRACE = timedelta(seconds=30)
+# A worker stamps its row every HEARTBEAT_S; a row not stamped for this long has no worker beating.
+STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_S)
 
 
 def max_running_jobs() -> int:
@@ -36,23 +40,38 @@ def refresh(db: Database) -> list[Job]:
     """Reconcile dead workers, then start queued jobs while slots are free; returns the jobs started."""
     reconcile(db)
     started = []
-    while (job := queue.claim_next(db, max_running_jobs())) is not None:
+    while (job := queue.claim_next(db, max_running_jobs(), placement)) is not None:
         started.append(launch(db, job))
     return started
 
 
+def placement(job: Job) -> tuple[list[str], str]:
+    """The command that runs `job`'s worker and the log it writes."""
+    return worker_command(job.id, kind_for(job.kind).gpus(job)), str(job_dir(job.id) / "worker.log")
+
+
 def reconcile(db: Database) -> list[int]:
-    """Mark running jobs whose worker is gone as interrupted (cancelled, when a cancel was asked for);
-    returns their ids."""
+    """Settle running rows whose worker is gone: interrupted (cancelled, when a cancel was asked for)
+    once the heartbeat is stale *and* the process is not running; a row whose worker never started
+    goes back to the queue. Returns the ids of the rows it ended."""
     ended = []
     for job in queue.list_jobs(db, statuses=[queue.RUNNING]):
-        if job.pid is None and utc_now() - as_utc(job.started_at) < STARTING_GRACE:
-            continue
-        if is_worker_alive(job.pid, job.id):
-            continue
-        if queue.finish(db, job.id, *_unreported_end(job)):
+        if _never_started(job):
+            queue.unclaim(db, job.id)
+        elif _is_stale(job) and not is_worker_alive(job.pid, job.id) and queue.finish(db, job.id,
+                                                                                       *_unreported_end(job)):
             ended.append(job.id)
     return ended
+
+
+def _never_started(job: Job) -> bool:
+    """Claimed long ago, yet no worker recorded a pid or a beat: the launcher died before spawning it."""
+    return job.pid is None and job.heartbeat_at is None and utc_now() - as_utc(job.started_at) > STARTING_GRACE
+
+
+def _is_stale(job: Job) -> bool:
+    last_sign = job.heartbeat_at or job.started_at
+    return last_sign is None or utc_now() - as_utc(last_sign) > STALE_AFTER
 
 
 def _unreported_end(job: Job) -> tuple[str, str]:
@@ -65,23 +84,22 @@ def _unreported_end(job: Job) -> tuple[str, str]:
 
 
 def launch(db: Database, job: Job) -> Job:
-    """Start the worker of a claimed job and record its pid, command and log."""
-
-    command = worker_command(job.id, kind_for(job.kind).gpus(job))
-    log_path = job_dir(job.id) / "worker.log"
+    """Start the worker of a claimed job (its command and log were recorded with the claim) and record its
+    pid: the launcher's, under accelerate, so that a cancel reaches every rank through its process group."""
     try:
-        pid = start_worker(command, log_path)
+        pid = start_worker(job.command, Path(job.log_path))
     except OSError as exc:
         queue.finish(db, job.id, queue.FAILED, error=f"The worker could not be started: {exc}")
         return queue.get_job(db, job.id)
-    queue.set_fields(db, job.id, queue.RUNNING, pid=pid, command=command, log_path=str(log_path))
+    queue.set_fields(db, job.id, queue.RUNNING, pid=pid)
     return queue.get_job(db, job.id)
 
 
 def submit(db: Database, kind: str, config: dict, title: str = "", created_by: str = "unknown") -> Job:
     """Queue a job and start it if a slot is free."""
-    kind_for(kind).validate(config)
-    job = queue.submit_job(db, kind, config, title, created_by)
+    job_kind = kind_for(kind)
+    job_kind.validate(config)
+    job = queue.submit_job(db, kind, config, title, created_by, job_kind.target(config))
     refresh(db)
     return queue.get_job(db, job.id)
 

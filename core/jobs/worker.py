@@ -23,6 +23,7 @@ from core.jobs.kinds import JobCancelled, kind_for
 from core.jobs.processes import job_dir
 from core.jobs.scheduler import refresh
 from core.store import current_database
+from core.store.tables import utc_now
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -33,7 +34,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     db = current_database()
     job = queue.get_job(db, int(args[0]))
     context = JobContext(db, job, job_dir(job.id))
-    if context.is_main and not queue.set_fields(db, job.id, queue.RUNNING, pid=os.getpid()):
+    # Under a launcher its pid stays on the row: it leads the process group a cancel signals.
+    own_pid = {} if "WORLD_SIZE" in os.environ else {"pid": os.getpid()}
+    if context.is_main and not queue.set_fields(db, job.id, queue.RUNNING, heartbeat_at=utc_now(), **own_pid):
         print(f"job {job.id} is {job.status}, not running: nothing to do", flush=True)
         return 0
     signal.signal(signal.SIGTERM, lambda *_: context.cancel_event.set())

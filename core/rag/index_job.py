@@ -43,6 +43,9 @@ class IndexJob(JobKind):
                 "reused_files": stats.reused_files, "removed_files": stats.removed_files, "seconds": stats.seconds,
                 "full_reembed_reason": stats.full_reembed_reason}
 
+    def target(self, config: dict[str, Any]) -> str:
+        return f"knowledge base {config['name']}"
+
     def resume_problem(self, job: Job) -> Optional[str]:
         from core.errors import NotFoundError
         from core.store import current_database
@@ -73,15 +76,11 @@ def submit_index(db: Database, name: str, config: KnowledgeBaseConfig,
 
 
 def submit_reindex(db: Database, name: str, *, actor: Actor) -> Job:
-    """Queue a re-index; one indexing job per knowledge base at a time."""
-    from core.jobs import queue
+    """Queue a re-index; one indexing job per knowledge base at a time (the job's target)."""
     from core.jobs.scheduler import submit
 
     require(actor, Role.ADMIN, "re-index a knowledge base")
     row = get_knowledge_base(db, name)
-    busy = queue.active_job(db, IndexJob.name, "name", row.name)
-    if busy:
-        raise InvalidInputError(f"{row.name} is being indexed already (job {busy.id}): wait for it, or cancel it.")
     return submit(db, IndexJob.name, {"name": row.name, "action": "reindex"}, title=f"re-index {row.name}",
                   created_by=actor.email)
 

@@ -323,6 +323,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX ix_settled_labels_run_id ON settled_labels (run_id)",
         ),
     ),
+    Migration(
+        "m012_job_targets",
+        ("ALTER TABLE jobs ADD COLUMN target VARCHAR",),
+    ),
 )
 
 

@@ -128,6 +128,7 @@ class Job(SQLModel, table=True):
     # queued | running | succeeded | failed | cancelled | interrupted (see `core.jobs.queue`)
     status: str = Field(default="queued", index=True)
     title: str = ""  # what the job is, in a line a person reads, e.g. "train house-style on smollm2"
+    target: Optional[str] = None  # what it writes, e.g. "knowledge base docs": one active job per kind and target
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     pid: Optional[int] = None
     log_path: str = ""

@@ -12,9 +12,13 @@ from core.jobs.processes import worker_command
 from core.store import open_database
 
 
+def no_worker(job) -> tuple[list[str], str]:
+    return [], ""
+
+
 def _claim_at_once(url: str, barrier, results) -> None:
     barrier.wait()
-    job = queue.claim_next(open_database(url), max_running=1)
+    job = queue.claim_next(open_database(url), max_running=1, placement=no_worker)
     results.put(job.id if job else None)
 
 
@@ -37,7 +41,7 @@ def _claim_until_none(url: str, barrier, results) -> None:
     database = open_database(url)
     barrier.wait()
     claimed = []
-    while job := queue.claim_next(database, max_running=100):
+    while job := queue.claim_next(database, max_running=100, placement=no_worker):
         claimed.append(job.id)
     results.put(claimed)
 
