@@ -112,7 +112,7 @@ def _provider_actor(db: Database) -> Optional[Actor]:
     if not _provider_signed_in():
         return None
     try:
-        actor = provider_sign_in(db, st.user.get("email"), default_role(get_settings()))
+        actor = provider_sign_in(db, st.user, default_role(get_settings()))
     except AccessDeniedError as exc:
         st.session_state[REFUSAL_KEY] = str(exc)
         return None

@@ -11,7 +11,7 @@ import math
 import re
 from datetime import datetime
 from functools import cache
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -93,12 +93,16 @@ def actor_for(db: Database, email: str) -> Actor:
     return _acting(user)
 
 
-def provider_sign_in(db: Database, email: Optional[str], first_role: Role) -> Actor:
-    """The user an OIDC provider signed in as `email`, re-read on every page run like `actor_for`. One signing
-    in for the first time is added with `first_role`; a disabled user is refused whatever the provider says."""
-    if not email:
+def provider_sign_in(db: Database, claims: Mapping[str, Any], first_role: Role) -> Actor:
+    """The user an OIDC provider signed in, named by the `email` of their identity `claims`; re-read on every page
+    run like `actor_for`. One signing in for the first time is added with `first_role`; a disabled user is
+    refused whatever the provider says."""
+    email = claims.get("email")
+    if not isinstance(email, str) or not email:
         raise AccessDeniedError("The OIDC provider did not say who signed in (no email claim): configure it to "
                                 "share the user's email (the `email` scope).")
+    if claims.get("email_verified") is False:  # providers that do not check emails say so; some omit the claim
+        raise AccessDeniedError(f"The OIDC provider has not verified {email}: verify it there, then sign in again.")
     email = valid_email(email)
     with db.session(immediate=False) as session:
         user = _find(session, email)

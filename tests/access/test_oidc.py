@@ -17,11 +17,13 @@ from core.settings import get_settings
 
 CLIENT = {"client_id": "lab", "client_secret": "s3cret", "server_metadata_url":
           "https://login.example.com/.well-known/openid-configuration"}
+NIA = {"email": "nia@example.com", "email_verified": True}
 SHARED = {"redirect_uri": "http://lab.example.com:8501/oauth2callback", "cookie_secret": "c" * 32}
 
 
 def test_a_first_time_user_gets_the_default_role_no_password_and_an_audit_entry_naming_themselves(db):
-    assert provider_sign_in(db, "Nia@Example.com", Role.VIEWER) == Actor("nia@example.com", Role.VIEWER, signed_in=True)
+    actor = provider_sign_in(db, {"email": "Nia@Example.com"}, Role.VIEWER)
+    assert actor == Actor("nia@example.com", Role.VIEWER, signed_in=True)
     [user] = list_users(db)
     assert (user.role, user.password_hash, user.created_by) == ("viewer", None, "nia@example.com")
     [entry] = audit_log(db, LOCAL_ADMIN)
@@ -31,22 +33,26 @@ def test_a_first_time_user_gets_the_default_role_no_password_and_an_audit_entry_
 
 def test_an_existing_user_keeps_their_role_and_the_next_sign_in_writes_nothing(db):
     add_user(db, LOCAL_ADMIN, "ana@example.com", Role.REVIEWER, None)
-    assert provider_sign_in(db, "ana@example.com", Role.VIEWER).role == Role.REVIEWER
+    assert provider_sign_in(db, {"email": "ana@example.com"}, Role.VIEWER).role == Role.REVIEWER
     set_role(db, LOCAL_ADMIN, "ana@example.com", Role.ADMIN)
-    assert provider_sign_in(db, "ana@example.com", Role.VIEWER).role == Role.ADMIN
+    assert provider_sign_in(db, {"email": "ana@example.com"}, Role.VIEWER).role == Role.ADMIN
     assert [entry.action for entry in audit_log(db, LOCAL_ADMIN)] == ["users.role", "users.add"]
 
 
 def test_a_disabled_user_is_refused_whatever_the_provider_says(db):
-    provider_sign_in(db, "nia@example.com", Role.VIEWER)
+    provider_sign_in(db, NIA, Role.VIEWER)
     set_disabled(db, LOCAL_ADMIN, "nia@example.com")
     with pytest.raises(AccessDeniedError, match="nia@example.com is disabled: an admin can enable them"):
-        provider_sign_in(db, "nia@example.com", Role.VIEWER)
+        provider_sign_in(db, NIA, Role.VIEWER)
 
 
-def test_a_sign_in_without_an_email_claim_is_refused_and_adds_nobody(db):
-    with pytest.raises(AccessDeniedError, match="no email claim"):
-        provider_sign_in(db, None, Role.VIEWER)
+@pytest.mark.parametrize("claims, message", [
+    ({"sub": "8c1f"}, "no email claim"),
+    ({"email": "nia@example.com", "email_verified": False}, "has not verified nia@example.com"),
+])
+def test_a_sign_in_without_a_verified_email_is_refused_and_adds_nobody(db, claims, message):
+    with pytest.raises(AccessDeniedError, match=message):
+        provider_sign_in(db, claims, Role.VIEWER)
     assert list_users(db) == []
 
 
