@@ -38,6 +38,8 @@ def configured_providers(auth: Optional[Mapping[str, Any]]) -> list[Provider]:
         raise InvalidInputError(f"The [auth] section of .streamlit/secrets.toml names no OIDC client: add "
                                 f"{', '.join(CLIENT_KEYS)} to it (or to an [auth.NAME] table per provider).")
     for name, client in clients.items():
+        if name and "_" in name:  # st.login refuses them
+            raise InvalidInputError(f"[auth.{name}] in .streamlit/secrets.toml: a provider's name cannot hold '_'.")
         _require(client, CLIENT_KEYS, f"[auth.{name}]" if name else "[auth]")
     return [Provider(name, name.capitalize() if name else _host(client["server_metadata_url"]))
             for name, client in clients.items()]

@@ -77,6 +77,7 @@ def test_the_auth_section_names_the_default_provider_by_its_host_and_named_ones_
     ({**CLIENT, "cookie_secret": "c" * 32}, "The [auth] section of .streamlit/secrets.toml needs redirect_uri"),
     (SHARED, "names no OIDC client: add client_id, client_secret, server_metadata_url"),
     ({**SHARED, "google": {"client_id": "lab"}}, "The [auth.google] section of .streamlit/secrets.toml needs"),
+    ({**SHARED, "entra_id": CLIENT}, "[auth.entra_id] in .streamlit/secrets.toml: a provider's name cannot hold '_'"),
 ])
 def test_an_incomplete_auth_section_names_what_to_configure(auth, message):
     with pytest.raises(InvalidInputError, match=re.escape(message)):
