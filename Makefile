@@ -14,7 +14,7 @@ PORT ?= 8501
 app: $(VENV)/.runtime
 	@case "$(HOST)" in 127.0.0.1|localhost|::1) ;; *) [ "$${RAGTUNE_AUTH:-off}" != off ] || \
 		echo "warning: serving on $(HOST) with RAGTUNE_AUTH=off: anyone who can reach port $(PORT) can change and" \
-			"delete everything. Set RAGTUNE_AUTH=password (README: Users, roles and the audit log)." >&2;; esac
+			"delete everything. Set RAGTUNE_AUTH=password or oidc (README: Users, roles and the audit log)." >&2;; esac
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 

@@ -28,11 +28,14 @@ class Settings:
     # Where local models generate: "on" through the model server (started on demand; the app's
     # choice), "off" in this process (job workers), "auto" through it only when it already runs.
     model_server: str = "auto"
-    # Who may use the pages: "off" (anyone who reaches them, as an admin) or "password" (users in the store).
+    # Who may use the pages: "off" (anyone who reaches them, as an admin), "password" (users in the store)
+    # or "oidc" (users an OIDC provider signs in through st.login; their roles are in the store).
     auth: str = "off"
     auth_hours: float = 12.0  # how long a sign-in survives page reloads
+    # The role of a user the OIDC provider signs in for the first time (core.access.roles.default_role checks it).
+    default_role: str = "viewer"
 
-    AUTH_MODES: ClassVar[tuple[str, ...]] = ("off", "password")
+    AUTH_MODES: ClassVar[tuple[str, ...]] = ("off", "password", "oidc")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -50,6 +53,7 @@ class Settings:
             model_server=env.get(f"{ENV_PREFIX}MODEL_SERVER", "auto").strip().lower(),
             auth=_auth_mode(env.get(f"{ENV_PREFIX}AUTH", "off")),
             auth_hours=_positive_hours(env.get(f"{ENV_PREFIX}AUTH_HOURS", "12")),
+            default_role=env.get(f"{ENV_PREFIX}DEFAULT_ROLE", "viewer"),
         )
 
 

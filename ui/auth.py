@@ -1,6 +1,7 @@
 """Who is using the page. With RAGTUNE_AUTH=off nobody signs in and everyone acts as an admin; with
 `password` a user of the store signs in, and a signed, expiring token in a cookie keeps them signed
-in across reloads. Roles are checked in core; the pages only reflect them."""
+in across reloads; with `oidc` an OIDC provider signs them in through st.login, whose own cookie keeps
+them signed in, and the store gives their role. Roles are checked in core; the pages only reflect them."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Optional
 import streamlit as st
 
 from core.access import Actor, Role, allows
+from core.access.oidc import Provider, configured_providers
+from core.access.roles import default_role
 from core.access.tokens import SECRET_ENV, issue, valid_secret, verified_email
-from core.access.users import actor_for, sign_in
-from core.errors import LabError
+from core.access.users import actor_for, provider_sign_in, sign_in
+from core.errors import AccessDeniedError, LabError
 from core.settings import get_settings
 from core.store import Database, current_database
 from ui.common import reported_errors
@@ -24,14 +27,21 @@ EMAIL_KEY = "auth.email"
 ACTOR_KEY = "auth.actor"
 SIGNED_OUT_KEY = "auth.signed_out"
 COOKIE_SCRIPT_KEY = "auth.cookie_script"
+REFUSAL_KEY = "auth.refusal"
 
 
 def current_actor() -> Optional[Actor]:
     """The acting user, or None when someone must sign in first. Re-read from the store on every run,
     so a user disabled or given another role is out, or has it, at once."""
-    if get_settings().auth == "off":
+    mode = get_settings().auth
+    if mode == "off":
         return ANYONE
-    db = current_database()
+    if mode == "oidc":
+        return _provider_actor(current_database())
+    return _password_actor(current_database())
+
+
+def _password_actor(db: Database) -> Optional[Actor]:
     _send_cookie_change()
     email = st.session_state.get(EMAIL_KEY) or _cookie_email()
     if not email:
@@ -50,17 +60,19 @@ def signed_in_or_stop() -> Actor:
     try:
         actor = current_actor()
         if actor is None:
-            sign_in_page(current_database())
+            if get_settings().auth == "oidc":
+                provider_sign_in_page()
+            else:
+                sign_in_page(current_database())
             st.stop()
-    except LabError as exc:  # a bad RAGTUNE_AUTH, no secret, the store unreachable
+    except LabError as exc:  # a bad RAGTUNE_AUTH, no secret, no [auth] in secrets.toml, the store unreachable
         st.error(str(exc))
         st.stop()
     st.session_state[ACTOR_KEY] = actor
     with st.sidebar:
         st.caption(who_line(actor))
-        if actor is not ANYONE and st.button("Sign out", key="auth_sign_out"):
-            sign_out()
-            st.rerun()
+        if actor is not ANYONE:
+            sign_out_button()
     return actor
 
 
@@ -103,6 +115,50 @@ def sign_in_page(db: Database) -> None:
             st.rerun()
 
 
+def _provider_actor(db: Database) -> Optional[Actor]:
+    """The user the OIDC provider signed in, as the store knows them; None until then, or when the store refuses
+    them (the sign-in page then says why)."""
+    providers()  # a missing [auth] key is named before anyone tries to sign in
+    if not _provider_signed_in():
+        return None
+    try:
+        actor = provider_sign_in(db, st.user, default_role(get_settings()))
+    except AccessDeniedError as exc:
+        st.session_state[REFUSAL_KEY] = str(exc)
+        return None
+    st.session_state.pop(REFUSAL_KEY, None)
+    return actor
+
+
+def provider_sign_in_page() -> None:
+    st.title("Sign in to RAG-or-Tune Lab")
+    if _provider_signed_in() and REFUSAL_KEY in st.session_state:
+        st.error(st.session_state[REFUSAL_KEY])
+        sign_out_button()  # to sign in as someone else
+        return
+    for provider in providers():
+        if st.button(f"Sign in with {provider.label}", type="primary", key=f"auth_sign_in_{provider.name}"):
+            st.login(provider.name)
+
+
+def _provider_signed_in() -> bool:
+    """st.user has no `is_logged_in` unless secrets.toml has an [auth] section (AppTest's secrets are no file)."""
+    return bool(st.user.get("is_logged_in"))
+
+
+def providers() -> list[Provider]:
+    return configured_providers(_from_secrets_toml("auth"))
+
+
+def sign_out_button() -> None:
+    if st.button("Sign out", key="auth_sign_out"):
+        if get_settings().auth == "oidc":
+            st.logout()  # a new session, back at Home
+        else:
+            sign_out()
+            st.rerun()
+
+
 def sign_out() -> None:
     st.session_state.pop(EMAIL_KEY, None)
     st.session_state[SIGNED_OUT_KEY] = True
@@ -120,7 +176,7 @@ def _cookie_email() -> Optional[str]:
 def who_line(actor: Actor) -> str:
     if actor is ANYONE:
         return ("Sign-in is off: anyone who can reach this page can change everything. Set RAGTUNE_AUTH=password "
-                "to require it.")
+                "or oidc to require it.")
     return f"Signed in as {actor.email} ({actor.role.label})"
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from core.errors import AccessDeniedError, InvalidInputError
+from core.settings import ENV_PREFIX, Settings
 
 
 class Role(IntEnum):
@@ -29,6 +30,15 @@ class Role(IntEnum):
             return cls[name.strip().upper()]
         except KeyError:
             raise InvalidInputError(f"No role {name!r}: choose one of {', '.join(r.label for r in cls)}.") from None
+
+
+def default_role(settings: Settings) -> Role:
+    """The role a user the OIDC provider signs in for the first time gets (RAGTUNE_DEFAULT_ROLE)."""
+    try:
+        return Role.named(settings.default_role)
+    except InvalidInputError:
+        raise InvalidInputError(f"{ENV_PREFIX}DEFAULT_ROLE={settings.default_role!r}: set it to one of "
+                                f"{', '.join(role.label for role in Role)}.") from None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import math
 import re
 from datetime import datetime
 from functools import cache
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -90,9 +90,35 @@ def actor_for(db: Database, email: str) -> Actor:
     """The user `email` as someone acting (e.g. `python -m core --as EMAIL`): they must exist and be enabled."""
     with db.session(immediate=False) as session:
         user = _existing(session, email)
-    if user.disabled:
-        raise AccessDeniedError(f"The user {user.email} is disabled: an admin can enable them.")
-    return Actor(user.email, Role.named(user.role), signed_in=True)
+    return _acting(user)
+
+
+def provider_sign_in(db: Database, claims: Mapping[str, Any], first_role: Role) -> Actor:
+    """The user an OIDC provider signed in, named by the `email` of their identity `claims`; re-read on every page
+    run like `actor_for`. One signing in for the first time is added with `first_role`; a disabled user is
+    refused whatever the provider says."""
+    email = claims.get("email")
+    if not isinstance(email, str) or not email:
+        raise AccessDeniedError("The OIDC provider did not say who signed in (no email claim): configure it to "
+                                "share the user's email (the `email` scope).")
+    if claims.get("email_verified") is False:  # providers that do not check emails say so; some omit the claim
+        raise AccessDeniedError(f"The OIDC provider has not verified {email}: verify it there, then sign in again.")
+    email = valid_email(email)
+    with db.session(immediate=False) as session:
+        user = _find(session, email)
+    return _acting(user or _added_on_first_sign_in(db, email, first_role))
+
+
+def _added_on_first_sign_in(db: Database, email: str, role: Role) -> User:
+    """The audit log says they added themselves: nobody else did."""
+    with db.session() as session:
+        user = _find(session, email)  # another tab of theirs may have added them since
+        if user is None:
+            user = User(email=email, role=role.label, created_by=email)
+            session.add(user)
+            audit.record(session, Actor(email, role, signed_in=True), "users.add", f"user {email}",
+                         after={"role": role.label, "password": False})
+    return user
 
 
 def sign_in(db: Database, email: str, password: str, now: Optional[datetime] = None) -> Actor:
@@ -144,6 +170,12 @@ def _matches(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _acting(user: User) -> Actor:
+    if user.disabled:
+        raise AccessDeniedError(f"The user {user.email} is disabled: an admin can enable them.")
+    return Actor(user.email, Role.named(user.role), signed_in=True)
 
 
 def _find(session: Session, email: str) -> Optional[User]:

@@ -40,14 +40,21 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> Non
 
 
 @pytest.fixture
-def app_url(data_dir, tmp_path):
+def streamlit_options() -> list[str]:
+    """More `streamlit run` options; a test overrides this fixture, e.g. to read its own secrets.toml."""
+    return []
+
+
+@pytest.fixture
+def app_url(data_dir, tmp_path, streamlit_options):
     port = free_port()
     # As `make app` runs it: app.py turns the model server on (the test suite's default is off).
     env = {**os.environ, "RAGTUNE_DATA_DIR": str(data_dir)}
     env.pop("RAGTUNE_MODEL_SERVER", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         *streamlit_options],
         cwd=ROOT, env=env, stdout=open(tmp_path / "server.log", "wb"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -70,8 +77,6 @@ def browser():
         instance.close()
 
 
-
-
 PASSWORD = "correct horse battery"
 
 
@@ -89,3 +94,9 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def cannot_launch_training_as_a_viewer(page: playwright.Page, app: str) -> None:
+    page.goto(f"{app}/finetune")
+    page.get_by_text("Launching training needs the admin role; you are a viewer.").wait_for(timeout=90_000)
+    assert page.get_by_role("button", name="Launch training").is_disabled()

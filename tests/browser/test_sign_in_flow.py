@@ -5,7 +5,7 @@ import pytest
 
 from core.access import LOCAL_ADMIN, Role
 from core.access.users import add_user
-from tests.browser.conftest import PASSWORD, sign_in
+from tests.browser.conftest import PASSWORD, cannot_launch_training_as_a_viewer, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,9 +23,7 @@ def test_a_viewer_signs_in_stays_signed_in_and_cannot_launch_training(browser, d
     page.reload()  # the signed cookie keeps the sign-in
     page.get_by_text("Signed in as vi@example.com (viewer)").wait_for(timeout=90_000)
 
-    page.goto(f"{password_app}/finetune")
-    page.get_by_text("Launching training needs the admin role; you are a viewer.").wait_for(timeout=90_000)
-    assert page.get_by_role("button", name="Launch training").is_disabled()
+    cannot_launch_training_as_a_viewer(page, password_app)
 
     page.goto(password_app)  # Home (signing out on the busy Fine-tune page timed out twice in full runs: issue 20)
     page.get_by_role("button", name="Sign out").click()

@@ -1,5 +1,6 @@
-"""Password sign-in under AppTest: nothing but the form until someone signs in, the role they hold shown
-and enforced (a viewer sees the Fine-tune page but cannot launch training), and sign-in off says so."""
+"""Sign-in under AppTest: nothing but the password form until someone signs in, the role they hold shown
+and enforced (a viewer sees the Fine-tune page but cannot launch training), sign-in off says so, and OIDC
+sign-in offers only the provider's button, or says what secrets.toml lacks."""
 
 from __future__ import annotations
 
@@ -60,3 +61,21 @@ def test_an_admin_reads_the_audit_log_on_its_page_and_a_reviewer_is_not_offered_
     assert not at.exception
     with pytest.raises(ValueError, match="Could not find a navigation page"):  # not routed for a reviewer
         at.switch_page("pages/audit.py")
+
+
+def test_oidc_sign_in_without_an_auth_section_says_what_to_configure(db, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_AUTH", "oidc")
+    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
+    assert not at.exception
+    assert any("no [auth] section; add one" in e.value and "server_metadata_url" in e.value for e in at.error)
+
+
+def test_oidc_sign_in_offers_only_the_provider_s_button(db, monkeypatch):
+    monkeypatch.setenv("RAGTUNE_AUTH", "oidc")
+    at = AppTest.from_file(APP_PATH, default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 32,
+                          "client_id": "lab", "client_secret": "s3cret",
+                          "server_metadata_url": "https://login.example.com/.well-known/openid-configuration"}
+    at.run()
+    assert [title.value for title in at.title] == ["Sign in to RAG-or-Tune Lab"]
+    assert [button.label for button in at.button] == ["Sign in with login.example.com"] and not at.text_input

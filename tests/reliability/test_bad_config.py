@@ -196,7 +196,7 @@ BAD_ENVIRONMENT = [
     pytest.param("RAGTUNE_KEY_ENVS", " , ,", key_for_self_hosted_server, "(now: none)", id="key-envs-only-commas"),
     pytest.param("RAGTUNE_KEY_ENVS", "OTHER_KEY,team_key", key_for_self_hosted_server,
                  "(now: OTHER_KEY, team_key)", id="key-envs-other-case"),
-    pytest.param("RAGTUNE_AUTH", "oidc", get_settings, "RAGTUNE_AUTH='oidc': set it to one of off, password",
+    pytest.param("RAGTUNE_AUTH", "ldap", get_settings, "RAGTUNE_AUTH='ldap': set it to one of off, password, oidc",
                  id="auth-unknown-mode"),
     pytest.param("RAGTUNE_AUTH", "", get_settings, "RAGTUNE_AUTH='': set it to one of", id="auth-empty"),
     pytest.param("RAGTUNE_AUTH_HOURS", "forever", get_settings, "RAGTUNE_AUTH_HOURS='forever': set it to how many "
