@@ -10,7 +10,7 @@ from typing import Optional
 
 import streamlit as st
 
-from core.access import Actor, Role
+from core.access import Actor, Role, allows
 from core.access.tokens import SECRET_ENV, issue, valid_secret, verified_email
 from core.access.users import actor_for, sign_in
 from core.errors import LabError
@@ -67,6 +67,13 @@ def signed_in_or_stop() -> Actor:
 def acting_user() -> Actor:
     """Who this page acts for (app.py's router checked the sign-in before the page runs)."""
     return st.session_state[ACTOR_KEY]
+
+
+def missing_role(role: Role, doing: str) -> Optional[str]:
+    """Why the acting user may not do `doing` ("Launching training needs the admin role; you are a viewer."),
+    for a caption or the help of the button it disables; None when their role allows it."""
+    actor = acting_user()
+    return None if allows(actor, role) else f"{doing} needs the {role.label} role; you are a {actor.role.label}."
 
 
 def own_name_field(label: str, key: str, placeholder: str = "") -> str:

@@ -297,6 +297,11 @@ MIGRATIONS: tuple[Migration, ...] = (
               for table in ("jobs", "decision_sessions", "knowledge_bases", "adapters", "eval_runs")),
         ),
     ),
+    Migration(
+        "m011_dataset_authors",
+        tuple(f"ALTER TABLE {table} ADD COLUMN created_by VARCHAR NOT NULL DEFAULT 'unknown'"
+              for table in ("datasets", "eval_sets")),
+    ),
 )
 
 

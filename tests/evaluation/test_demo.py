@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.evaluation.demo import DEMO_DIR, set_up_demo
 from core.evaluation.sets import eval_items
@@ -20,7 +21,7 @@ def test_the_demo_is_set_up_once_and_its_versions_disagree_where_the_docs_change
     with operator_paths():
         register_knowledge_base(db, "ledgerly-v1", KnowledgeBaseConfig(source_path=str(DEMO_DIR / "docs" / "v1")))
     steps = []
-    setup = set_up_demo(db, progress=lambda what, fraction: steps.append((what, fraction)))
+    setup = set_up_demo(db, progress=lambda what, fraction: steps.append((what, fraction)), actor=LOCAL_ADMIN)
     assert setup.created == ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge base ledgerly-v2",
                              "eval set ledgerly-v2", "dataset ledgerly-docs-v1"]
     assert steps[0] == ("knowledge base ledgerly-v1", 0.0) and steps[-1] == ("Done", 1.0)
