@@ -97,3 +97,19 @@ def test_an_admins_session_edit_is_audited_with_the_name_and_context_before_and_
     assert (entry.actor, entry.action, entry.target, entry.before, entry.after) == (
         "lead@example.com", "sessions.update", "decision session Support bot",
         {"name": "Support bot", "context": "why"}, {"name": "Support bot, Q3", "context": "cost"})
+
+
+def test_the_cli_acting_as_a_reviewer_is_refused_each_admin_command_with_the_role_named(db, capsys):
+    from core.access.users import add_user
+    from core.cli import main
+
+    add_user(db, LOCAL_ADMIN, "ana@example.com", Role.REVIEWER, None)
+    import_eval_set(db, "support", EVAL_SET, "test", actor=LOCAL_ADMIN)
+    for command, doing in [(["evalset", "import", DEMO_SET], "import an eval set"),
+                           (["evalset", "remove", "support"], "remove an eval set"),
+                           (["dataset", "import", "--name", "style", "style.jsonl"], "create a dataset"),
+                           (["dataset", "remove", "style"], "remove a dataset"),
+                           (["adapter", "merge", "house-style"], "merge an adapter")]:
+        assert main(["--as", "ana@example.com", *command]) == 2, command
+        assert f"To {doing} you need the admin role; ana@example.com is a reviewer" in capsys.readouterr().err
+    assert [s.name for s in list_eval_sets(db)] == ["support"] and queue.list_jobs(db) == []
