@@ -366,13 +366,14 @@ def interleaved_ratios(rows: list[dict]) -> dict[str, float]:
 # -- the run --------------------------------------------------------------------------------------
 
 def prepare(db) -> None:
+    from core.access import LOCAL_ADMIN
     from core.evaluation.sets import import_eval_file
     from core.finetune.builders import import_jsonl
     from core.paths import operator_paths
 
     with operator_paths():  # the bench names its files
-        import_jsonl(db, "house-style", ROOT / "core/finetune/samples/house-style.jsonl")
-        import_eval_file(db, ROOT / "eval_sets/demo/ledgerly-v1.jsonl", name="contention")
+        import_jsonl(db, "house-style", ROOT / "core/finetune/samples/house-style.jsonl", actor=LOCAL_ADMIN)
+        import_eval_file(db, ROOT / "eval_sets/demo/ledgerly-v1.jsonl", name="contention", actor=LOCAL_ADMIN)
 
 
 def default_threads() -> int:

@@ -68,7 +68,7 @@ def runner(max_new_tokens: int, batch_size: int) -> dict:
     db = current_database()
     if "bench" not in [s.name for s in list_eval_sets(db)]:
         with operator_paths():  # the bench names the file
-            import_eval_file(db, DEMO_SET, name="bench")
+            import_eval_file(db, DEMO_SET, name="bench", actor=LOCAL_ADMIN)
     started = time.perf_counter()
     run = submit_eval(db, "bench", ["local"], OFFLINE_METRICS,
                       RunOptions(max_new_tokens=max_new_tokens, batch_size=batch_size), actor=LOCAL_ADMIN)

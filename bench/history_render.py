@@ -35,12 +35,13 @@ def fill_store(db, results_per_run: int) -> None:
     from sqlalchemy import insert
     from sqlmodel import select
 
+    from core.access import LOCAL_ADMIN
     from core.evaluation.runs import finish_run
     from core.evaluation.sets import import_eval_set
     from core.store.tables import EvalResult, EvalRun, EvalScore
 
     import_eval_set(db, "bench", "\n".join(json.dumps({"id": f"q{n}", "question": f"Question {n}?"})
-                                           for n in range(results_per_run)), "bench")
+                                           for n in range(results_per_run)), "bench", actor=LOCAL_ADMIN)
     start = datetime.now(timezone.utc) - timedelta(days=RUNS)
     for number in range(RUNS):
         with db.session() as session:

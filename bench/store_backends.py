@@ -35,13 +35,14 @@ BATCH = 8
 
 
 def eval_writes_seconds(db, questions: int) -> float:
+    from core.access import LOCAL_ADMIN
     from core.evaluation.runs import finish_run, save_answers
     from core.evaluation.sets import import_eval_set
     from core.store.tables import EvalResult, EvalRun
 
     name = f"writes-{time.monotonic_ns()}"
     import_eval_set(db, name, "\n".join(json.dumps({"id": f"q{n}", "question": f"Question {n}?"})
-                                        for n in range(questions)), "bench")
+                                        for n in range(questions)), "bench", actor=LOCAL_ADMIN)
     started = time.perf_counter()
     with db.session() as session:
         run = EvalRun(eval_set=name, systems=SYSTEMS, metrics=["exact_match", "token_f1"])

@@ -7,6 +7,7 @@ from functools import partial
 
 import streamlit as st
 
+from core.access import Role
 from core.checklist import instruments as ins
 from core.checklist.report import render_markdown
 from core.checklist.room import consensus_answers, room_polls
@@ -23,7 +24,7 @@ from core.checklist.sessions import (
 from core.checklist.tradeoffs import FAILURE_MODES, MECHANISMS, OPERATIONS, WHAT_EACH_FIXES
 from core.checklist.verdict import decide
 from core.checklist.views import FACTOR_LABELS, factor_options, requested_session
-from ui.auth import acting_user, own_name_field
+from ui.auth import acting_user, missing_role, own_name_field
 from ui.common import database, ensure_router, reported_errors
 from ui.decide import Answering, show_pending_error, splits_list, tradeoff_table, verdict_panel
 
@@ -141,8 +142,9 @@ with reported_errors():
         with st.form("decide.edit_session"):
             name = st.text_input("Name", value=record.name)
             context = st.text_area("What are we deciding?", value=record.context)
-            if st.form_submit_button("Save changes"):
-                update_session(db, record.id, name=name, context=context)
+            blocked = missing_role(Role.ADMIN, "Editing a session")
+            if st.form_submit_button("Save changes", disabled=bool(blocked), help=blocked):
+                update_session(db, record.id, name=name, context=context, actor=acting_user())
                 st.rerun()
         if answers:
             leaving = st.selectbox("Remove a participant's answers", sorted(answers), index=None)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.access import Role
 from core.evaluation.catalog import CATALOG, JUDGE_METRICS, METRICS, OFFLINE_METRICS
 from core.evaluation.demo import DEMOS
 from core.evaluation.demo_job import DemoJob, submit_demo
@@ -23,7 +24,7 @@ from core.llm.adapters import list_adapters
 from core.playground import preset_systems
 from core.rag.knowledge import ready_knowledge_bases
 from core.rag.views import citation_label
-from ui.auth import acting_user, own_name_field
+from ui.auth import acting_user, missing_role, own_name_field
 from ui.common import database, ensure_router, flash, job_controls, live_jobs, reported_errors, show_flash
 
 LIVE_REFRESH_S = 2
@@ -36,10 +37,11 @@ show_flash()
 
 
 def demo_section(db) -> None:
+    blocked = missing_role(Role.ADMIN, "Setting up a demo")
     with st.expander("The demos"):
         for demo in DEMOS.values():
             st.markdown(f"**{demo.title}**: {demo.description} What exists is kept.")
-            if st.button(f"Set up {demo.title}", key=f"ev_demo_{demo.name}"):
+            if st.button(f"Set up {demo.title}", key=f"ev_demo_{demo.name}", disabled=bool(blocked), help=blocked):
                 with reported_errors():
                     job = submit_demo(db, demo.name, acting_user())
                     flash(f"Setting up {demo.title} in the background (job {job.id}): follow it below; it goes on "
@@ -56,9 +58,10 @@ def upload_section(db) -> None:
     st.subheader("Import an eval set")
     upload = st.file_uploader("JSONL file", type=["jsonl"], key="ev_upload")
     name = st.text_input("Name", value=Path(upload.name).stem if upload else "", key="ev_name")
-    if st.button("Import", type="primary", key="ev_import", disabled=upload is None):
+    blocked = missing_role(Role.ADMIN, "Importing an eval set")
+    if st.button("Import", type="primary", key="ev_import", disabled=upload is None or bool(blocked), help=blocked):
         with reported_errors():
-            row = import_eval_upload(db, name, upload.getvalue(), upload.name)
+            row = import_eval_upload(db, name, upload.getvalue(), upload.name, actor=acting_user())
             flash(f"Imported {row.name}: {row.item_count} questions.", ev_chosen=row.name)
 
 
@@ -71,8 +74,9 @@ def sets_section(db) -> None:
     st.dataframe(eval_set_rows(sets), hide_index=True)
     chosen = st.selectbox("Show", [s.name for s in sets], key="ev_chosen")
     st.dataframe(eval_item_rows(eval_items(db, chosen)), hide_index=True)
-    if st.button(f"Remove {chosen}", key="ev_remove"):
-        remove_eval_set(db, chosen)
+    blocked = missing_role(Role.ADMIN, "Removing an eval set")
+    if st.button(f"Remove {chosen}", key="ev_remove", disabled=bool(blocked), help=blocked):
+        remove_eval_set(db, chosen, actor=acting_user())
         flash(f"Removed {chosen}.")
 
 

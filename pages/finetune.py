@@ -17,37 +17,38 @@ from core.finetune.views import (adapter_rows, estimate_line, example_rows, skip
 from core.jobs import queue, scheduler
 from core.llm.adapters import list_adapters
 from core.rag.knowledge import ready_knowledge_bases
-from ui.auth import acting_user, may
+from ui.auth import acting_user, missing_role
 from ui.common import database, ensure_router, flash, live_jobs, reported_errors, show_flash
 from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
 
 
 def build_section(db) -> None:
     st.subheader("Build a dataset")
+    blocked = missing_role(Role.ADMIN, "Building a dataset")
     sample, upload, git, kb = st.tabs(["Sample", "Import JSONL", "Git history", "Knowledge base"])
     with sample:
         st.caption("A small dataset that teaches a house answer format SmolLM2 does not follow by itself: "
                    "a `TL;DR:` line, bullets, a sign-off. Trains in a few minutes on a laptop CPU.")
-        if st.button("Add the house-style sample", key="ft_sample"):
+        if st.button("Add the house-style sample", key="ft_sample", disabled=bool(blocked), help=blocked):
             with reported_errors():
-                row = builders.import_sample(db)
+                row = builders.import_sample(db, actor=acting_user())
                 flash(f"Added {row.name}: {row.train_count} train / {row.validation_count} validation.",
                       ft_dataset=row.name)
     with upload:
         name = st.text_input("Dataset name", key="ft_upload_name", placeholder="support-style")
         file = st.file_uploader("JSONL file (instruction/response, chat messages or prompt/completion)",
                                 type=["jsonl", "json"], key="ft_upload")
-        if st.button("Import", key="ft_import", disabled=file is None):
+        if st.button("Import", key="ft_import", disabled=file is None or bool(blocked), help=blocked):
             with reported_errors():
-                row = builders.import_jsonl(db, name, file.getvalue(), file.name)
+                row = builders.import_jsonl(db, name, file.getvalue(), file.name, actor=acting_user())
                 flash(f"Imported {row.name} ({row.source_format}).", ft_dataset=row.name)
     with git:
         name = st.text_input("Dataset name", key="ft_git_name", placeholder="repo-history")
         repo = st.text_input("Repository path on this machine", key="ft_git_repo")
         rev = st.text_input("Revision", "HEAD", key="ft_git_rev")
-        if st.button("Build from commits", key="ft_git_build"):
+        if st.button("Build from commits", key="ft_git_build", disabled=bool(blocked), help=blocked):
             with reported_errors(), st.spinner("Reading the history…"):
-                row, skipped = builders.from_git(db, name, repo, rev)
+                row, skipped = builders.from_git(db, name, repo, rev, actor=acting_user())
                 flash(f"Built {row.name} from {row.train_count + row.validation_count} commit(s); skipped "
                       f"{skipped_line(skipped)}.", ft_dataset=row.name)
     with kb:
@@ -60,9 +61,9 @@ def build_section(db) -> None:
         system = st.text_input("System that writes the pairs", "local", key="ft_kb_system",
                                help="any spec: `local`, `anthropic:claude-haiku-4-5`, ...")
         limit = st.number_input("Chunks to use", 1, 500, 20, key="ft_kb_limit")
-        if st.button("Generate question/answer pairs", key="ft_kb_build"):
+        if st.button("Generate question/answer pairs", key="ft_kb_build", disabled=bool(blocked), help=blocked):
             with reported_errors():
-                job = submit_kb_dataset(db, name, chosen, system, int(limit))
+                job = submit_kb_dataset(db, name, chosen, system, int(limit), actor=acting_user())
                 flash(f"Writing {name} in the background (job {job.id}): follow it below; it goes on if you close "
                       "the page.")
 
@@ -108,8 +109,10 @@ def train_section(db, dataset: str) -> None:
         config = training_form(dataset)
         planned = estimate(db, config, get_dataset(db, dataset))
         st.caption(f"{estimate_line(planned).capitalize()} ({planned.basis}).")
-        allowed = may(Role.ADMIN, "launching training")
-        if st.button("Launch training", type="primary", key="ft_launch", disabled=not allowed):
+        blocked = missing_role(Role.ADMIN, "Launching training")
+        if blocked:
+            st.caption(blocked)
+        if st.button("Launch training", type="primary", key="ft_launch", disabled=bool(blocked)):
             job = submit_training(db, config, acting_user())
             st.session_state["ft_job"] = job.id
             flash(f"Job {job.id} {job.status}: {estimate_line(planned)}.")
@@ -154,10 +157,11 @@ def adapters_section(db) -> None:
     if try_it.button("Try in Playground", key="ft_try", type="primary"):
         st.session_state["playground_systems"] = ["local", f"local?adapter={chosen}"]
         st.switch_page("pages/playground.py")
-    if merge.button("Merge into the base model", key="ft_merge",
-                    help="a full model folder that `local:PATH` loads without peft"):
+    blocked = missing_role(Role.ADMIN, "Merging an adapter")
+    if merge.button("Merge into the base model", key="ft_merge", disabled=bool(blocked),
+                    help=blocked or "a full model folder that `local:PATH` loads without peft"):
         with reported_errors():
-            job = submit_merge(db, chosen)
+            job = submit_merge(db, chosen, actor=acting_user())
             flash(f"Merging {chosen} in the background (job {job.id}): follow it below.")
     live_jobs(db, MergeJob.name, "Merging", merge_outcome, "Merge again")
 

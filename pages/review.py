@@ -13,7 +13,7 @@ from core.evaluation.runs import list_runs
 from core.evaluation.views import (alpha_line, answer_choices, disagreement_line, human_rows, queue_choice_label,
                                    queued_answer_label, run_choice_label)
 from core.settings import get_settings
-from ui.auth import acting_user, may, own_name_field
+from ui.auth import acting_user, missing_role, own_name_field
 from ui.common import database, ensure_router, flash, reported_errors, show_flash
 
 ensure_router()
@@ -64,7 +64,9 @@ def label_card(db, answer, reviewer: str, answers, position_key: str) -> None:
 
 def open_section(db, runs) -> None:
     with st.expander("Open a run for review (admins)"):
-        if not may(Role.ADMIN, "opening a run for review"):
+        blocked = missing_role(Role.ADMIN, "Opening a run for review")
+        if blocked:
+            st.caption(blocked)
             return
         run = st.selectbox("Run", list(runs), key="rv_open_run", format_func=lambda i: run_choice_label(*runs[i]))
         signing_in = get_settings().auth != "off"
@@ -107,14 +109,15 @@ def disagreements_section(db, status) -> None:
     if not status.disagreements:
         return
     st.markdown(f"**Disagreements** ({sum(d.settled is None for d in status.disagreements)} to settle):")
-    admin = may(Role.ADMIN, "settling a disagreement")
+    blocked = missing_role(Role.ADMIN, "Settling a disagreement")
     for disagreement in status.disagreements:
         left, right = st.columns([3, 2])
         left.markdown(disagreement_line(disagreement))
-        label = right.selectbox("Settle as", LABELS, key=f"rv_settle_{disagreement.result_id}", disabled=not admin,
+        label = right.selectbox("Settle as", LABELS, key=f"rv_settle_{disagreement.result_id}", disabled=bool(blocked),
+                                help=blocked,
                                 index=LABELS.index(disagreement.settled) if disagreement.settled else None,
                                 label_visibility="collapsed", placeholder="Settle as…")
-        if label and label != disagreement.settled and admin:
+        if label and label != disagreement.settled and not blocked:
             with reported_errors():
                 settle(db, disagreement.result_id, label, actor=acting_user())
                 st.rerun()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.finetune.config import TrainingConfig
 from core.finetune.datasets import create_dataset
 from core.jobs import queue, scheduler
@@ -18,7 +19,8 @@ ANSWERS = ["TL;DR: yes.\n- it works\n— Acme", "TL;DR: no.\n- it does not\n— 
 def dataset(db, tiny_model_dir):
     examples = [{"messages": [{"role": "user", "content": f"Question number {i}?"},
                               {"role": "assistant", "content": ANSWERS[i % 2]}]} for i in range(24)]
-    return create_dataset(db, "tiny-style", examples, "import", "messages", base=str(tiny_model_dir), questions=[])
+    return create_dataset(db, "tiny-style", examples, "import", "messages", base=str(tiny_model_dir), questions=[],
+                          actor=LOCAL_ADMIN)
 
 
 @pytest.fixture

@@ -81,14 +81,11 @@ def acting_user() -> Actor:
     return st.session_state[ACTOR_KEY]
 
 
-def may(role: Role, doing: str) -> bool:
-    """Whether the acting user holds `role`; if not, a caption says what `doing` needs (core refuses it
-    anyway: the page disables the button so nobody is surprised)."""
+def missing_role(role: Role, doing: str) -> Optional[str]:
+    """Why the acting user may not do `doing` ("Launching training needs the admin role; you are a viewer."),
+    for a caption or the help of the button it disables; None when their role allows it."""
     actor = acting_user()
-    if allows(actor, role):
-        return True
-    st.caption(f"{doing[0].upper()}{doing[1:]} needs the {role.label} role; you are a {actor.role.label}.")
-    return False
+    return None if allows(actor, role) else f"{doing} needs the {role.label} role; you are a {actor.role.label}."
 
 
 def own_name_field(label: str, key: str, placeholder: str = "") -> str:

@@ -2,8 +2,8 @@
 
 - viewer: reads everything;
 - reviewer: also votes in workshops, asks in the Playground, starts eval runs, labels answers;
-- admin: also creates and removes knowledge bases, datasets and adapters, trains, sets baselines,
-  deletes, and manages users.
+- admin: also creates and removes knowledge bases, datasets, eval sets and adapters, trains and merges,
+  sets baselines, edits and deletes decision sessions, and manages users.
 """
 
 from __future__ import annotations

@@ -66,9 +66,12 @@ def get_session(db: Database, session_id: int) -> DecisionSession:
 
 
 def update_session(db: Database, session_id: int, *, name: Optional[str] = None,
-                   context: Optional[str] = None) -> DecisionSession:
+                   context: Optional[str] = None, actor: Actor) -> DecisionSession:
+    """Rename a session or reword its context: shared data, so admins only, and audited."""
+    require(actor, Role.ADMIN, "rename or edit a decision session")
     with db.session() as session:
         record = _load(session, session_id)
+        before = {"name": record.name, "context": record.context}
         if name is not None and _valid_name(name) != record.name:
             _ensure_name_free(session, _valid_name(name))
             record.name = _valid_name(name)
@@ -76,6 +79,8 @@ def update_session(db: Database, session_id: int, *, name: Optional[str] = None,
             record.context = context.strip()
         record.updated_at = utc_now()
         session.add(record)
+        audit.record(session, actor, "sessions.update", f"decision session {before['name']}", before=before,
+                     after={"name": record.name, "context": record.context})
         return record
 
 

@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 @operator_paths()  # the file is read here, in the operator's shell
 def run_import(args: argparse.Namespace) -> int:
-    row = import_eval_file(current_database(), args.file, args.name)
+    row = import_eval_file(current_database(), args.file, args.name, actor=args.actor)
     print(f"Imported eval set {row.name}: {row.item_count} questions from {row.source}")
     return 0
 
@@ -67,7 +67,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    remove_eval_set(current_database(), args.name)
+    remove_eval_set(current_database(), args.name, actor=args.actor)
     print(f"Removed eval set {args.name}")
     return 0
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from core.access import Actor
 from core.errors import InvalidInputError, NotFoundError
 from core.paths import operator_paths
 from core.project import EVAL_SETS_DIR
@@ -33,7 +34,7 @@ Progress = Callable[[str, float], None]  # (what is being done, fraction done), 
 class Step:
     what: str  # e.g. "knowledge base ledgerly-v1"
     done: Callable[[Database], bool]
-    make: Callable[[Database, Progress], Any]
+    make: Callable[[Database, Progress, Actor], Any]  # the actor: whom the rows it makes are by
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,10 @@ def get_demo(name: str) -> Demo:
 
 
 @operator_paths()  # its folders and files are named by the code, not typed: any may be read
-def set_up_demo(db: Database, name: str = DEFAULT_DEMO, progress: Optional[Progress] = None) -> DemoSetup:
-    """Make whatever of the demo is missing. `progress` hears of each step before it starts (and of
-    indexing within it); raising there stops between steps, leaving each step whole or absent."""
+def set_up_demo(db: Database, name: str = DEFAULT_DEMO, progress: Optional[Progress] = None, *,
+                actor: Actor) -> DemoSetup:
+    """Make whatever of the demo is missing, as `actor`. `progress` hears of each step before it starts (and
+    of indexing within it); raising there stops between steps, leaving each step whole or absent."""
     report = progress or (lambda _what, _fraction: None)
     steps = get_demo(name).steps()
     setup = DemoSetup()
@@ -68,7 +70,8 @@ def set_up_demo(db: Database, name: str = DEFAULT_DEMO, progress: Optional[Progr
         if step.done(db):
             setup.existing.append(step.what)
             continue
-        step.make(db, lambda stage, fraction: report(f"{step.what}: {stage}", (number + fraction) / len(steps)))
+        step.make(db, lambda stage, fraction: report(f"{step.what}: {stage}", (number + fraction) / len(steps)),
+                  actor)
         setup.created.append(step.what)
     report("Done", 1.0)
     return setup
@@ -97,14 +100,14 @@ def _codebase(package: str) -> Callable[[], list[Step]]:
 
 def _knowledge_base(name: str, folder: Path, detail: str = "") -> Step:
     return Step(f"knowledge base {name}" + (f" ({detail})" if detail else ""), lambda db: _indexed(db, name),
-                lambda db, progress: _index(db, name, folder, progress))
+                lambda db, progress, actor: _index(db, name, folder, progress, actor))
 
 
 def _eval_set(file: Path) -> Step:
     from core.evaluation.sets import get_eval_set, import_eval_file
 
     return Step(f"eval set {file.stem}", lambda db: _exists(get_eval_set, db, file.stem),
-                lambda db, _progress: import_eval_file(db, file))
+                lambda db, _progress, actor: import_eval_file(db, file, actor=actor))
 
 
 def _dataset(name: str, files: tuple[Path, ...]) -> Step:
@@ -112,8 +115,8 @@ def _dataset(name: str, files: tuple[Path, ...]) -> Step:
     from core.finetune.datasets import get_dataset
 
     return Step(f"dataset {name}", lambda db: _exists(get_dataset, db, name),
-                lambda db, _progress: import_jsonl(db, name, b"\n".join(path.read_bytes() for path in files),
-                                                   " + ".join(path.name for path in files)))
+                lambda db, _progress, actor: import_jsonl(db, name, b"\n".join(path.read_bytes() for path in files),
+                                                          " + ".join(path.name for path in files), actor=actor))
 
 
 def _indexed(db: Database, name: str) -> bool:
@@ -125,7 +128,7 @@ def _indexed(db: Database, name: str) -> bool:
         return False
 
 
-def _index(db: Database, name: str, folder: Path, progress: Progress) -> None:
+def _index(db: Database, name: str, folder: Path, progress: Progress, actor: Actor) -> None:
     """Index a new knowledge base, or the one a killed attempt registered and left without an index."""
     from core.rag.config import KnowledgeBaseConfig
     from core.rag.knowledge import build_registered, create_knowledge_base, get_knowledge_base
@@ -133,7 +136,8 @@ def _index(db: Database, name: str, folder: Path, progress: Progress) -> None:
     try:
         get_knowledge_base(db, name)
     except NotFoundError:
-        create_knowledge_base(db, name, KnowledgeBaseConfig(source_path=str(folder)), progress=progress)
+        create_knowledge_base(db, name, KnowledgeBaseConfig(source_path=str(folder)), progress=progress,
+                              created_by=actor.email)
         return
     build_registered(db, name, progress)
 

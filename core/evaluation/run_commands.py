@@ -79,7 +79,7 @@ def run_eval(args: argparse.Namespace) -> int:
         systems += experiment_systems(proposed_experiment(db, args.from_session), args.kb, args.adapter,
                                       args.model)
     with operator_paths():  # an eval set file is read here, in the operator's shell
-        eval_set = resolve_eval_set(db, args.set)
+        eval_set = resolve_eval_set(db, args.set, actor=args.actor)
     run = submit_eval(db, eval_set.name, systems, args.metric or OFFLINE_METRICS,
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                                  temperature=args.temperature, seed=args.seed, limit=args.limit),

@@ -16,6 +16,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, Validatio
                       model_validator)
 from sqlmodel import col, select
 
+from core.access import Actor, Role, audit, require
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from core.paths import readable_path
 from core.rag.config import validate_name
@@ -132,15 +133,16 @@ def _field_problem(error: dict) -> str:
     return f"{field}: {error['msg']}"
 
 
-def import_eval_set(db: Database, name: str, text: str, source: str) -> EvalSet:
-    """Check `text` and store it as eval set `name`, from `source` (a path or "upload:<file>")."""
+def import_eval_set(db: Database, name: str, text: str, source: str, *, actor: Actor) -> EvalSet:
+    """Check `text` and store it as eval set `name`, from `source` (a path or "upload:<file>"); admins only."""
+    require(actor, Role.ADMIN, "import an eval set")
     name = validate_name(name, "eval set", "support-v1")
     items = parse_eval_set(text, source)
     with db.session(immediate=True) as session:
         if session.exec(select(EvalSet).where(EvalSet.name == name)).first():
             raise AlreadyExistsError(f"An eval set named {name!r} exists: remove it "
                                      f"(`python -m core evalset remove {name}`), or pick another name.")
-        row = EvalSet(name=name, source=source, sha256=_digest(text), item_count=len(items))
+        row = EvalSet(name=name, source=source, sha256=_digest(text), item_count=len(items), created_by=actor.email)
         session.add(row)
         session.flush()
         session.add_all(EvalItem(set_id=row.id, position=position, item_id=item.id,
@@ -148,32 +150,32 @@ def import_eval_set(db: Database, name: str, text: str, source: str) -> EvalSet:
     return row
 
 
-def import_eval_upload(db: Database, name: str, data: bytes, file_name: str) -> EvalSet:
+def import_eval_upload(db: Database, name: str, data: bytes, file_name: str, *, actor: Actor) -> EvalSet:
     """Import the bytes of an uploaded file."""
     try:
         text = data.decode("utf-8-sig")  # editors on Windows start UTF-8 files with a byte order mark
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{file_name} is not UTF-8 text ({exc}): save it as UTF-8 and upload it "
                                 "again.") from exc
-    return import_eval_set(db, name, text, f"upload:{file_name}")
+    return import_eval_set(db, name, text, f"upload:{file_name}", actor=actor)
 
 
-def import_eval_file(db: Database, path: Union[str, Path], name: Optional[str] = None) -> EvalSet:
+def import_eval_file(db: Database, path: Union[str, Path], name: Optional[str] = None, *, actor: Actor) -> EvalSet:
     """Import a JSONL file; the set is named after the file unless `name` is given."""
     path = Path(path).expanduser()
-    return import_eval_set(db, name or path.stem, _read(path), str(path))
+    return import_eval_set(db, name or path.stem, _read(path), str(path), actor=actor)
 
 
-def resolve_eval_set(db: Database, name_or_file: str) -> EvalSet:
-    """A stored set by name, or a JSONL file's set: imported (named after the file) unless the
-    same text is stored under that name already."""
+def resolve_eval_set(db: Database, name_or_file: str, *, actor: Actor) -> EvalSet:
+    """A stored set by name, or a JSONL file's set: imported (named after the file, which `actor` must
+    be allowed to do) unless the same text is stored under that name already."""
     path = Path(name_or_file).expanduser()
     if not (name_or_file.endswith(".jsonl") and path.is_file()):
         return get_eval_set(db, name_or_file)
     with db.session() as session:
         stored = session.exec(select(EvalSet).where(EvalSet.name == path.stem)).first()
     if stored is None:
-        return import_eval_file(db, path)
+        return import_eval_file(db, path, actor=actor)
     if stored.sha256 != _digest(_read(path)):
         raise AlreadyExistsError(f"A different eval set named {path.stem!r} is stored: run it by name, or "
                                  f"remove it (`python -m core evalset remove {path.stem}`).")
@@ -216,7 +218,10 @@ def eval_items(db: Database, name: str) -> list[EvalItem]:
                                  .order_by(col(EvalItem.position))).all())
 
 
-def remove_eval_set(db: Database, name: str) -> None:
+def remove_eval_set(db: Database, name: str, *, actor: Actor) -> None:
+    require(actor, Role.ADMIN, "remove an eval set")
     eval_set = get_eval_set(db, name)
-    with db.session() as session:
+    with db.session() as session:  # the row and its audit entry go together
+        audit.record(session, actor, "eval_sets.remove", f"eval set {name}",
+                     before={"source": eval_set.source, "questions": eval_set.item_count})
         session.delete(session.get(EvalSet, eval_set.id))

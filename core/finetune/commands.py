@@ -67,13 +67,14 @@ def _builder(commands, name: str, help_text: str, run) -> argparse.ArgumentParse
 
 @operator_paths()  # the file is read here, in the operator's shell
 def run_import(args: argparse.Namespace) -> int:
-    return _report(builders.import_jsonl(current_database(), args.name, Path(args.file), split=_split(args)))
+    return _report(builders.import_jsonl(current_database(), args.name, Path(args.file), split=_split(args),
+                                         actor=args.actor))
 
 
 @operator_paths()
 def run_from_git(args: argparse.Namespace) -> int:
     row, skipped = builders.from_git(current_database(), args.name, args.repo, args.rev, args.max_diff_chars,
-                                     args.max_commits, split=_split(args))
+                                     args.max_commits, split=_split(args), actor=args.actor)
     for reason, count in skipped.items():
         print(f"skipped {count} commit(s): {reason}", file=sys.stderr)
     return _report(row)
@@ -82,7 +83,7 @@ def run_from_git(args: argparse.Namespace) -> int:
 def run_from_kb(args: argparse.Namespace) -> int:
     db = current_database()
     job = follow(submit_kb_dataset(db, args.name, args.kb, args.system, args.limit, args.pairs_per_chunk,
-                                   _split(args)).id, f"writing {args.name}")
+                                   _split(args), actor=args.actor).id, f"writing {args.name}")
     if job is None:
         return 1
     if job.result["bad_replies"] or job.result["dropped_pairs"]:
@@ -122,7 +123,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    remove_dataset(current_database(), args.name)
+    remove_dataset(current_database(), args.name, actor=args.actor)
     print(f"removed {args.name}")
     return 0
 

@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 
 from sqlmodel import select
 
+from core.access import Actor, Role, audit, require
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StoreError
 from core.finetune.analysis import (base_tokenizer, eval_questions, leakage_report, length_stats, stored_questions,
                                     token_lengths)
@@ -40,13 +41,14 @@ def datasets_dir() -> Path:
 def create_dataset(db: Database, name: str, examples: Sequence[dict], source: str, source_format: str,
                    details: Optional[dict[str, Any]] = None,
                    validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0,
-                   base: str = DEFAULT_MODEL, questions: Optional[list[tuple[str, str]]] = None) -> FineTuneDataset:
-    """Split, measure, check and save `examples` as dataset `name`.
+                   base: str = DEFAULT_MODEL, questions: Optional[list[tuple[str, str]]] = None, *,
+                   actor: Actor) -> FineTuneDataset:
+    """Split, measure, check and save `examples` as dataset `name`; admins only.
 
     Lengths are counted with the tokenizer of `base` (a model name or folder); `questions` are the
     ("where", question) pairs checked for leakage (default: every file in `eval_sets/` and every
     eval set in the store)."""
-    name = check_new_name(db, name)
+    name = check_may_create(db, name, actor)
     check_validation_fraction(validation_fraction)
     check_examples(examples)
     train, validation = split_examples(examples, validation_fraction, seed)
@@ -59,7 +61,8 @@ def create_dataset(db: Database, name: str, examples: Sequence[dict], source: st
     try:
         with db.session() as session:
             row = FineTuneDataset(name=name, source=source, source_format=source_format, folder=str(folder),
-                                  train_count=len(train), validation_count=len(validation), details=details)
+                                  train_count=len(train), validation_count=len(validation), details=details,
+                                  created_by=actor.email)
             session.add(row)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -69,6 +72,12 @@ def create_dataset(db: Database, name: str, examples: Sequence[dict], source: st
 
 def _all_eval_questions(db: Database) -> list[tuple[str, str]]:
     return eval_questions() + stored_questions(db)
+
+
+def check_may_create(db: Database, name: str, actor: Actor) -> str:
+    """The name, stripped, if `actor` may create a dataset under it: callers check before a long build."""
+    require(actor, Role.ADMIN, "create a dataset")
+    return check_new_name(db, name)
 
 
 def check_new_name(db: Database, name: str) -> str:
@@ -122,9 +131,12 @@ def read_split(row: FineTuneDataset, split: str = "train") -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def remove_dataset(db: Database, name: str) -> None:
+def remove_dataset(db: Database, name: str, *, actor: Actor) -> None:
+    require(actor, Role.ADMIN, "remove a dataset")
     row = get_dataset(db, name)
-    with db.session() as session:
+    with db.session() as session:  # the row and its audit entry go together
+        audit.record(session, actor, "datasets.remove", f"dataset {name}",
+                     before={"source": row.source, "examples": row.train_count + row.validation_count})
         session.delete(session.get(FineTuneDataset, row.id))
     shutil.rmtree(row.folder, ignore_errors=True)
 

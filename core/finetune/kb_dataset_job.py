@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from core.access import Actor, Role, require
 from core.errors import LabError
 from core.finetune import builders, from_kb
 from core.finetune.datasets import check_new_name, check_validation_fraction
@@ -39,7 +40,8 @@ class KbDatasetJob(JobKind):
         config = context.config
         row, built = builders.from_knowledge_base(
             context.db, config["name"], config["kb"], config["system"], config["limit"], config["pairs_per_chunk"],
-            context.reporter({"dataset": config["name"]}), builders.Split(**config["split"]))
+            context.reporter({"dataset": config["name"]}), builders.Split(**config["split"]),
+            actor=context.submitter(Role.ADMIN))
         return {"dataset": row.name, "examples": row.train_count + row.validation_count, "chunks": built.chunks,
                 "bad_replies": built.bad_replies, "dropped_pairs": built.dropped_pairs,
                 "cost_usd": round(built.cost_usd, 6)}
@@ -53,8 +55,11 @@ class KbDatasetJob(JobKind):
 
 
 def submit_kb_dataset(db: Database, name: str, kb: str, system: str, limit: int = 20, pairs_per_chunk: int = 3,
-                      split: builders.Split = builders.Split()) -> Job:
-    """Queue writing the dataset `name` from `kb` by `system` (a spec); it starts at once when a slot is free."""
+                      split: builders.Split = builders.Split(), *, actor: Actor) -> Job:
+    """Queue writing the dataset `name` from `kb` by `system` (a spec); it starts at once when a slot is free.
+    Admins only."""
+    require(actor, Role.ADMIN, "create a dataset")
     config = {"name": name, "kb": kb, "system": system, "limit": limit, "pairs_per_chunk": pairs_per_chunk,
               "split": {"validation_fraction": split.validation_fraction, "seed": split.seed, "base": split.base}}
-    return submit(db, KbDatasetJob.name, config, title=f"write dataset {name} from {kb} with {system}")
+    return submit(db, KbDatasetJob.name, config, title=f"write dataset {name} from {kb} with {system}",
+                  created_by=actor.email)

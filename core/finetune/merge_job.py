@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.access import Actor, Role, require
 from core.finetune.adapters import merge_adapter
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobKind
@@ -33,6 +34,8 @@ class MergeJob(JobKind):
         return {"adapter": name, "merged_path": str(folder)}
 
 
-def submit_merge(db: Database, adapter: str) -> Job:
-    """Queue merging `adapter` into its base model (it starts at once when a slot is free)."""
-    return submit(db, MergeJob.name, {"adapter": adapter}, title=f"merge {adapter} into its base model")
+def submit_merge(db: Database, adapter: str, *, actor: Actor) -> Job:
+    """Queue merging `adapter` into its base model (it starts at once when a slot is free); admins only."""
+    require(actor, Role.ADMIN, "merge an adapter")
+    return submit(db, MergeJob.name, {"adapter": adapter}, title=f"merge {adapter} into its base model",
+                  created_by=actor.email)

@@ -84,7 +84,7 @@ def run_adapter_list(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    job = follow(submit_merge(current_database(), args.name).id, f"merging {args.name}")
+    job = follow(submit_merge(current_database(), args.name, actor=args.actor).id, f"merging {args.name}")
     if job is None:
         return 1
     print(job.result["merged_path"])

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from core.access import Actor, Role
 from core.jobs import queue
 from core.jobs.kinds import JobCancelled
 from core.store import Database
@@ -33,6 +34,11 @@ class JobContext:
     @property
     def resuming(self) -> bool:
         return bool(self.job.config.get("resume"))
+
+    def submitter(self, role: Role) -> Actor:
+        """Who submitted the job, acting with `role`: the role its submit function required of them
+        (checked there), so what the job makes is theirs."""
+        return Actor(self.job.created_by, role)
 
     def cancel_requested(self) -> bool:
         return self.cancel_event.is_set()

@@ -324,6 +324,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        "m011_dataset_authors",
+        tuple(f"ALTER TABLE {table} ADD COLUMN created_by VARCHAR NOT NULL DEFAULT 'unknown'"
+              for table in ("datasets", "eval_sets")),
+    ),
+    Migration(
         "m012_job_targets",
         ("ALTER TABLE jobs ADD COLUMN target VARCHAR",),
     ),

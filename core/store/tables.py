@@ -170,6 +170,7 @@ class FineTuneDataset(SQLModel, table=True):
 
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column_kwargs={"unique": True})
+    created_by: str = "unknown"  # who made it: an email, "local" (the operator's shell), "anyone" (no sign-in)
     source: str  # import | git | kb
     source_format: str  # the format detected on import (alpaca | messages | prompt_completion), or the builder
     folder: str  # holds train.jsonl and validation.jsonl in the chat `messages` format
@@ -209,6 +210,7 @@ class EvalSet(SQLModel, table=True):
 
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column_kwargs={"unique": True})
+    created_by: str = "unknown"  # who made it: an email, "local" (the operator's shell), "anyone" (no sign-in)
     source: str  # the file it was imported from, or "upload:<file name>"
     sha256: str  # of the imported text: the same file imported twice is the same set
     item_count: int = 0

@@ -47,7 +47,7 @@ def test_sessions_are_listed_renamed_and_deleted(db):
     record_answer(db, second.id, "Ana", "factor.freshness", "rag", LOCAL_ADMIN)
     summaries = {s.name: s for s in list_sessions(db)}
     assert summaries["Second"].participants == 1 and summaries["First"].participants == 0
-    update_session(db, first.id, name="First, renamed", context="why")
+    update_session(db, first.id, name="First, renamed", context="why", actor=LOCAL_ADMIN)
     assert get_session(db, first.id).name == "First, renamed"
     remove_participant(db, second.id, "Ana", LOCAL_ADMIN)
     assert answers_by_participant(db, second.id) == {}
@@ -68,7 +68,7 @@ def test_a_duplicate_name_is_refused_whatever_its_case(db):
         create_session(db, "  support BOT, q3 ", actor=LOCAL_ADMIN)
     other = create_session(db, "Other", actor=LOCAL_ADMIN)
     with pytest.raises(AlreadyExistsError):
-        update_session(db, other.id, name="Support bot, Q3")
+        update_session(db, other.id, name="Support bot, Q3", actor=LOCAL_ADMIN)
     assert len(list_sessions(db)) == 2
 
 

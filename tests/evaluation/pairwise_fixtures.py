@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from core.access import LOCAL_ADMIN
 from core.evaluation.runs import save_answers
 from core.evaluation.sets import import_eval_set
 from core.store.tables import EvalResult, EvalRun
@@ -20,7 +21,8 @@ def says(winner: str, delay_s: float = 0.0) -> Reply:
 
 def answered_run(db, item_ids: list[str]) -> EvalRun:
     """A run of set "s" whose two systems answered every item (saved as the eval job would)."""
-    import_eval_set(db, "s", "\n".join(json.dumps({"id": item, "question": f"q{item}"}) for item in item_ids), "test")
+    import_eval_set(db, "s", "\n".join(json.dumps({"id": item, "question": f"q{item}"}) for item in item_ids), "test",
+                    actor=LOCAL_ADMIN)
     with db.session() as session:
         run = EvalRun(eval_set="s", systems=SYSTEMS, metrics=[])
         session.add(run)

@@ -4,13 +4,21 @@ from pathlib import Path
 
 import pytest
 
+from core.access import LOCAL_ADMIN, Actor, Role
 from core.cli import main
-from core.evaluation.demo import DEMO_DIR, set_up_demo
-from core.evaluation.sets import eval_items
+from core.evaluation.demo import DEMO_DIR, DEMOS, Demo, _eval_set, set_up_demo
+from core.evaluation.sets import eval_items, get_eval_set
 from core.finetune.datasets import get_dataset
 from core.paths import operator_paths
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import open_retriever, register_knowledge_base
+
+
+def test_what_a_demo_makes_is_by_whoever_set_it_up(db, monkeypatch):
+    one_set = Demo("one-set", "One eval set", "", lambda: [_eval_set(DEMO_DIR / "ledgerly-v1.jsonl")])
+    monkeypatch.setitem(DEMOS, one_set.name, one_set)
+    set_up_demo(db, one_set.name, actor=Actor("lead@example.com", Role.ADMIN, signed_in=True))
+    assert get_eval_set(db, "ledgerly-v1").created_by == "lead@example.com"
 
 
 @pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
@@ -20,7 +28,7 @@ def test_the_demo_is_set_up_once_and_its_versions_disagree_where_the_docs_change
     with operator_paths():
         register_knowledge_base(db, "ledgerly-v1", KnowledgeBaseConfig(source_path=str(DEMO_DIR / "docs" / "v1")))
     steps = []
-    setup = set_up_demo(db, progress=lambda what, fraction: steps.append((what, fraction)))
+    setup = set_up_demo(db, progress=lambda what, fraction: steps.append((what, fraction)), actor=LOCAL_ADMIN)
     assert setup.created == ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge base ledgerly-v2",
                              "eval set ledgerly-v2", "dataset ledgerly-docs-v1"]
     assert steps[0] == ("knowledge base ledgerly-v1", 0.0) and steps[-1] == ("Done", 1.0)

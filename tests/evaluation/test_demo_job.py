@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.access import LOCAL_ADMIN
+from core.access import LOCAL_ADMIN, Actor, Role
 from core.errors import InvalidInputError
 from core.evaluation.demo import DEMOS
 from core.evaluation.demo_job import submit_demo
 from core.evaluation.sets import list_eval_sets
+from core.finetune.datasets import list_datasets
 from core.jobs import queue, scheduler
 from core.rag.knowledge import list_knowledge_bases
 from tests.training_fixtures import wait_for_progress, wait_until
@@ -20,7 +21,7 @@ LEDGERLY = ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge bas
 
 @pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
 def test_a_cancelled_demo_keeps_whole_steps_only_and_resuming_makes_the_rest(db):
-    job = submit_demo(db, "ledgerly", LOCAL_ADMIN)
+    job = submit_demo(db, "ledgerly", Actor("lead@example.com", Role.ADMIN, signed_in=True))
     with pytest.raises(InvalidInputError, match=rf"Job {job.id} \(.+\) is \w+ on demo ledgerly already"):
         submit_demo(db, "ledgerly", LOCAL_ADMIN)
     wait_for_progress(db, job.id, "knowledge base ledgerly-v1: ")  # indexing it has begun
@@ -37,6 +38,8 @@ def test_a_cancelled_demo_keeps_whole_steps_only_and_resuming_makes_the_rest(db)
     assert "knowledge base ledgerly-v2" in job.result["created"]
     assert (job.progress, job.progress_text) == (1.0, "Done")
     assert [s.name for s in list_eval_sets(db)] == ["ledgerly-v1", "ledgerly-v2"]
+    made = list_knowledge_bases(db) + list_eval_sets(db) + list_datasets(db)  # by the demo's submitter
+    assert len(made) == 5 and {row.created_by for row in made} == {"lead@example.com"}
 
 
 def test_an_unknown_demo_is_refused_before_a_job_exists(db):

@@ -77,7 +77,8 @@ def test_the_command_line_runs_a_sessions_experiment_and_links_the_run(db, rag_s
     from core.rag.knowledge import create_knowledge_base
 
     create_knowledge_base(db, "docs", KnowledgeBaseConfig(source_path="eval_sets/demo/docs/v1"))
-    import_eval_set(db, "one", json.dumps({"id": "q", "question": "What is the free plan called?"}), "test")
+    import_eval_set(db, "one", json.dumps({"id": "q", "question": "What is the free plan called?"}), "test",
+                    actor=LOCAL_ADMIN)
     tiny = f"local:{tiny_model_dir}?dtype=float32"
     assert main(["eval", "run", "--set", "one", "--from-session", str(rag_session.id), "--kb", "docs",
                  "--model", tiny, "--metric", "token_f1", "--max-new-tokens", "2"]) == 0

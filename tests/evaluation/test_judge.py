@@ -68,7 +68,7 @@ def test_a_run_with_a_judge_stores_its_scores_reasons_and_failures(db, key, tiny
     items = [{"id": "a", "question": "Team price?", "reference_answer": "$9."},
              {"id": "b", "question": "Free plan name?", "reference_answer": "Pocket."},
              {"id": "c", "question": "No reference here."}]
-    import_eval_set(db, "judged", "\n".join(json.dumps(i) for i in items), "test")
+    import_eval_set(db, "judged", "\n".join(json.dumps(i) for i in items), "test", actor=LOCAL_ADMIN)
     with FakeServer(VALID, anthropic_message("unsure")) as server:
         run = submit_eval(db, "judged", [f"local:{tiny_model_dir}?dtype=float32"], ["token_f1"],
                           judge=f"anthropic?base_url={server.url}&max_retries=0", actor=LOCAL_ADMIN)
@@ -89,7 +89,7 @@ def test_a_finished_run_is_rescored_with_a_judge_without_asking_the_system_again
 
     items = [{"id": "a", "question": "Team price?", "reference_answer": "$9."},
              {"id": "b", "question": "Free plan?", "reference_answer": "Pocket."}]
-    import_eval_set(db, "later", "\n".join(json.dumps(i) for i in items), "test")
+    import_eval_set(db, "later", "\n".join(json.dumps(i) for i in items), "test", actor=LOCAL_ADMIN)
     run = submit_eval(db, "later", [f"local:{tiny_model_dir}?dtype=float32"], ["token_f1"], actor=LOCAL_ADMIN)
     wait_until(db, run.job_id, [queue.SUCCEEDED])
     answered = {a.id: a.answered_at for a in results(db, run.id)}

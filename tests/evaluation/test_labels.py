@@ -66,7 +66,8 @@ def test_a_reviewer_labels_an_answer_on_the_page_and_sees_the_agreement(db):
     from core.evaluation.sets import import_eval_set
     from tests.pages.conftest import open_page
 
-    import_eval_set(db, "s", '{"id": "0", "question": "Team price?", "reference_answer": "$9."}', "test")
+    import_eval_set(db, "s", '{"id": "0", "question": "Team price?", "reference_answer": "$9."}', "test",
+                    actor=LOCAL_ADMIN)
     run, [answer] = judged_run(db, [1.0])
     at = open_page("pages/evaluate.py")
     at.text_input(key="ev_reviewer").input("Ana")

@@ -25,7 +25,7 @@ ITEMS = [{"id": f"q{n}", "question": f"What is fact number {n}?", "reference_ans
 @pytest.fixture
 def small_set(db):
     text = "\n".join(json.dumps(item) for item in ITEMS)
-    return import_eval_set(db, "small", text, "test").name
+    return import_eval_set(db, "small", text, "test", actor=LOCAL_ADMIN).name
 
 
 def finished(db, run):
@@ -138,7 +138,7 @@ def test_a_rag_run_keeps_every_context_and_is_graded_on_retrieval_and_by_ragas(d
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     create_knowledge_base(db, "docs", KnowledgeBaseConfig(source_path="eval_sets/demo/docs/v1"))
     f01 = next(line for line in open("eval_sets/demo/ledgerly-v1.jsonl") if '"f01"' in line)
-    import_eval_set(db, "prices", f01, "test")
+    import_eval_set(db, "prices", f01, "test", actor=LOCAL_ADMIN)
     rag = f"local:{tiny_model_dir}?dtype=float32&kb=docs&k=3"
     with FakeServer(agreeing_judge) as judge:
         judge_spec = f"anthropic:claude-judge?base_url={judge.url}&max_retries=0"

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from core.evaluation.sets import (
@@ -29,7 +30,7 @@ def test_every_field_is_kept_in_file_order(db):
     text = lines({"id": "q1", "question": "Refund window?", "reference_answer": "30 days.", "kind": "factual",
                   "relevant_sources": ["billing.md"], "keywords": ["30 days"], "tags": ["billing"]},
                  {"id": 2, "question": "Say hi in house style."})
-    row = import_eval_set(db, "support", text, "upload:support.jsonl")
+    row = import_eval_set(db, "support", text, "upload:support.jsonl", actor=LOCAL_ADMIN)
     assert row.item_count == 2 and len(row.sha256) == 64
     first, second = eval_items(db, "support")
     assert (first.item_id, first.reference_answer, first.relevant_sources, first.keywords, first.tags) == \
@@ -42,7 +43,7 @@ def test_every_bad_line_is_reported_with_its_number_and_nothing_is_imported(db):
         {"id": "b", "question": "q", "kind": "opinion"}, {"id": "c", "question": "q", "refrence_answer": "r"},
         {"question": "no id"}, {"id": "d", "question": "  "}, [1, 2], {"id": "e", "question": "q", "tags": [""]})
     with pytest.raises(InvalidInputError) as refused:
-        import_eval_set(db, "broken", text, "broken.jsonl")
+        import_eval_set(db, "broken", text, "broken.jsonl", actor=LOCAL_ADMIN)
     message = str(refused.value)
     for expected in ("line 2: id 'a' is already used on line 1", "line 3: not valid JSON",
                      "line 4: kind: Input should be 'factual' or 'behaviour'", "line 5: unknown field 'refrence_answer'",
@@ -58,28 +59,30 @@ def test_an_empty_file_is_refused():
 
 
 def test_names_are_unique_and_checked(db):
-    import_eval_file(db, DEMO)
+    import_eval_file(db, DEMO, actor=LOCAL_ADMIN)
     with pytest.raises(AlreadyExistsError, match="evalset remove ledgerly-v1"):
-        import_eval_file(db, DEMO)
+        import_eval_file(db, DEMO, actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="not a valid eval set name"):
-        import_eval_file(db, DEMO, name="../escape")
+        import_eval_file(db, DEMO, name="../escape", actor=LOCAL_ADMIN)
     with pytest.raises(NotFoundError, match="No eval set file"):
-        import_eval_file(db, "eval_sets/missing.jsonl")
+        import_eval_file(db, "eval_sets/missing.jsonl", actor=LOCAL_ADMIN)
 
 
 def test_removing_a_set_removes_its_items(db):
-    import_eval_file(db, DEMO, name="demo")
-    remove_eval_set(db, "demo")
+    import_eval_file(db, DEMO, name="demo", actor=LOCAL_ADMIN)
+    remove_eval_set(db, "demo", actor=LOCAL_ADMIN)
     with pytest.raises(NotFoundError, match="known: none yet"):
         get_eval_set(db, "demo")
     assert stored_questions(db) == []
 
 
 def test_stored_sets_are_part_of_the_leakage_check(db):
-    import_eval_set(db, "support", lines({"id": "r1", "question": "How long do refunds take to arrive?"}), "x")
+    import_eval_set(db, "support", lines({"id": "r1", "question": "How long do refunds take to arrive?"}), "x",
+                    actor=LOCAL_ADMIN)
     example = {"messages": [{"role": "user", "content": "How long do refunds take to arrive?"},
                             {"role": "assistant", "content": "Five days."}]}
-    dataset = create_dataset(db, "leaky", [example] * 4, "import", "messages", validation_fraction=0.25)
+    dataset = create_dataset(db, "leaky", [example] * 4, "import", "messages", validation_fraction=0.25,
+                             actor=LOCAL_ADMIN)
     leaks = dataset.details["leakage"]
     assert leaks and all(leak["question_source"] == "eval set support:r1" for leak in leaks)
 
@@ -100,8 +103,10 @@ def test_an_upload_that_is_not_utf8_is_refused_with_its_name(db):
     from core.evaluation.sets import import_eval_upload
 
     with pytest.raises(InvalidInputError, match="questions.jsonl is not UTF-8 text"):
-        import_eval_upload(db, "latin", '{"id": 1, "question": "Café?"}'.encode("latin-1"), "questions.jsonl")
-    assert import_eval_upload(db, "ok", b'{"id": 1, "question": "Q?"}', "ok.jsonl").source == "upload:ok.jsonl"
+        import_eval_upload(db, "latin", '{"id": 1, "question": "Café?"}'.encode("latin-1"), "questions.jsonl",
+                           actor=LOCAL_ADMIN)
+    row = import_eval_upload(db, "ok", b'{"id": 1, "question": "Q?"}', "ok.jsonl", actor=LOCAL_ADMIN)
+    assert row.source == "upload:ok.jsonl"
 
 
 def test_a_file_given_to_a_run_is_imported_once_and_a_different_one_under_its_name_is_refused(db, tmp_path):
@@ -109,8 +114,9 @@ def test_a_file_given_to_a_run_is_imported_once_and_a_different_one_under_its_na
 
     path = tmp_path / "mine.jsonl"
     path.write_text(lines({"id": "1", "question": "Q?"}))
-    first = resolve_eval_set(db, str(path))
-    assert resolve_eval_set(db, str(path)).id == first.id and resolve_eval_set(db, "mine").id == first.id
+    first = resolve_eval_set(db, str(path), actor=LOCAL_ADMIN)
+    assert resolve_eval_set(db, str(path), actor=LOCAL_ADMIN).id == first.id
+    assert resolve_eval_set(db, "mine", actor=LOCAL_ADMIN).id == first.id
     path.write_text(lines({"id": "1", "question": "Another Q?"}))
     with pytest.raises(AlreadyExistsError, match="A different eval set named 'mine'"):
-        resolve_eval_set(db, str(path))
+        resolve_eval_set(db, str(path), actor=LOCAL_ADMIN)

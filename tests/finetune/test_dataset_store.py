@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StoreError
 from core.finetune.analysis import (eval_questions, leakage_report, length_histogram, length_stats, similarity,
                                     token_lengths)
@@ -27,7 +28,7 @@ def test_create_writes_both_splits_and_records_how_it_was_built(db, base):
     questions = [("eval_sets/support.jsonl:3", "how long do session tokens last"),
                  ("eval_sets/support.jsonl:4", "How long does a session token last?")]
     row = create_dataset(db, "invoices", EXAMPLES, "import", "alpaca", {"file": "invoices.jsonl"},
-                         validation_fraction=0.2, seed=3, base=base, questions=questions)
+                         validation_fraction=0.2, seed=3, base=base, questions=questions, actor=LOCAL_ADMIN)
     assert (row.name, row.source, row.source_format, row.train_count, row.validation_count) == (
         "invoices", "import", "alpaca", 16, 4)
     assert row.folder == str(datasets_dir() / "invoices")
@@ -55,24 +56,25 @@ def test_the_split_is_seeded(db):
 
 
 def test_duplicates_bad_names_and_bad_examples_save_nothing(db, base):
-    create_dataset(db, "first", EXAMPLES[:3], "import", "messages", base=base, questions=[])
+    create_dataset(db, "first", EXAMPLES[:3], "import", "messages", base=base, questions=[], actor=LOCAL_ADMIN)
     with pytest.raises(AlreadyExistsError, match="A dataset named 'first' exists"):
-        create_dataset(db, "first", EXAMPLES, "import", "messages", base=base, questions=[])
+        create_dataset(db, "first", EXAMPLES, "import", "messages", base=base, questions=[], actor=LOCAL_ADMIN)
     assert get_dataset(db, "first").train_count == 2 and len(read_split(get_dataset(db, "first"))) == 2
     with pytest.raises(InvalidInputError, match="'../up' is not a valid dataset name"):
-        create_dataset(db, "../up", EXAMPLES, "import", "messages", base=base, questions=[])
+        create_dataset(db, "../up", EXAMPLES, "import", "messages", base=base, questions=[], actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="example 2: 'messages' must end with an assistant message"):
         create_dataset(db, "bad", [EXAMPLES[0], {"messages": [{"role": "user", "content": "q"}]}], "import",
-                       "messages", base=base, questions=[])
+                       "messages", base=base, questions=[], actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match="validation fraction must be over 0 and at most 0.5"):
-        create_dataset(db, "bad", EXAMPLES, "import", "messages", validation_fraction=0.9, base=base, questions=[])
+        create_dataset(db, "bad", EXAMPLES, "import", "messages", validation_fraction=0.9, base=base, questions=[],
+                       actor=LOCAL_ADMIN)
     assert [d.name for d in list_datasets(db)] == ["first"]
     assert sorted(p.name for p in datasets_dir().iterdir()) == ["first"]
 
 
 def test_a_failed_insert_removes_the_written_files(db, base):
     with pytest.raises(StoreError):  # the source column is NOT NULL: the database refuses the row
-        create_dataset(db, "lost", EXAMPLES, None, "messages", base=base, questions=[])
+        create_dataset(db, "lost", EXAMPLES, None, "messages", base=base, questions=[], actor=LOCAL_ADMIN)
     assert list(datasets_dir().iterdir()) == []
 
 
@@ -80,14 +82,14 @@ def test_a_leftover_folder_is_never_overwritten(db, base):
     (datasets_dir() / "orphan").mkdir(parents=True)
     (datasets_dir() / "orphan" / "train.jsonl").write_text("kept\n")
     with pytest.raises(AlreadyExistsError, match="exists but no dataset names it"):
-        create_dataset(db, "orphan", EXAMPLES, "import", "messages", base=base, questions=[])
+        create_dataset(db, "orphan", EXAMPLES, "import", "messages", base=base, questions=[], actor=LOCAL_ADMIN)
     assert (datasets_dir() / "orphan" / "train.jsonl").read_text() == "kept\n" and list_datasets(db) == []
     assert sorted(p.name for p in datasets_dir().iterdir()) == ["orphan"]
 
 
 def test_remove_and_missing_datasets(db, base):
-    row = create_dataset(db, "gone", EXAMPLES, "import", "messages", base=base, questions=[])
-    remove_dataset(db, "gone")
+    row = create_dataset(db, "gone", EXAMPLES, "import", "messages", base=base, questions=[], actor=LOCAL_ADMIN)
+    remove_dataset(db, "gone", actor=LOCAL_ADMIN)
     assert list_datasets(db) == [] and not (datasets_dir() / "gone").exists()
     with pytest.raises(NotFoundError, match="No dataset named 'gone'; `python -m core dataset list` shows them."):
         get_dataset(db, "gone")

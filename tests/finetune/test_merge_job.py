@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.errors import InvalidInputError, NotFoundError
 from core.finetune.adapters import merge_adapter, merged_dir
@@ -19,9 +20,9 @@ from tests.training_fixtures import wait_until
 
 
 def test_a_merge_job_writes_a_model_folder_and_the_cli_follows_one(db, adapter, capsys):
-    job = submit_merge(db, adapter)
+    job = submit_merge(db, adapter, actor=LOCAL_ADMIN)
     with pytest.raises(InvalidInputError, match=rf"Job {job.id} \(.+\) is \w+ on adapter tiny-lora already"):
-        submit_merge(db, adapter)
+        submit_merge(db, adapter, actor=LOCAL_ADMIN)
     job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.SUCCEEDED, job.error
     folder = Path(job.result["merged_path"])
@@ -51,6 +52,6 @@ def test_a_merge_stops_between_steps_and_leaves_no_folder(db, adapter):
 
 def test_merging_an_adapter_that_does_not_exist_is_refused_before_a_job_exists(db, capsys):
     with pytest.raises(NotFoundError, match="No adapter named 'nope'"):
-        submit_merge(db, "nope")
+        submit_merge(db, "nope", actor=LOCAL_ADMIN)
     assert main(["adapter", "merge", "nope"]) == 2 and "No adapter named 'nope'" in capsys.readouterr().err
     assert queue.list_jobs(db) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from core.access import LOCAL_ADMIN
 from core.evaluation.runs import finish_run, save_answers
 from core.evaluation.sets import import_eval_set
 from core.store.tables import EvalResult, EvalRun
@@ -11,7 +12,7 @@ from core.store.tables import EvalResult, EvalRun
 
 def eval_set(db, name: str = "s", questions: int = 20) -> str:
     import_eval_set(db, name, "\n".join(f'{{"id": "q{n}", "question": "Question {n}?"}}' for n in range(questions)),
-                    "test")
+                    "test", actor=LOCAL_ADMIN)
     return name
 
 

@@ -21,7 +21,7 @@ SHORT = GenerationOptions(max_new_tokens=24)
 
 @pytest.fixture
 def sample(db):
-    return import_sample(db)
+    return import_sample(db, actor=LOCAL_ADMIN)
 
 
 def test_a_lora_adapter_from_a_few_steps_loads_and_changes_the_answer(db, sample):

@@ -19,7 +19,7 @@ def test_an_empty_store_says_how_to_start():
 
 
 def test_sets_are_listed_shown_and_removed(db):
-    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl")
+    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl", actor=LOCAL_ADMIN)
     at = evaluate()
     assert not at.exception
     questions = at.dataframe[1].value
@@ -54,7 +54,7 @@ def test_a_run_started_on_the_page_shows_its_results_and_answers(db, tiny_model_
     from core.jobs import queue
     from tests.training_fixtures import wait_until
 
-    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl")
+    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl", actor=LOCAL_ADMIN)
     tiny = f"local:{tiny_model_dir}?dtype=float32"
     at = evaluate()
     at.multiselect(key="ev_run_systems").set_value([tiny])
@@ -83,7 +83,7 @@ def test_a_decision_sessions_experiment_fills_the_systems_and_links_the_run(db):
 
     session = create_session(db, "Support bot", actor=LOCAL_ADMIN)  # a new session's verdict: start with RAG
     create_knowledge_base(db, "docs", KnowledgeBaseConfig(source_path="eval_sets/demo/docs/v1"))
-    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl")
+    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl", actor=LOCAL_ADMIN)
     at = evaluate()
     at.selectbox(key="ev_exp_session").set_value(session.id).run()
     assert any("Compare:** Base model, RAG" in m.value for m in at.markdown)

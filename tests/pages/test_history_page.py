@@ -43,10 +43,11 @@ def test_many_runs_are_charted_and_two_compare_with_a_significance_statement(db)
 
 
 def test_a_tag_narrows_the_charts_to_its_questions(db):
+    from core.access import LOCAL_ADMIN
     from core.evaluation.sets import import_eval_set
 
     import_eval_set(db, "tagged", '{"id": "q0", "question": "a", "tags": ["pricing"]}\n'
-                                  '{"id": "q1", "question": "b"}', "test")
+                                  '{"id": "q1", "question": "b"}', "test", actor=LOCAL_ADMIN)
     stored_run(db, "tagged", {"token_f1": [0.2, 0.8]})
     at = history()
     assert "0.5" in at.get("plotly_chart")[0].proto.spec  # both questions: mean 0.5

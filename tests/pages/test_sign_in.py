@@ -30,10 +30,33 @@ def test_a_signed_in_viewer_sees_the_fine_tune_page_but_cannot_launch_training(d
     at.switch_page("pages/finetune.py").run()
     assert any("Launching training needs the admin role; you are a viewer." in c.value for c in at.caption)
     assert at.button(key="ft_launch").disabled
+    for key in ("ft_sample", "ft_import", "ft_git_build"):
+        button = at.button(key=key)
+        assert button.disabled and button.help == "Building a dataset needs the admin role; you are a viewer."
 
     set_disabled(db, LOCAL_ADMIN, "vi@example.com")  # out at the next run
     at.run()
     assert [title.value for title in at.title] == ["Sign in to RAG-or-Tune Lab"]
+
+
+def test_a_signed_in_reviewer_can_neither_import_nor_remove_eval_sets_nor_edit_a_session(db, password_auth):
+    from core.checklist.sessions import create_session
+    from core.evaluation.sets import import_eval_file
+
+    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl", actor=LOCAL_ADMIN)
+    record = create_session(db, "Support bot", actor=LOCAL_ADMIN)
+    add_user(db, LOCAL_ADMIN, "ana@example.com", Role.REVIEWER, PASSWORD)
+    at = signed_in("ana@example.com")
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception
+    for key, doing in (("ev_import", "Importing an eval set"), ("ev_remove", "Removing an eval set"),
+                       ("ev_demo_ledgerly", "Setting up a demo")):
+        button = at.button(key=key)
+        assert button.disabled and button.help == f"{doing} needs the admin role; you are a reviewer."
+    at.query_params["session"] = str(record.id)
+    at.switch_page("pages/decide.py").run()
+    [save] = [button for button in at.button if button.label == "Save changes"]
+    assert save.disabled and save.help == "Editing a session needs the admin role; you are a reviewer."
 
 
 def test_without_a_secret_password_sign_in_says_what_to_set(db, monkeypatch):

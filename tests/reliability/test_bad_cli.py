@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.evaluation.sets import eval_items, import_eval_set
 from core.finetune.datasets import list_datasets
@@ -146,7 +147,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
 
 @pytest.mark.parametrize("argv, message", BAD_COMMAND_LINES)
 def test_a_bad_command_line_exits_2_with_one_line_saying_why(db, files, capsys, argv, message):
-    import_eval_set(db, "support", SAVED_SET, "support.jsonl")
+    import_eval_set(db, "support", SAVED_SET, "support.jsonl", actor=LOCAL_ADMIN)
     code, stderr = run_cli([part.replace("{tmp}", str(files)) for part in argv], capsys)
     last_line = stderr.strip().splitlines()[-1]
     assert (code, "Traceback" in stderr) == (2, False), stderr

@@ -88,13 +88,13 @@ BAD_EVAL_SETS = [
 
 @pytest.fixture
 def saved_set(db):
-    import_eval_upload(db, "support", EVAL_SET, "support.jsonl")
+    import_eval_upload(db, "support", EVAL_SET, "support.jsonl", actor=LOCAL_ADMIN)
     return [(item.item_id, item.question) for item in eval_items(db, "support")]
 
 
 @pytest.mark.parametrize("data, message", BAD_EVAL_SETS)
 def test_a_bad_eval_set_upload_is_refused_and_the_saved_set_under_its_name_is_kept(db, saved_set, data, message):
-    shown = refused(lambda: import_eval_upload(db, "support", data, "support.jsonl"), message)
+    shown = refused(lambda: import_eval_upload(db, "support", data, "support.jsonl", actor=LOCAL_ADMIN), message)
     assert len(shown) < 2000  # one screen, however large the file
     assert [row.name for row in list_eval_sets(db)] == ["support"]
     assert [(item.item_id, item.question) for item in eval_items(db, "support")] == saved_set
@@ -106,14 +106,15 @@ def test_a_bad_eval_set_upload_is_refused_and_the_saved_set_under_its_name_is_ke
     pytest.param("  ", "The eval set needs a name", InvalidInputError, id="name-blank"),
 ])
 def test_an_eval_set_upload_under_a_bad_name_is_refused(db, saved_set, name, message, error):
-    refused(lambda: import_eval_upload(db, name, EVAL_SET.replace(b"30 days", b"14 days"), "new.jsonl"),
+    refused(lambda: import_eval_upload(db, name, EVAL_SET.replace(b"30 days", b"14 days"), "new.jsonl",
+                                       actor=LOCAL_ADMIN),
             message, error)
     assert [(item.item_id, item.question) for item in eval_items(db, "support")] == saved_set
     assert eval_items(db, "support")[0].reference_answer == "30 days."
 
 
 def test_an_eval_set_saved_with_a_byte_order_mark_imports(db):
-    row = import_eval_upload(db, "windows", b"\xef\xbb\xbf" + EVAL_SET, "windows.jsonl")
+    row = import_eval_upload(db, "windows", b"\xef\xbb\xbf" + EVAL_SET, "windows.jsonl", actor=LOCAL_ADMIN)
     assert row.item_count == 2 and eval_items(db, "windows")[0].item_id == "q1"
 
 
@@ -172,7 +173,7 @@ def split(tiny_model_dir) -> Split:
 
 @pytest.fixture
 def saved_dataset(db, split):
-    row = import_jsonl(db, "support-style", DATASET, "style.jsonl", split)
+    row = import_jsonl(db, "support-style", DATASET, "style.jsonl", split, actor=LOCAL_ADMIN)
     return read_split(row, "train") + read_split(row, "validation")
 
 
@@ -185,7 +186,7 @@ def assert_dataset_kept(db, examples: list[dict]) -> None:
 
 @pytest.mark.parametrize("data, message", BAD_DATASETS)
 def test_a_bad_dataset_upload_is_refused_and_saves_nothing(db, split, saved_dataset, data, message):
-    shown = refused(lambda: import_jsonl(db, "new-style", data, "new.jsonl", split), message)
+    shown = refused(lambda: import_jsonl(db, "new-style", data, "new.jsonl", split, actor=LOCAL_ADMIN), message)
     assert len(shown) < 3000
     assert_dataset_kept(db, saved_dataset)
 
@@ -196,7 +197,8 @@ def test_a_bad_dataset_upload_is_refused_and_saves_nothing(db, split, saved_data
     pytest.param("", "The dataset needs a name", InvalidInputError, id="name-empty"),
 ])
 def test_a_dataset_upload_under_a_bad_name_is_refused(db, split, saved_dataset, name, message, error):
-    refused(lambda: import_jsonl(db, name, jsonl(chat("Other?", "Other.")) * 3, "other.jsonl", split), message, error)
+    refused(lambda: import_jsonl(db, name, jsonl(chat("Other?", "Other.")) * 3, "other.jsonl", split,
+                                 actor=LOCAL_ADMIN), message, error)
     assert_dataset_kept(db, saved_dataset)
 
 

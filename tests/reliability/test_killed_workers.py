@@ -61,7 +61,7 @@ def check_training(request, job_id: int, before: dict) -> None:
 def start_eval(request) -> int:
     db, model = request.getfixturevalue("db"), request.getfixturevalue("tiny_model_dir")
     import_eval_set(db, "long", "\n".join(json.dumps({"id": f"q{n}", "question": f"Say {n}."})
-                                          for n in range(EVAL_ITEMS)), "test")
+                                          for n in range(EVAL_ITEMS)), "test", actor=LOCAL_ADMIN)
     return submit_eval(db, "long", [f"local:{model}?dtype=float32"], ["token_f1"],
                        RunOptions(max_new_tokens=24, batch_size=1), actor=LOCAL_ADMIN).job_id
 

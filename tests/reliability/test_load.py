@@ -222,7 +222,7 @@ def test_workers_and_page_sessions_share_one_sqlite_file_with_no_lock_and_no_los
         db, training, tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv(scheduler.MAX_JOBS_ENV, "3")  # the three workers run side by side
     tiny = parse_spec(f"local:{tiny_model_dir}?dtype=float32").text
-    import_eval_set(db, "load-set", EVAL_ITEMS, "test")
+    import_eval_set(db, "load-set", EVAL_ITEMS, "test", actor=LOCAL_ADMIN)
     to_label, room = answered_run(db), create_session(db, "load room", actor=LOCAL_ADMIN).id
     writers = run_together({
         "training worker": job_writer(db, training_submitter(db, training)),

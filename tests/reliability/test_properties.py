@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.access import LOCAL_ADMIN
 from core.errors import LabError
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, parse_eval_set
 from core.finetune.builders import Split, import_jsonl
@@ -117,7 +118,7 @@ def test_any_text_parses_as_an_eval_set_or_says_why_not(text):
 def test_any_upload_becomes_an_eval_set_or_leaves_the_saved_ones_as_they_were(db, data):
     before = {saved.name: saved.sha256 for saved in list_eval_sets(db)}
     name = next(names)
-    row = outcome(lambda: import_eval_upload(db, name, data, "upload.jsonl"))
+    row = outcome(lambda: import_eval_upload(db, name, data, "upload.jsonl", actor=LOCAL_ADMIN))
     after = {saved.name: saved.sha256 for saved in list_eval_sets(db)}
     if isinstance(row, LabError):
         assert after == before
@@ -147,7 +148,8 @@ def split(tiny_model_dir) -> Split:
 @given(text=DATASET_LINES | CONVERSATIONS)
 def test_any_dataset_upload_is_saved_whole_or_not_at_all(db, split, text):
     before, name = {saved.name for saved in list_datasets(db)}, next(names)
-    row = outcome(lambda: import_jsonl(db, name, text.encode("utf-8", "surrogatepass"), "upload.jsonl", split))
+    row = outcome(lambda: import_jsonl(db, name, text.encode("utf-8", "surrogatepass"), "upload.jsonl", split,
+                                       actor=LOCAL_ADMIN))
     after = {saved.name for saved in list_datasets(db)}
     if isinstance(row, LabError):
         assert after == before and not (datasets_dir() / name).exists()

@@ -51,7 +51,7 @@ def by_question(replies: dict[str, Reply], otherwise: Reply):
 def import_questions(db) -> None:
     items = [{"id": question.replace(" ", "-"), "question": f"Is the sky blue? ({question})",
               "reference_answer": "Yes, blue.", "keywords": ["blue"]} for question in QUESTIONS]
-    import_eval_set(db, "faults", "\n".join(json.dumps(item) for item in items), "test")
+    import_eval_set(db, "faults", "\n".join(json.dumps(item) for item in items), "test", actor=LOCAL_ADMIN)
 
 
 def finished_run(db, run):

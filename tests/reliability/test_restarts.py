@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from core.access import LOCAL_ADMIN
 from core.errors import BackendError
 from core.evaluation.runs import list_runs, results
 from core.evaluation.sets import import_eval_set
@@ -59,7 +60,7 @@ def start_run_on_the_page(spec: str) -> None:
 
 
 def test_a_job_started_on_a_page_goes_on_when_the_app_restarts_and_the_page_finds_it_again(db, held_api):
-    import_eval_set(db, "small", "\n".join(json.dumps(item) for item in QUESTIONS), "test")
+    import_eval_set(db, "small", "\n".join(json.dumps(item) for item in QUESTIONS), "test", actor=LOCAL_ADMIN)
     start_run_on_the_page(f"openai:served?base_url={held_api.url}/v1&max_retries=0")  # that app session is gone
     [(run, job)] = list_runs(db)
     wait_for(lambda: held_api.requests, "the worker to ask the API")

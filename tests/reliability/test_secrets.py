@@ -157,7 +157,7 @@ def run_every_job_kind(db, specs: dict[str, str], training, tiny_model_dir: Path
                        session_id: int) -> list:
     """Index, train and an eval judged by an API; then, on what they made, pairwise, merge and two
     kb_dataset jobs (one whose server refuses the key). Returns every job row."""
-    import_eval_set(db, "prices", ITEMS, "test")
+    import_eval_set(db, "prices", ITEMS, "test", actor=LOCAL_ADMIN)
     run = submit_eval(db, "prices", list(specs.values()), ["token_f1"], RunOptions(max_new_tokens=4),
                       judge=specs["claude"], decision_session_id=session_id, actor=LOCAL_ADMIN)
     (tmp_path / "docs").mkdir()
@@ -168,9 +168,11 @@ def run_every_job_kind(db, specs: dict[str, str], training, tiny_model_dir: Path
     assert [wait_until(db, job_id, ENDED).status for job_id in first] == [queue.SUCCEEDED] * 3
     split = Split(base=str(tiny_model_dir))
     second = [submit_pairwise(db, run.id, specs["local"], specs["openai"], specs["claude"], actor=LOCAL_ADMIN).id,
-              submit_merge(db, "secret-check").id,
-              submit_kb_dataset(db, "qa", "docs", specs["openai"], limit=2, pairs_per_chunk=1, split=split).id,
-              submit_kb_dataset(db, "qa-refused", "docs", specs["refusing"], limit=2, split=split).id]
+              submit_merge(db, "secret-check", actor=LOCAL_ADMIN).id,
+              submit_kb_dataset(db, "qa", "docs", specs["openai"], limit=2, pairs_per_chunk=1, split=split,
+                                actor=LOCAL_ADMIN).id,
+              submit_kb_dataset(db, "qa-refused", "docs", specs["refusing"], limit=2, split=split,
+                                actor=LOCAL_ADMIN).id]
     ends = [wait_until(db, job_id, ENDED) for job_id in second]
     assert [job.status for job in ends] == [queue.SUCCEEDED] * 3 + [queue.FAILED], [job.error for job in ends]
     assert "HTTP 401" in ends[-1].error
