@@ -7,6 +7,7 @@ environment variables that hold them, so settings can be shown and logged.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Mapping
@@ -34,6 +35,9 @@ class Settings:
     auth_hours: float = 12.0  # how long a sign-in survives page reloads
     # The role of a user the OIDC provider signs in for the first time (core.access.roles.default_role checks it).
     default_role: str = "viewer"
+    # Where job workers run: "local" (processes of this machine) or a Ray cluster's address
+    # (ray://HOST:PORT, or its dashboard's http://HOST:8265); core.jobs.runners reads it.
+    jobs: str = "local"
 
     AUTH_MODES: ClassVar[tuple[str, ...]] = ("off", "password", "oidc")
 
@@ -54,7 +58,16 @@ class Settings:
             auth=_auth_mode(env.get(f"{ENV_PREFIX}AUTH", "off")),
             auth_hours=_positive_hours(env.get(f"{ENV_PREFIX}AUTH_HOURS", "12")),
             default_role=env.get(f"{ENV_PREFIX}DEFAULT_ROLE", "viewer"),
+            jobs=_jobs_runner(env.get(f"{ENV_PREFIX}JOBS", "local")),
         )
+
+
+def _jobs_runner(raw: str) -> str:
+    runner = raw.strip()
+    if runner == "local" or re.fullmatch(r"(ray|https?)://[^\s/:]+:\d+/?", runner):
+        return runner.rstrip("/")
+    raise InvalidInputError(f"{ENV_PREFIX}JOBS={raw!r}: set it to local (the default), or to a Ray cluster's address: "
+                            "ray://HOST:PORT, or its dashboard's http://HOST:8265.")
 
 
 def _auth_mode(raw: str) -> str:

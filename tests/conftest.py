@@ -12,7 +12,7 @@ from core.store import open_database
 
 # the tiny model, dataset and training fixtures, model servers, the PostgreSQL server
 pytest_plugins = ["tests.tiny_model", "tests.training_fixtures", "tests.serving.server_fixtures",
-                  "tests.postgres_server"]
+                  "tests.postgres_server", "tests.ray_cluster"]
 
 
 LONG_RUNNING = ("browser", "slow", "reliability")  # markers of the tests that take tens of seconds

@@ -8,6 +8,7 @@ import streamlit as st
 from core.finetune.config import PRECISIONS, SCHEDULES, TrainingConfig
 from core.finetune.monitor import curves
 from core.jobs import queue
+from core.jobs.runners import log_tail, runner_for
 from core.reports import loss_curve_figure
 from core.store.tables import Job
 
@@ -72,17 +73,11 @@ def job_panel(db, job: Job) -> None:
     if job.result.get("adapter"):
         st.success(f"Adapter `{job.result['adapter']}` is ready: try it in the Playground below.")
     with st.expander("Log and command"):
+        st.caption(f"Runs on {runner_for(job).where(job)}." if job.started_at else "Not started yet.")
         st.code(" ".join(job.command) or "(not started)", language="bash")
-        st.code(log_tail(job.log_path), language=None)
+        st.code(log_tail(job, 30) or "(no log yet)", language=None)
 
 
 METRIC_LABELS = (("Train loss", "train_loss", "{:.4f}"), ("Validation loss", "validation_loss", "{:.4f}"),
                  ("Tokens/s", "tokens_per_s", "{:.0f}"), ("Learning rate", "learning_rate", "{:.2e}"))
 
-
-def log_tail(path: str, lines: int = 30) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as log:
-            return "".join(log.readlines()[-lines:]) or "(empty)"
-    except OSError:
-        return "(no log yet)"

@@ -12,10 +12,10 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Optional
 
 from core.jobs import queue, scheduler
+from core.jobs.runners import runner_for
 from core.store import current_database
 from core.store.tables import Job
 from core.subcommands import add_command
@@ -48,7 +48,8 @@ def job_summary(db, job: Job) -> dict:
     return {"id": job.id, "kind": job.kind, "status": job.status, "title": job.title, "created_by": job.created_by,
             "pid": job.pid, "progress": round(job.progress, 4), "progress_text": job.progress_text, "error": job.error,
             "adapter": job.result.get("adapter"), "result": job.result, "attempts": job.attempts,
-            "last_metrics": queue.latest_metrics(db, job.id), "log_path": job.log_path,
+            "last_metrics": queue.latest_metrics(db, job.id), "runs": runner_for(job).where(job),
+            "log_path": job.log_path,
             "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
             "finished_at": _iso(job.finished_at)}
 
@@ -93,11 +94,11 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def run_logs(args: argparse.Namespace) -> int:
     job = queue.get_job(current_database(), args.id)
-    path = Path(job.log_path) if job.log_path else None
-    if path is None or not path.is_file():
+    text = runner_for(job).log(job)
+    if text is None:
         print(f"job {job.id} has no log yet ({job.status})", file=sys.stderr)
         return 0
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = text.splitlines()
     print("\n".join(lines[-args.tail:] if args.tail else lines))
     return 0
 

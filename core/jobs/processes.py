@@ -20,13 +20,13 @@ def job_dir(job_id: int) -> Path:
     return get_settings().data_dir / "jobs" / str(job_id)
 
 
-def worker_command(job_id: int, gpus: int = 0) -> list[str]:
+def worker_command(job_id: int, gpus: int = 0, python: str = sys.executable) -> list[str]:
     """`python -m core.jobs.worker ID`; with several GPUs, under `accelerate launch`,
     one process per GPU (the job's kind decides whether it uses them)."""
     if gpus > 1:
-        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(gpus),
+        return [python, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(gpus),
                 "-m", WORKER_MODULE, str(job_id)]
-    return [sys.executable, "-m", WORKER_MODULE, str(job_id)]
+    return [python, "-m", WORKER_MODULE, str(job_id)]
 
 
 def start_worker(command: list[str], log_path: Path) -> int:

@@ -76,9 +76,10 @@ def recent_jobs(db: Database, kind: str, hours: float = 1.0, limit: int = 20) ->
             if job.status in ACTIVE or (job.finished_at and as_utc(job.finished_at) >= since)]
 
 
-def claim_next(db: Database, max_running: int, placement: Callable[[Job], tuple[list[str], str]]) -> Optional[Job]:
+def claim_next(db: Database, max_running: int, placement: Callable[[Job], dict[str, Any]]) -> Optional[Job]:
     """Mark the oldest queued job running if fewer than `max_running` run; None otherwise. The claim
-    records the worker's command and log path (`placement(job)`), so a row never runs without them."""
+    records where and how its worker runs (`placement(job)`: runner, command, log), so a row never
+    runs without them."""
     with db.session(immediate=True) as session:
         running = session.exec(select(func.count()).select_from(Job).where(Job.status == RUNNING)).one()
         if running >= max_running:
@@ -86,7 +87,8 @@ def claim_next(db: Database, max_running: int, placement: Callable[[Job], tuple[
         job = session.exec(select(Job).where(Job.status == QUEUED).order_by(Job.id).limit(1)).first()
         if job is None:
             return None
-        job.command, job.log_path = placement(job)
+        for field, value in placement(job).items():
+            setattr(job, field, value)
         job.status, job.started_at, job.heartbeat_at, job.pid = RUNNING, utc_now(), None, None
         job.attempts += 1
         session.add(job)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Optional
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, LabError
 from core.jobs import queue
-from core.jobs.kinds import kind_for
 from core.jobs.context import HEARTBEAT_S
-from core.jobs.processes import is_worker_alive, job_dir, signal_worker, start_worker, worker_command
+from core.jobs.kinds import kind_for
+from core.jobs.runners import configured_runner, runner_for
 from core.settings import ENV_PREFIX
 from core.store import Database
 from core.store.tables import Job, as_utc, utc_now
@@ -40,14 +39,10 @@ def refresh(db: Database) -> list[Job]:
     """Reconcile dead workers, then start queued jobs while slots are free; returns the jobs started."""
     reconcile(db)
     started = []
-    while (job := queue.claim_next(db, max_running_jobs(), placement)) is not None:
+    runner = configured_runner()
+    while (job := queue.claim_next(db, max_running_jobs(), runner.placement)) is not None:
         started.append(launch(db, job))
     return started
-
-
-def placement(job: Job) -> tuple[list[str], str]:
-    """The command that runs `job`'s worker and the log it writes."""
-    return worker_command(job.id, kind_for(job.kind).gpus(job)), str(job_dir(job.id) / "worker.log")
 
 
 def reconcile(db: Database) -> list[int]:
@@ -58,8 +53,8 @@ def reconcile(db: Database) -> list[int]:
     for job in queue.list_jobs(db, statuses=[queue.RUNNING]):
         if _never_started(job):
             queue.unclaim(db, job.id)
-        elif _is_stale(job) and not is_worker_alive(job.pid, job.id) and queue.finish(db, job.id,
-                                                                                       *_unreported_end(job)):
+        elif _is_stale(job) and not runner_for(job).is_running(job) and queue.finish(db, job.id,
+                                                                                      *_unreported_end(job)):
             ended.append(job.id)
     return ended
 
@@ -84,14 +79,14 @@ def _unreported_end(job: Job) -> tuple[str, str]:
 
 
 def launch(db: Database, job: Job) -> Job:
-    """Start the worker of a claimed job (its command and log were recorded with the claim) and record its
-    pid: the launcher's, under accelerate, so that a cancel reaches every rank through its process group."""
+    """Start the worker of a claimed job (its runner, command and log were recorded with the claim) and
+    record where it runs: locally the pid of the launcher, which leads the process group a cancel signals."""
     try:
-        pid = start_worker(job.command, Path(job.log_path))
-    except OSError as exc:
+        where = runner_for(job).start(job)
+    except (OSError, LabError) as exc:
         queue.finish(db, job.id, queue.FAILED, error=f"The worker could not be started: {exc}")
         return queue.get_job(db, job.id)
-    queue.set_fields(db, job.id, queue.RUNNING, pid=pid)
+    queue.set_fields(db, job.id, queue.RUNNING, **where)
     return queue.get_job(db, job.id)
 
 
@@ -99,6 +94,7 @@ def submit(db: Database, kind: str, config: dict, title: str = "", created_by: s
     """Queue a job and start it if a slot is free."""
     job_kind = kind_for(kind)
     job_kind.validate(config)
+    configured_runner().check()
     job = queue.submit_job(db, kind, config, title, created_by, job_kind.target(config))
     refresh(db)
     return queue.get_job(db, job.id)
@@ -106,8 +102,8 @@ def submit(db: Database, kind: str, config: dict, title: str = "", created_by: s
 
 def cancel(db: Database, job_id: int) -> Job:
     job = queue.request_cancel(db, job_id)
-    if job.status == queue.RUNNING and job.pid:
-        signal_worker(job.pid)  # the worker checkpoints at the end of its current step
+    if job.status == queue.RUNNING:
+        runner_for(job).nudge(job)  # the worker checkpoints at the end of its current step
     return job
 
 

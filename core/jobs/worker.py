@@ -26,6 +26,10 @@ from core.store import current_database
 from core.store.tables import utc_now
 
 
+STOPPED_FROM_OUTSIDE = ("The worker was stopped from outside the lab (a SIGTERM: `ray job stop`, a cluster "
+                        "scaling down, the machine shutting down). Resume the job to continue from its last checkpoint.")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or not args[0].isdigit():
@@ -61,6 +65,8 @@ def run(context: JobContext) -> str:
             result = kind_for(job.kind).run(context)
     except JobCancelled as stop:
         status, result = queue.CANCELLED, stop.result
+        if not queue.get_job(db, job.id).cancel_requested:  # a SIGTERM nobody asked for through the lab
+            status, error = queue.INTERRUPTED, STOPPED_FROM_OUTSIDE
     except LabError as exc:
         status, error = queue.FAILED, str(exc)
     except BaseException as exc:  # the row must say why the job ended, whatever ended it

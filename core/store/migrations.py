@@ -329,8 +329,10 @@ MIGRATIONS: tuple[Migration, ...] = (
               for table in ("datasets", "eval_sets")),
     ),
     Migration(
-        "m012_job_targets",
-        ("ALTER TABLE jobs ADD COLUMN target VARCHAR",),
+        "m012_job_targets_and_runners",
+        ("ALTER TABLE jobs ADD COLUMN target VARCHAR",
+         "ALTER TABLE jobs ADD COLUMN runner VARCHAR NOT NULL DEFAULT 'local'",
+         "ALTER TABLE jobs ADD COLUMN runner_ref VARCHAR"),
     ),
 )
 

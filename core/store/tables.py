@@ -130,6 +130,8 @@ class Job(SQLModel, table=True):
     title: str = ""  # what the job is, in a line a person reads, e.g. "train house-style on smollm2"
     target: Optional[str] = None  # what it writes, e.g. "knowledge base docs": one active job per kind and target
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    runner: str = "local"  # where its worker runs: "local", or a Ray cluster's address (core.jobs.runners)
+    runner_ref: Optional[str] = None  # the Ray submission id
     pid: Optional[int] = None
     log_path: str = ""
     command: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -25,8 +25,8 @@ from tests.llm.fake_servers import FakeServer
 from tests.training_fixtures import wait_for, wait_until
 
 
-def placed(job) -> tuple[list[str], str]:
-    return ["worker", str(job.id)], f"/logs/{job.id}.log"
+def placed(job) -> dict:
+    return {"command": ["worker", str(job.id)], "log_path": f"/logs/{job.id}.log"}
 
 
 def test_a_second_job_on_the_same_target_is_refused_and_names_the_first(db):

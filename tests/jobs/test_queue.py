@@ -12,8 +12,8 @@ from core.jobs.processes import worker_command
 from core.store import open_database
 
 
-def no_worker(job) -> tuple[list[str], str]:
-    return [], ""
+def no_worker(job) -> dict:
+    return {}
 
 
 def _claim_at_once(url: str, barrier, results) -> None:

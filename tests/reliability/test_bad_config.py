@@ -203,6 +203,10 @@ BAD_ENVIRONMENT = [
                  "hours", id="auth-hours-word"),
     pytest.param("RAGTUNE_AUTH_HOURS", "0", get_settings, "RAGTUNE_AUTH_HOURS='0'", id="auth-hours-zero"),
     pytest.param("RAGTUNE_AUTH_HOURS", "nan", get_settings, "RAGTUNE_AUTH_HOURS='nan'", id="auth-hours-nan"),
+    pytest.param("RAGTUNE_JOBS", "ray", get_settings, "RAGTUNE_JOBS='ray': set it to local (the default), or to a Ray "
+                 "cluster's address: ray://HOST:PORT", id="jobs-no-address"),
+    pytest.param("RAGTUNE_JOBS", "ray://head", get_settings, "RAGTUNE_JOBS='ray://head'", id="jobs-no-port"),
+    pytest.param("RAGTUNE_JOBS", "http://head:8265/../x", get_settings, "RAGTUNE_JOBS=", id="jobs-path"),
 ]
 
 
