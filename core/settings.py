@@ -38,6 +38,7 @@ class Settings:
     # Where job workers run: "local" (processes of this machine) or a Ray cluster's address
     # (ray://HOST:PORT, or its dashboard's http://HOST:8265); core.jobs.runners reads it.
     jobs: str = "local"
+    heartbeat_s: float = 5.0  # how often a job's worker stamps its row; a row 3 beats old has no worker beating
 
     AUTH_MODES: ClassVar[tuple[str, ...]] = ("off", "password", "oidc")
 
@@ -59,6 +60,7 @@ class Settings:
             auth_hours=_positive_hours(env.get(f"{ENV_PREFIX}AUTH_HOURS", "12")),
             default_role=env.get(f"{ENV_PREFIX}DEFAULT_ROLE", "viewer"),
             jobs=_jobs_runner(env.get(f"{ENV_PREFIX}JOBS", "local")),
+            heartbeat_s=_heartbeat_seconds(env.get(f"{ENV_PREFIX}HEARTBEAT_S", "5")),
         )
 
 
@@ -85,6 +87,17 @@ def _positive_hours(raw: str) -> float:
     if not 0 < hours < 24 * 366:
         raise InvalidInputError(f"{ENV_PREFIX}AUTH_HOURS={raw!r}: set it to how many hours a sign-in lasts, e.g. 12.")
     return hours
+
+
+def _heartbeat_seconds(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0.2 <= seconds <= 600:
+        raise InvalidInputError(f"{ENV_PREFIX}HEARTBEAT_S={raw!r}: set it to how many seconds apart a job's worker "
+                                "stamps its row, from 0.2 to 600 (default 5).")
+    return seconds
 
 
 def get_settings() -> Settings:

@@ -13,10 +13,9 @@ from typing import Any, Callable
 from core.access import Actor, Role
 from core.jobs import queue
 from core.jobs.kinds import JobCancelled
+from core.settings import get_settings
 from core.store import Database
 from core.store.tables import Job
-
-HEARTBEAT_S = 5.0
 
 
 @dataclass
@@ -71,9 +70,9 @@ class Heartbeat(threading.Thread):
     """Stamps the row every few seconds and turns a cancel written to the row
     (by another process) into the context's cancel event. It never touches torch."""
 
-    def __init__(self, context: JobContext, interval_s: float = HEARTBEAT_S):
+    def __init__(self, context: JobContext):
         super().__init__(name=f"job-{context.job.id}-heartbeat", daemon=True)
-        self.context, self.interval_s = context, interval_s
+        self.context, self.interval_s = context, get_settings().heartbeat_s
         self.stopped = threading.Event()
 
     def run(self) -> None:

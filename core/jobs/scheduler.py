@@ -14,18 +14,16 @@ from typing import Optional
 
 from core.errors import InvalidInputError, LabError
 from core.jobs import queue
-from core.jobs.context import HEARTBEAT_S
 from core.jobs.kinds import kind_for
 from core.jobs.runners import configured_runner, runner_for
-from core.settings import ENV_PREFIX
+from core.settings import ENV_PREFIX, get_settings
 from core.store import Database
 from core.store.tables import Job, as_utc, utc_now
 
 MAX_JOBS_ENV = f"{ENV_PREFIX}MAX_JOBS"
 # A claimed row has no worker for the moment between the claim and the process start.
 STARTING_GRACE = timedelta(seconds=30)
-# A worker stamps its row every HEARTBEAT_S; a row not stamped for this long has no worker beating.
-STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_S)
+STALE_BEATS = 3  # a row not stamped for this many heartbeats (RAGTUNE_HEARTBEAT_S) has no worker beating
 
 
 def max_running_jobs() -> int:
@@ -66,7 +64,11 @@ def _never_started(job: Job) -> bool:
 
 def _is_stale(job: Job) -> bool:
     last_sign = job.heartbeat_at or job.started_at
-    return last_sign is None or utc_now() - as_utc(last_sign) > STALE_AFTER
+    return last_sign is None or utc_now() - as_utc(last_sign) > stale_after()
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=STALE_BEATS * get_settings().heartbeat_s)
 
 
 def _unreported_end(job: Job) -> tuple[str, str]:

@@ -85,7 +85,7 @@ def test_a_row_is_interrupted_only_once_its_heartbeat_is_stale_and_its_process_i
     queue.claim_next(db, 1, placed)
     queue.set_fields(db, job.id, pid=pid or dead_pid(), heartbeat_at=utc_now())
     assert scheduler.reconcile(db) == []  # the worker beat a moment ago: a pid check alone proves nothing
-    queue.set_fields(db, job.id, heartbeat_at=utc_now() - scheduler.STALE_AFTER - timedelta(seconds=1))
+    queue.set_fields(db, job.id, heartbeat_at=utc_now() - scheduler.stale_after() - timedelta(seconds=1))
     assert scheduler.reconcile(db) == [job.id]
     job = queue.get_job(db, job.id)
     assert job.status == queue.INTERRUPTED and "ended without reporting back" in job.error
@@ -98,7 +98,7 @@ def test_a_stale_row_whose_worker_still_runs_stays_running(db):
     with subprocess.Popen(sleeper) as stand_in:
         try:  # a live process with the worker's command line and the job's id: a worker busy in one long step
             wait_for(lambda: stand_in.pid and os.path.exists(f"/proc/{stand_in.pid}"), "the stand-in to start")
-            queue.set_fields(db, job.id, pid=stand_in.pid, heartbeat_at=utc_now() - scheduler.STALE_AFTER * 2)
+            queue.set_fields(db, job.id, pid=stand_in.pid, heartbeat_at=utc_now() - scheduler.stale_after() * 2)
             assert scheduler.reconcile(db) == []
         finally:
             stand_in.kill()

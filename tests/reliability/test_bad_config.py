@@ -203,6 +203,9 @@ BAD_ENVIRONMENT = [
                  "hours", id="auth-hours-word"),
     pytest.param("RAGTUNE_AUTH_HOURS", "0", get_settings, "RAGTUNE_AUTH_HOURS='0'", id="auth-hours-zero"),
     pytest.param("RAGTUNE_AUTH_HOURS", "nan", get_settings, "RAGTUNE_AUTH_HOURS='nan'", id="auth-hours-nan"),
+    pytest.param("RAGTUNE_HEARTBEAT_S", "0", get_settings, "RAGTUNE_HEARTBEAT_S='0': set it to how many seconds",
+                 id="heartbeat-zero"),
+    pytest.param("RAGTUNE_HEARTBEAT_S", "often", get_settings, "RAGTUNE_HEARTBEAT_S='often'", id="heartbeat-word"),
     pytest.param("RAGTUNE_JOBS", "ray", get_settings, "RAGTUNE_JOBS='ray': set it to local (the default), or to a Ray "
                  "cluster's address: ray://HOST:PORT", id="jobs-no-address"),
     pytest.param("RAGTUNE_JOBS", "ray://head", get_settings, "RAGTUNE_JOBS='ray://head'", id="jobs-no-port"),
