@@ -118,7 +118,6 @@ JUDGE_METRICS = tuple(name for name in METRICS if CATALOG[name].needs_judge)
 HEADLINE_METRICS = tuple(name for name in CATALOG if CATALOG[name].headline)
 
 
-
 def default_metrics(items: Sequence[EvalItem]) -> tuple[str, ...]:
     """The metrics a run of these items gets unless told otherwise: every offline one, but
     contains_reference only where references are short (the median at most SHORT_REFERENCE_WORDS

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from core.errors import InvalidInputError
 from core.evaluation.catalog import (CONTAINS_REFERENCE, JUDGE_CORRECTNESS, JUDGE_METRICS, METRICS,
-                                     SHORT_REFERENCE_WORDS, default_metrics)
+                                     SHORT_REFERENCE_WORDS)
 from core.evaluation.experiments import experiment_systems, proposed_experiment
 from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
-from core.evaluation.sets import eval_items, resolve_eval_set
+from core.evaluation.sets import resolve_eval_set
 from core.evaluation.views import format_all_questions, format_estimate
 from core.paths import operator_paths
 from core.store import current_database
@@ -82,7 +82,7 @@ def run_eval(args: argparse.Namespace) -> int:
                                       args.model)
     with operator_paths():  # an eval set file is read here, in the operator's shell
         eval_set = resolve_eval_set(db, args.set, actor=args.actor)
-    run = submit_eval(db, eval_set.name, systems, args.metric or default_metrics(eval_items(db, eval_set.name)),
+    run = submit_eval(db, eval_set.name, systems, args.metric,  # None: the set's default_metrics
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                                  temperature=args.temperature, seed=args.seed, limit=args.limit),
                       judge=args.judge,

@@ -97,6 +97,15 @@ def test_a_limited_run_asks_only_the_sets_first_questions(db, small_set, capsys)
     assert "(first 2)" in queue.get_job(db, run.job_id).title
 
 
+def test_the_cli_defaults_to_the_sets_metrics(db, small_set):
+    from core.jobs import scheduler
+
+    assert main(["eval", "run", "--set", small_set, "--system", "local", "--no-wait"]) == 0
+    [(run, job)] = list_runs(db)
+    scheduler.cancel(db, job.id)  # only the metrics asked for are under test here
+    assert "contains_reference" in run.metrics  # the references have four words
+
+
 def test_bad_runs_are_refused_before_anything_is_queued(db, small_set):
     with pytest.raises(NotFoundError, match="No eval set named 'ghost'"):
         submit_eval(db, "ghost", ["local"], actor=LOCAL_ADMIN)
