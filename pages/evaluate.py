@@ -7,7 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.access import Role
-from core.evaluation.catalog import CATALOG, JUDGE_METRICS, METRICS, OFFLINE_METRICS
+from core.evaluation.catalog import (CATALOG, CONTAINS_REFERENCE, JUDGE_METRICS, METRICS, SHORT_REFERENCE_WORDS,
+                                     default_metrics)
 from core.evaluation.demo import DEMOS
 from core.evaluation.demo_job import DemoJob, submit_demo
 from core.evaluation.experiments import experiment_systems, proposed_experiments
@@ -86,14 +87,21 @@ def run_form(db) -> None:
         return
     st.subheader("Run an evaluation")
     experiment = experiment_picker(db)
+    # outside the form, so that choosing another set resets the metrics to its defaults
+    eval_set = st.selectbox("Eval set", [s.name for s in sets], key="ev_run_set",
+                            on_change=lambda: st.session_state.pop("ev_run_metrics", None))
     with st.form("ev_run"):
-        eval_set = st.selectbox("Eval set", [s.name for s in sets], key="ev_run_set")
         systems = st.multiselect("Systems", preset_systems([a.name for a in list_adapters(db)],
                                                            ready_knowledge_bases(db)),
                                  default=["local"], accept_new_options=True, key="ev_run_systems",
                                  help="Pick presets or type any system spec, e.g. `local?kb=ledgerly-v2`")
-        metrics = st.multiselect("Metrics", METRICS, default=list(OFFLINE_METRICS), key="ev_run_metrics",
+        metrics = st.multiselect("Metrics", METRICS, default=list(default_metrics(eval_items(db, eval_set))),
+                                 key="ev_run_metrics",
                                  help="\n".join(f"- `{name}`: {CATALOG[name].help}" for name in METRICS))
+        st.caption(f"Short exact references (a name, a number): `{CONTAINS_REFERENCE}` and `exact_match`; long "
+                   "free-text ones: `token_f1`, `semantic_similarity` and a judge. "
+                   f"`{CONTAINS_REFERENCE}` is chosen by default when the set's median reference has at most "
+                   f"{SHORT_REFERENCE_WORDS} words.")
         judge = st.text_input("Judge (optional)", key="ev_run_judge", placeholder="anthropic:claude-sonnet-4-5",
                               help="A system that grades each answer's correctness 1-5 against the reference, and "
                                    f"that ragas asks for {', '.join(JUDGE_METRICS)}. The local model works but is a "
@@ -168,6 +176,8 @@ def results_view(db, run) -> None:
         st.caption(f"Judge: `{run.judge}`" + (" (a small local model: a weak judge, read its scores with care)"
                                              if is_weak_judge(run.judge) else ""))
     st.table(summary_rows(run, human_scores(db, run.id)), hide_index=True)
+    st.caption("Means are over the answered questions; where a system failed some, the \"(failures as 0)\" "
+               "columns count each failure as a 0, so failing the hard questions does not raise a score.")
     st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
     pairwise_section(db, run)
     agreement = judge_agreement(db, run.id)

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Collection, Optional
+from statistics import median
+from typing import TYPE_CHECKING, Callable, Collection, Optional, Sequence
 
 from core.evaluation import metrics
 from core.evaluation.metrics import Graded
+
+if TYPE_CHECKING:
+    from core.store.tables import EvalItem
 
 
 class Needs(Enum):
@@ -59,6 +63,8 @@ class MetricInfo:
 
 
 JUDGE_CORRECTNESS = "judge_correctness"
+CONTAINS_REFERENCE = "contains_reference"
+SHORT_REFERENCE_WORDS = 5  # contains_reference is on by default when the median reference is this short
 
 # Headline metrics lead the decision report in this order: the judge's grade first.
 _ALL = (
@@ -66,6 +72,8 @@ _ALL = (
                frozenset({Needs.REFERENCE}), needs_judge=True, headline=True),
     MetricInfo("exact_match", "the answer equals the reference (lowercased, no punctuation or articles)", "lab",
                frozenset({Needs.REFERENCE}), pass_fail=True, per_answer=metrics.exact_match),
+    MetricInfo(CONTAINS_REFERENCE, "the answer contains the reference (both normalised as exact_match's)", "lab",
+               frozenset({Needs.REFERENCE}), pass_fail=True, per_answer=metrics.contains_reference),
     MetricInfo("keyword_presence", "share of the item's keywords the answer contains", "lab",
                frozenset({Needs.KEYWORDS}), headline=True, per_answer=metrics.keyword_presence),
     MetricInfo("token_f1", "word overlap of answer and reference (SQuAD's F1)", "lab",
@@ -109,3 +117,19 @@ RAGAS_METRICS = tuple(name for name in METRICS if CATALOG[name].computed_by == "
 JUDGE_METRICS = tuple(name for name in METRICS if CATALOG[name].needs_judge)
 HEADLINE_METRICS = tuple(name for name in CATALOG if CATALOG[name].headline)
 
+
+def default_metrics(items: Sequence[EvalItem]) -> tuple[str, ...]:
+    """The metrics a run of these items gets unless told otherwise: every offline one, but
+    contains_reference only where references are short (the median at most SHORT_REFERENCE_WORDS
+    words), since a long free-text reference is never contained verbatim."""
+    lengths = [len(item.reference_answer.split()) for item in items if item.reference_answer is not None]
+    short = bool(lengths) and median(lengths) <= SHORT_REFERENCE_WORDS
+    return tuple(name for name in OFFLINE_METRICS if short or name != CONTAINS_REFERENCE)
+
+
+def item_needs(item: EvalItem) -> frozenset[Needs]:
+    """What an eval item comes with, as metrics need it; retrieval comes with an answer, not the item."""
+    there = {Needs.REFERENCE: item.reference_answer is not None, Needs.KEYWORDS: bool(item.keywords),
+             Needs.SOURCES: bool(item.relevant_sources), Needs.EVIDENCE: bool(item.evidence),
+             Needs.REFERENCE_CONTEXTS: bool(item.reference_contexts)}
+    return frozenset(need for need, present in there.items() if present)

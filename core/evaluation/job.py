@@ -18,7 +18,7 @@ from dataclasses import asdict
 from typing import Any, Callable, Optional
 
 from core.errors import BackendError, LabError
-from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, RAGAS_METRICS, Needs
+from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, RAGAS_METRICS, Needs, item_needs
 from core.evaluation.judge import judge
 from core.evaluation.metrics import Graded, semantic_similarity
 from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, run_items,
@@ -233,10 +233,7 @@ def _graded(item: EvalItem, answer: Completion) -> Graded:
 
 def _present(item: EvalItem, answer: Completion) -> frozenset[Needs]:
     """What an answer to an item comes with, as the catalog says metrics need it."""
-    there = {Needs.REFERENCE: item.reference_answer is not None, Needs.KEYWORDS: bool(item.keywords),
-             Needs.RETRIEVAL: bool(answer.contexts), Needs.SOURCES: bool(item.relevant_sources),
-             Needs.EVIDENCE: bool(item.evidence), Needs.REFERENCE_CONTEXTS: bool(item.reference_contexts)}
-    return frozenset(need for need, present in there.items() if present)
+    return item_needs(item) | ({Needs.RETRIEVAL} if answer.contexts else set())
 
 
 def _sample(item: EvalItem, answer: Completion):

@@ -1,4 +1,4 @@
-"""The lab's own offline metrics: exact match, keyword presence, token F1, semantic
+"""The lab's own offline metrics: exact match, containing the reference, keyword presence, token F1, semantic
 similarity, and retrieval quality against the item's labelled sources. Which function scores
 which metric, and what each metric needs, is in `core.evaluation.catalog`.
 
@@ -44,6 +44,15 @@ def exact_match(graded: Graded) -> Optional[float]:
     if graded.reference is None:
         return None
     return float(normalise(graded.answer) == normalise(graded.reference))
+
+
+def contains_reference(graded: Graded) -> Optional[float]:
+    """1 when the normalised answer holds the normalised reference as whole words (promptfoo's `icontains`,
+    but "45" is not found in "450"); None for a missing or empty reference."""
+    reference = normalise(graded.reference) if graded.reference is not None else ""
+    if not reference:
+        return None
+    return float(f" {reference} " in f" {normalise(graded.answer)} ")
 
 
 def token_f1(graded: Graded) -> Optional[float]:

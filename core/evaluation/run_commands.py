@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from core.errors import InvalidInputError
-from core.evaluation.catalog import JUDGE_CORRECTNESS, JUDGE_METRICS, METRICS, OFFLINE_METRICS
+from core.evaluation.catalog import (CONTAINS_REFERENCE, JUDGE_CORRECTNESS, JUDGE_METRICS, METRICS,
+                                     SHORT_REFERENCE_WORDS)
 from core.evaluation.experiments import experiment_systems, proposed_experiment
 from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
 from core.evaluation.sets import resolve_eval_set
-from core.evaluation.views import format_estimate
+from core.evaluation.views import format_all_questions, format_estimate
 from core.paths import operator_paths
 from core.store import current_database
 from core.subcommands import add_command
@@ -35,7 +36,8 @@ def register(subparsers) -> None:
     run.add_argument("--model", default="local", metavar="SPEC", help="with --from-session: the model every variant "
                      "builds on (default: local, the embedded SmolLM2)")
     run.add_argument("--metric", action="append", choices=METRICS, help="repeat; default: every metric that needs "
-                     f"no judge ({', '.join(JUDGE_METRICS)} need --judge)")
+                     f"no judge ({', '.join(JUDGE_METRICS)} need --judge), {CONTAINS_REFERENCE} only when the "
+                     f"set's median reference has at most {SHORT_REFERENCE_WORDS} words")
     run.add_argument("--judge", metavar="SPEC", help="a system that grades correctness 1-5 against the reference "
                      "and serves ragas's judge metrics (e.g. anthropic:claude-sonnet-4-5); the local model works "
                      "but judges poorly")
@@ -80,7 +82,7 @@ def run_eval(args: argparse.Namespace) -> int:
                                       args.model)
     with operator_paths():  # an eval set file is read here, in the operator's shell
         eval_set = resolve_eval_set(db, args.set, actor=args.actor)
-    run = submit_eval(db, eval_set.name, systems, args.metric or OFFLINE_METRICS,
+    run = submit_eval(db, eval_set.name, systems, args.metric,  # None: the set's default_metrics
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                                  temperature=args.temperature, seed=args.seed, limit=args.limit),
                       judge=args.judge,
@@ -164,7 +166,8 @@ def _failures(summary: dict, thresholds: dict[str, float]) -> list[str]:
 def describe(run) -> str:
     lines = [f"eval run {run.id} on {run.eval_set} ({run.git_revision or 'no git revision'})"]
     for system, stats in run.summary.items():
-        metrics = "  ".join(f"{name}={format_estimate(m)}" for name, m in sorted(stats["metrics"].items()))
+        metrics = "  ".join(f"{name}={format_estimate(m)} (all questions {format_all_questions(m)})"
+                            for name, m in sorted(stats["metrics"].items()))
         p50 = stats["latency_ms"].get("p50")
         cost = stats["cost_per_1k_usd"]
         lines.append(f"{system}: {stats['answers'] - stats['failed']}/{stats['answers']} answered  {metrics}  "

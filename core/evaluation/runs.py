@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from core.access import Actor, Role, require
 from core.errors import InvalidInputError, NotFoundError
-from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, METRICS, OFFLINE_METRICS
+from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, METRICS, Needs, default_metrics, item_needs
 from core.evaluation.sets import eval_items, get_eval_set
 from core.evaluation.stats import Estimate, bootstrap_mean, latency_percentiles, wilson_mean
 from core.git import run_git
@@ -24,10 +24,11 @@ from core.llm.base import GenerationOptions
 from core.llm.spec import parse_spec
 from core.project import PROJECT_ROOT
 from core.store import Database
-from core.store.tables import EvalItem, EvalResult, EvalRun, EvalScore, Job, utc_now
+from core.store.tables import EvalItem, EvalResult, EvalRun, EvalScore, EvalSet, Job, utc_now
 
 SEMANTIC = "semantic_similarity"
 _NO_ESTIMATE = {"mean": None, "low": None, "high": None, "n": 0}  # every score of the metric failed
+ALL_QUESTIONS = "all_questions"  # a summary's estimate with failed answers as 0; older runs lack it
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,19 @@ class RunOptions:
         return GenerationOptions(max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=self.seed)
 
 
-def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Sequence[str] = OFFLINE_METRICS,
+def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Optional[Sequence[str]] = None,
                 options: RunOptions = RunOptions(), judge: Optional[str] = None,
                 decision_session_id: Optional[int] = None, *, actor: Actor) -> EvalRun:
-    """Check the run, save it and queue its job; returns the run (its `job_id` set). With a `judge`
-    (a system spec), every answer to an item with a reference is also graded by that judge, and the
-    judge's ragas metrics can be asked for. `decision_session_id` links the run to the decision
+    """Check the run, save it and queue its job; returns the run (its `job_id` set). Without `metrics`, the
+    set's `default_metrics`. With a `judge` (a system spec), every answer to an item with a reference is also
+    graded by that judge, and the judge's ragas metrics can be asked for. `decision_session_id` links the run to the decision
     session whose experiment it carries out."""
     from core.evaluation.job import EvalJob
     from core.jobs.scheduler import submit
 
     require(actor, Role.REVIEWER, "start an eval run")
     get_eval_set(db, eval_set)
+    metrics = default_metrics(eval_items(db, eval_set)) if metrics is None else metrics
     judge = parse_spec(judge).text if judge and judge.strip() else None
     specs = list(dict.fromkeys(parse_spec(system).text for system in systems))
     if not specs:
@@ -222,8 +224,9 @@ def results(db: Database, run_id: int) -> list[EvalResult]:
 
 
 def summarise(db: Database, run_id: int) -> dict[str, Any]:
-    """Per system: each metric's mean with its 95% interval (`metric_estimate`), answers and failures,
-    latency percentiles (what the asker waited, the answer's share of its batch, and the retrieval
+    """Per system: each metric's mean with its 95% interval (`metric_estimate`) over the answered questions,
+    and under ALL_QUESTIONS over every question it applies to, a failed answer scoring 0; answers and
+    failures, latency percentiles (what the asker waited, the answer's share of its batch, and the retrieval
     part for RAG systems), cost."""
     with db.session() as session:
         scores = session.exec(select(EvalScore.system, EvalScore.metric, EvalScore.value)
@@ -247,14 +250,58 @@ def summarise(db: Database, run_id: int) -> dict[str, Any]:
             "retrieval_ms": latency_percentiles(retrieval) if retrieval else {},
             "cost_per_1k_usd": (cost or 0.0) / answered * 1000 if answered else None,
         }
+    run = get_run(db, run_id)
+    for (system, metric), estimates in _metric_summaries(run, scores, _failed_items(db, run)).items():
+        summary[system]["metrics"][metric] = estimates
+    return summary
+
+
+def _metric_summaries(run: EvalRun, scores: Sequence[tuple[str, str, Optional[float]]],
+                      failed_items: dict[str, list[EvalItem]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (system, metric) with a score or a failed answer that counts: `_metric_summary`."""
     by_key: dict[tuple[str, str], list[Optional[float]]] = {}
     for system, metric, value in scores:
         by_key.setdefault((system, metric), []).append(value)
-    for (system, metric), values in by_key.items():
-        valid = [v for v in values if v is not None]
-        estimate = metric_estimate(metric, valid).as_dict() if valid else _NO_ESTIMATE
-        summary[system]["metrics"][metric] = {**estimate, "failed": len(values) - len(valid)}
-    return summary
+    summaries = {}
+    for system, metric in dict.fromkeys([*by_key, *((s, m) for s in failed_items for m in run.metrics)]):
+        scored = (system, metric) in by_key
+        zeros = sum(_failure_counts(metric, item, scored) for item in failed_items.get(system, []))
+        if scored or zeros:
+            summaries[system, metric] = _metric_summary(metric, by_key.get((system, metric), []), zeros)
+    return summaries
+
+
+def _failed_items(db: Database, run: EvalRun) -> dict[str, list[EvalItem]]:
+    """Per system, the questions it failed to answer (none where the run's eval set was removed since)."""
+    with db.session() as session:
+        rows = session.exec(select(EvalResult.system, EvalItem)
+                            .join(EvalItem, EvalItem.item_id == EvalResult.item_id).join(EvalSet)
+                            .where(EvalResult.run_id == run.id, col(EvalResult.error).is_not(None),
+                                   EvalSet.name == run.eval_set)).all()
+    failed: dict[str, list[EvalItem]] = {}
+    for system, item in rows:
+        failed.setdefault(system, []).append(item)
+    return failed
+
+
+def _failure_counts(metric: str, item: EvalItem, scored: bool) -> bool:
+    """Whether a failed answer to `item` scores 0 on `metric`: the item has what the metric needs, and for a
+    RAG-only metric the system is one it scored (a system that retrieves)."""
+    needs = CATALOG[metric].needs if metric in CATALOG else frozenset()
+    return needs - {Needs.RETRIEVAL} <= item_needs(item) and (Needs.RETRIEVAL not in needs or scored)
+
+
+def _metric_summary(metric: str, values: Sequence[Optional[float]], failed_answers: int) -> dict[str, Any]:
+    """The estimate over answered questions, the number a judge could not grade (`failed`), and the estimate
+    over all questions with each of `failed_answers` scoring 0; a grade the judge could not give is in neither."""
+    graded = [v for v in values if v is not None]
+    with_failures = graded + [0.0] * failed_answers
+    return {**_estimate(metric, graded), "failed": len(values) - len(graded),
+            ALL_QUESTIONS: _estimate(metric, with_failures)}
+
+
+def _estimate(metric: str, values: Sequence[float]) -> dict[str, Any]:
+    return metric_estimate(metric, values).as_dict() if values else _NO_ESTIMATE
 
 
 def metric_estimate(metric: str, values: Sequence[float]) -> Estimate:

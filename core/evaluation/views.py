@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from core.evaluation.labels import run_labels
 from core.evaluation.review import Disagreement, QueuedAnswer, QueueProgress, ReviewStatus
-from core.evaluation.runs import results, run_items
+from core.evaluation.runs import ALL_QUESTIONS, results, run_items
 from core.evaluation.stats import Estimate
 from core.store import Database
 from core.store.tables import EvalItem, EvalRun, EvalScore, EvalSet, Job
@@ -20,14 +20,18 @@ HUMAN_COLUMN = "human (reviewers' verdicts)"
 
 
 def summary_rows(run: EvalRun, human: Optional[Mapping[str, Estimate]] = None) -> list[dict[str, Any]]:
-    """One row per system: answers, each metric's mean with its 95% interval, the reviewers' verdicts
-    where there are any (`human`), latency, cost."""
+    """One row per system: answers, each metric's mean with its 95% interval over the answered questions and,
+    where any system failed some, over all questions (failures as 0), the reviewers' verdicts where there are
+    any (`human`), latency, cost."""
+    any_failed = any(stats["failed"] for stats in run.summary.values())
     rows = []
     for system, stats in run.summary.items():
         row: dict[str, Any] = {"system": system, "answered": stats["answers"] - stats["failed"],
                                "failed": stats["failed"]}
         for metric, estimate in sorted(stats["metrics"].items()):
             row[metric] = format_estimate(estimate)
+            if any_failed:
+                row[f"{metric} (failures as 0)"] = format_all_questions(estimate)
         if human:
             row[HUMAN_COLUMN] = format_estimate(human[system].as_dict()) if system in human else "-"
         latency = stats["latency_ms"]
@@ -46,6 +50,11 @@ def format_estimate(estimate: dict[str, Any]) -> str:
     mean, low, high = estimate["mean"], estimate.get("low"), estimate.get("high")
     text = "-" if mean is None else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
     return text + (f" ({estimate['failed']} not graded)" if estimate.get("failed") else "")
+
+
+def format_all_questions(estimate: dict[str, Any]) -> str:
+    """The mean over all questions, failed answers scoring 0; "-" for a run summarised before it was kept."""
+    return format_estimate(estimate[ALL_QUESTIONS]) if ALL_QUESTIONS in estimate else "-"
 
 
 def metric_bars(run: EvalRun) -> go.Figure:

@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from core.evaluation import metrics
-from core.evaluation.catalog import CATALOG, HEADLINE_METRICS, JUDGE_CORRECTNESS, RAGAS_METRICS, MetricInfo, Needs
+from core.evaluation.catalog import (CATALOG, HEADLINE_METRICS, JUDGE_CORRECTNESS, OFFLINE_METRICS, RAGAS_METRICS,
+                                    MetricInfo, Needs, default_metrics)
 from core.evaluation.metrics import Graded
 from core.evaluation.sets import EvidenceLines
 from core.evaluation.stats import wilson_mean
@@ -67,7 +68,8 @@ def test_rag_only_metrics_are_not_reported_for_an_answer_without_retrieval():
     plain = Completion("TemplateSyntaxError", 10, 3, 100.0, "m", 0.0)
     rag = dataclasses.replace(plain, contexts=(Citation("lexer.py", 31, 60, "...", number=1),))
     [without, with_retrieval] = Grader(offline).grade([item, item], [plain, rag])
-    assert set(without) == {"exact_match", "keyword_presence", "token_f1", "string_similarity", "bleu", "rouge_l"}
+    assert set(without) == {"exact_match", "contains_reference", "keyword_presence", "token_f1", "string_similarity",
+                            "bleu", "rouge_l"}
     assert set(with_retrieval) == set(offline)
 
 
@@ -115,3 +117,18 @@ def test_the_headline_metrics_and_help_come_from_the_table():
     assert "pass/fail" in CATALOG["exact_match"].help and "graded" in CATALOG["token_f1"].help
     assert "RAG only: needs retrieved chunks, labelled source files" in CATALOG["recall_at_5"].help
     assert CATALOG["faithfulness"].help.endswith("RAG only: needs retrieved chunks, a judge)")
+
+
+def references(*answers):
+    return [EvalItem(set_id=0, position=n, item_id=f"q{n}", question="?", reference_answer=answer)
+            for n, answer in enumerate(answers)]
+
+
+def test_contains_reference_is_a_default_only_where_references_are_short():
+    short = references("45 days", "the Pocket plan", "TemplateSyntaxError", "Sprout costs $10 a month at most", None)
+    long = references("Refunds are granted within 45 days of purchase when asked by email.", "45 days",
+                      "The Pocket plan includes two seats and unlimited invoices for a monthly fee.")
+    assert default_metrics(short) == OFFLINE_METRICS and "contains_reference" in OFFLINE_METRICS
+    assert default_metrics(long) == tuple(m for m in OFFLINE_METRICS if m != "contains_reference")
+    assert "contains_reference" not in default_metrics(references(None, None))  # no references at all
+    assert CATALOG["contains_reference"].pass_fail  # so it gets Wilson's interval and McNemar's test

@@ -2,7 +2,8 @@
 
 import pytest
 
-from core.evaluation.metrics import Graded, exact_match, keyword_presence, normalise, semantic_similarity, token_f1
+from core.evaluation.metrics import (Graded, contains_reference, exact_match, keyword_presence, normalise,
+                                    semantic_similarity, token_f1)
 
 
 def test_normalisation_drops_case_punctuation_and_articles():
@@ -13,6 +14,16 @@ def test_exact_match_after_normalisation():
     assert exact_match(Graded("The Pocket plan.", "pocket plan")) == 1.0
     assert exact_match(Graded("Pocket", "Sprout")) == 0.0
     assert exact_match(Graded("anything")) is None
+
+
+def test_contains_reference_finds_the_normalised_reference_as_whole_words():
+    assert contains_reference(Graded("The refund window is 45 days.", "45 days")) == 1.0
+    assert contains_reference(Graded("You get your money back within six weeks", "45 days")) == 0.0  # a paraphrase
+    assert contains_reference(Graded("It's the POCKET plan!", "pocket-plan")) == 1.0  # case, punctuation, articles
+    assert contains_reference(Graded("It takes 450 days", "45 days")) == 0.0  # not inside another word
+    assert contains_reference(Graded("anything")) is None
+    assert contains_reference(Graded("anything", "")) is None  # an empty reference is no reference
+    assert contains_reference(Graded("anything", "The.")) is None  # nor is one that normalises to nothing
 
 
 def test_token_f1_by_hand():

@@ -10,7 +10,8 @@ import pytest
 from core.access import LOCAL_ADMIN
 from core.cli import main
 from core.errors import InvalidInputError, NotFoundError
-from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
+from core.evaluation.runs import (ALL_QUESTIONS, RunOptions, get_run, list_runs, results, submit_eval,
+                                  submit_rescore)
 from core.evaluation.sets import import_eval_set
 from core.jobs import queue
 from core.store.tables import EvalScore
@@ -50,8 +51,9 @@ def test_a_run_answers_grades_and_summarises_every_item(db, small_set, tiny_mode
     summary = run.summary[parse_text(tiny)]
     assert summary["answers"] == 4 and summary["failed"] == 0
     # every metric that needs no judge, but the retrieval ones: this system retrieves nothing
-    assert set(summary["metrics"]) == {"exact_match", "keyword_presence", "token_f1", "semantic_similarity",
-                                       "string_similarity", "bleu", "rouge_l"}
+    # the references are short, so contains_reference is among the defaults
+    assert set(summary["metrics"]) == {"exact_match", "contains_reference", "keyword_presence", "token_f1",
+                                       "semantic_similarity", "string_similarity", "bleu", "rouge_l"}
     for estimate in summary["metrics"].values():
         assert estimate["low"] <= estimate["mean"] <= estimate["high"] and estimate["n"] == 4
     assert summary["latency_ms"]["p50"] > 0 and summary["cost_per_1k_usd"] > 0
@@ -74,8 +76,10 @@ def test_an_api_that_fails_halfway_fails_only_the_items_it_refused(db, small_set
     answers = results(db, run.id)
     assert sorted(a.text for a in answers if not a.error) == ["It is blue.", "It is blue."]
     assert sum("HTTP 500" in (a.error or "") for a in answers) == 2 and len(server.requests) == 4  # none re-asked
-    assert run.summary[parse_text(spec)]["metrics"]["keyword_presence"] == {"mean": 1.0, "low": 1.0, "high": 1.0,
-                                                                              "n": 2, "failed": 0}
+    presence = run.summary[parse_text(spec)]["metrics"]["keyword_presence"]
+    assert {key: presence[key] for key in ("mean", "low", "high", "n", "failed")} == {"mean": 1.0, "low": 1.0,
+                                                                                   "high": 1.0, "n": 2, "failed": 0}
+    assert (presence[ALL_QUESTIONS]["mean"], presence[ALL_QUESTIONS]["n"]) == (0.5, 4)  # the 2 refused score 0
 
 
 def test_a_limited_run_asks_only_the_sets_first_questions(db, small_set, capsys):
@@ -91,6 +95,15 @@ def test_a_limited_run_asks_only_the_sets_first_questions(db, small_set, capsys)
     assert [item_id for item_id, _ in item_choices(db, run)] == ["q1", "q2"]
     assert run.summary[parse_text(spec)]["answers"] == 2
     assert "(first 2)" in queue.get_job(db, run.job_id).title
+
+
+def test_the_cli_defaults_to_the_sets_metrics(db, small_set):
+    from core.jobs import scheduler
+
+    assert main(["eval", "run", "--set", small_set, "--system", "local", "--no-wait"]) == 0
+    [(run, job)] = list_runs(db)
+    scheduler.cancel(db, job.id)  # only the metrics asked for are under test here
+    assert "contains_reference" in run.metrics  # the references have four words
 
 
 def test_bad_runs_are_refused_before_anything_is_queued(db, small_set):

@@ -109,3 +109,21 @@ def test_a_link_from_history_opens_its_run(db):
     at.query_params["run"] = str(first.id)
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception and at.selectbox(key="ev_run_select").value == first.id  # not the newest
+
+
+def test_contains_reference_is_defaulted_for_a_set_of_short_references_only(db):
+    import json
+
+    from core.evaluation.sets import import_eval_set
+
+    short = "\n".join(json.dumps({"id": f"q{n}", "question": f"Price of plan {n}?", "reference_answer": f"${n}0"})
+                      for n in range(3))
+    import_eval_set(db, "prices", short, "test", actor=LOCAL_ADMIN)
+    import_eval_file(db, "eval_sets/demo/ledgerly-v1.jsonl", actor=LOCAL_ADMIN)  # references of ~15 words
+    at = evaluate()
+    at.selectbox(key="ev_run_set").set_value("prices").run()
+    assert not at.exception and "contains_reference" in at.multiselect(key="ev_run_metrics").value
+    assert any("`contains_reference` and `exact_match`" in c.value for c in at.caption)  # which metric suits what
+    at.selectbox(key="ev_run_set").set_value("ledgerly-v1").run()
+    assert "contains_reference" not in at.multiselect(key="ev_run_metrics").value
+    assert "token_f1" in at.multiselect(key="ev_run_metrics").value
