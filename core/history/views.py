@@ -144,10 +144,12 @@ def comparison_title(comparison: RunComparison) -> str:
 
 
 def comparison_rows(comparison: RunComparison) -> list[dict[str, Any]]:
-    """One row per metric: both means, the difference with its interval, the paired test and its verdict."""
+    """One row per metric: both means, the difference with its interval, the paired test (its own p and the
+    Holm-adjusted one the verdict rests on) and its verdict."""
     return [{"metric": m.metric, "questions": m.questions, "A": round(m.mean_a, 3), "B": round(m.mean_b, 3),
              "B - A [95% CI]": difference_text(m.difference), "test": m.test.name, "p": round(m.test.p_value, 4),
-             "verdict": m.verdict, "better": len(m.better), "worse": len(m.worse)} for m in comparison.metrics]
+             "p (Holm)": round(m.p_value, 4), "verdict": m.verdict, "better": len(m.better), "worse": len(m.worse)}
+            for m in comparison.metrics]
 
 
 def question_changes(comparison: RunComparison) -> list[str]:
