@@ -80,8 +80,8 @@ def with_holm(metrics: Sequence[MetricComparison]) -> list[MetricComparison]:
 
 def holm_note(tests: int) -> str:
     """The caption that says how the p-values beside a verdict were corrected."""
-    return (f"p (Holm) is adjusted over the {tests} paired test(s) shown together; a verdict needs p (Holm) < "
-            f"{ALPHA} and the whole 95% interval of B - A on one side of zero.")
+    return (f"p-values are Holm-adjusted over the {tests} paired test(s) shown together; a verdict needs an adjusted "
+            f"p < {ALPHA} and the whole 95% interval of B - A on one side of zero.")
 
 
 class DifferentContentError(InvalidInputError):

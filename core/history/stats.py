@@ -28,11 +28,7 @@ PERMUTATION_CHUNK = 500
 @dataclass(frozen=True)
 class PairedTest:
     name: str  # "McNemar" or "paired permutation"
-    p_value: float
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value < ALPHA
+    p_value: float  # the test's own; the verdict rests on it once corrected (`core.history.compare`)
 
 
 def mcnemar(a_passed: Sequence[bool], b_passed: Sequence[bool]) -> PairedTest:

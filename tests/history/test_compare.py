@@ -28,7 +28,7 @@ def test_a_clear_drop_is_significant_and_a_regression(db):
     exact, f1 = comparison.metrics
     assert (exact.metric, exact.test.name, exact.questions) == ("exact_match", "McNemar", 20)
     assert exact.mean_a == 0.8 and exact.mean_b == 0.3 and exact.difference.mean == pytest.approx(-0.5)
-    assert exact.test.significant and exact.verdict == "B worse" and exact.regressed
+    assert exact.p_value < 0.05 and exact.verdict == "B worse" and exact.regressed
     assert exact.worse == tuple(f"q{n}" for n in range(6, 16)) and exact.better == ()
     assert f1.test.name == "paired permutation" and f1.verdict == "not significant" and f1.worse == ("q19",)
     assert [m.metric for m in comparison.regressions] == ["exact_match"]

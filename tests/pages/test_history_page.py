@@ -40,7 +40,7 @@ def test_many_runs_are_charted_and_two_compare_with_a_significance_statement(db)
     compared = at.table[1].value
     assert set(compared["metric"]) == {"exact_match", "token_f1"}
     assert "not significant" in set(compared["verdict"])  # runs 1 and 2 differ by one question
-    assert any("Holm) is adjusted over the 2 paired test(s)" in caption.value for caption in at.caption)
+    assert any("Holm-adjusted over the 2 paired test(s)" in caption.value for caption in at.caption)
 
 
 def test_a_tag_narrows_the_charts_to_its_questions(db):
