@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.evaluation.runs import get_run
-from core.history.baselines import baseline_of, regressions, set_baseline
-from core.history.compare import compare_runs
+from core.history.baselines import baseline_of, check_against_baseline, set_baseline
+from core.history.compare import RunComparison, compare_runs, holm_note
 from core.history.report import break_even_chart, finished_runs, latest_variants, variant_table
 from core.history.views import (HistoryFilter, comparison_rows, comparison_title, cost_chart, day_bounds, distinct,
                                 freshness_chart, freshness_rows, history_rows, history_version, latency_chart,
@@ -76,8 +76,13 @@ def baseline_section(db, run_ids: list[int]) -> None:
         if st.button(f"Make run {run.id} the baseline of {run.eval_set}", key="hist_make_baseline"):
             set_baseline(db, run.id, acting_user())
             flash(f"Run {run.id} is now the baseline of {run.eval_set}.")
-    for system, metrics in regressions(db, run).items():
+    check = check_against_baseline(db, run)
+    for note in check.notes:
+        st.warning(note)
+    for system, metrics in check.regressions.items():
         st.error(regression_message(run.id, system, metrics))
+    if check.tests:
+        st.caption(holm_note(check.tests))
 
 
 def variants_section(db, eval_sets: list[str]) -> None:
@@ -107,12 +112,19 @@ def compare_section(db, run_ids: list[int], selected: list[int]) -> None:
     chosen = st.multiselect("Runs (the first is the reference)", run_ids[::-1], default=selected[:4],
                             key="hist_compare")
     for other in chosen[1:]:
-        comparison = compare_runs(db, chosen[0], other)
-        st.markdown(comparison_title(comparison))
-        st.table(comparison_rows(comparison), hide_index=True)
-        with st.expander("Per question: what got better, what got worse"):
-            for line in question_changes(comparison):
-                st.markdown(line)
+        with reported_errors():  # a refused pair (another set, or changed questions) leaves the others shown
+            show_comparison(compare_runs(db, chosen[0], other))
+
+
+def show_comparison(comparison: RunComparison) -> None:
+    st.markdown(comparison_title(comparison))
+    for note in comparison.notes:
+        st.warning(note)
+    st.table(comparison_rows(comparison), hide_index=True)
+    st.caption(holm_note(len(comparison.metrics)))
+    with st.expander("Per question: what got better, what got worse"):
+        for line in question_changes(comparison):
+            st.markdown(line)
 
 
 db = database()

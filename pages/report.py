@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.checklist.sessions import list_sessions
 from core.checklist.views import requested_session
+from core.history.compare import holm_note
 from core.history.report import build_report, report_csv, report_html, report_markdown
 from ui.common import database, ensure_router, reported_errors
 
@@ -36,6 +37,8 @@ if db is not None:
         show(f"The evidence {report.conclusion} the verdict. {report.conclusion_reason}")
         for statement in report.statements:
             st.markdown(f"- {statement}")
+        if report.tests:
+            st.caption(holm_note(report.tests))
         if report.table:
             st.table(report.table, hide_index=True)
             for number, figure in enumerate(report.figures):

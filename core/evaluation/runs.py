@@ -64,7 +64,7 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Op
     from core.jobs.scheduler import submit
 
     require(actor, Role.REVIEWER, "start an eval run")
-    get_eval_set(db, eval_set)
+    stored_set = get_eval_set(db, eval_set)
     metrics = default_metrics(eval_items(db, eval_set)) if metrics is None else metrics
     judge = parse_spec(judge).text if judge and judge.strip() else None
     specs = list(dict.fromkeys(parse_spec(system).text for system in systems))
@@ -75,9 +75,10 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Op
     _check_metrics(metrics, judge)
     _check_knowledge_bases(db, [*specs, *([judge] if judge else [])])
     with db.session() as session:
-        run = EvalRun(eval_set=eval_set, systems=specs, metrics=list(metrics) + ([JUDGE_CORRECTNESS] if judge else []),
-                      judge=judge, options=asdict(options), git_revision=git_revision(),
-                      decision_session_id=decision_session_id, created_by=actor.email)
+        run = EvalRun(eval_set=eval_set, eval_set_id=stored_set.id, eval_set_sha256=stored_set.sha256, systems=specs,
+                      metrics=list(metrics) + ([JUDGE_CORRECTNESS] if judge else []), judge=judge,
+                      options=asdict(options), git_revision=git_revision(), decision_session_id=decision_session_id,
+                      created_by=actor.email)
         session.add(run)
     try:
         job = submit(db, EvalJob.name, {"run_id": run.id},

@@ -2,7 +2,7 @@
 time, compared and gated, and a decision session's evidence-backed report.
 
 `runs compare A B --fail-on-regression` exits 1 when run B regressed on any metric against run A
-(the 95% interval of the paired difference wholly below zero), for CI gating.
+(Holm-adjusted p below 0.05 and the 95% interval of the paired difference wholly below zero), for CI gating.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.evaluation.runs import list_runs
-from core.history.baselines import regressions, set_baseline
-from core.history.compare import RunComparison, compare_runs
+from core.history.baselines import check_against_baseline, set_baseline
+from core.history.compare import RunComparison, compare_runs, holm_note
 from core.store import current_database
 from core.subcommands import add_command
 
@@ -48,16 +48,18 @@ def run_list(args: argparse.Namespace) -> int:
     db = current_database()
     rows = []
     for run, job in list_runs(db, args.limit):
-        regressed = {system: [m.metric for m in metrics] for system, metrics in regressions(db, run).items()}
+        check = check_against_baseline(db, run)
+        regressed = {system: [m.metric for m in metrics] for system, metrics in check.regressions.items()}
         rows.append({"id": run.id, "eval_set": run.eval_set, "status": job.status if job else None,
                      "systems": run.systems, "created_at": run.created_at.isoformat(),
-                     "baseline": run.is_baseline, "regressions": regressed})
+                     "baseline": run.is_baseline, "regressions": regressed, "baseline_notes": list(check.notes)})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
         flags = " ".join(filter(None, ["[baseline]" if row["baseline"] else "", *(
-            f"REGRESSED {system}: {', '.join(metrics)}" for system, metrics in row["regressions"].items())]))
+            f"REGRESSED {system}: {', '.join(metrics)}" for system, metrics in row["regressions"].items()),
+            *(f"NOTE: {note}" for note in row["baseline_notes"])]))
         print(f"{row['id']}\t{row['status'] or '-'}\t{row['eval_set']}\t{', '.join(row['systems'])}\t"
               f"{row['created_at'][:16]}\t{flags}".rstrip())
     return 0
@@ -77,11 +79,15 @@ def describe(comparison: RunComparison) -> str:
     for m in comparison.metrics:
         d = m.difference
         lines.append(f"{m.metric}: {m.mean_a:.3f} -> {m.mean_b:.3f}, difference {d.mean:+.3f} [{d.low:+.3f}, "
-                     f"{d.high:+.3f}] over {m.questions} questions; {m.test.name} p={m.test.p_value:.3f}: "
+                     f"{d.high:+.3f}] over {m.questions} questions; {m.test.name} p={m.test.p_value:.3f}, "
+                     f"Holm p={m.p_value:.3f}: "
                      f"{m.verdict}; {len(m.better)} better, {len(m.worse)} worse"
                      + (" REGRESSED" if m.regressed else ""))
-    if not comparison.metrics:
+    if comparison.metrics:
+        lines.append(holm_note(len(comparison.metrics)))
+    else:
         lines.append("no metric was scored on the same questions in both runs")
+    lines += [f"NOTE: {note}" for note in comparison.notes]
     return "\n".join(lines)
 
 

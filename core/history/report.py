@@ -13,7 +13,7 @@ import csv
 import html
 import io
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import plotly.graph_objects as go
 from sqlmodel import col, select
@@ -22,7 +22,7 @@ from core.checklist.sessions import get_session
 from core.checklist.variants import VARIANTS, variant_labels, variant_with
 from core.evaluation.catalog import HEADLINE_METRICS
 from core.evaluation.views import format_estimate
-from core.history.compare import MetricComparison, compare_runs
+from core.history.compare import BETTER, WORSE, MetricComparison, compare_runs, holm_note, with_holm
 from core.llm.registry import BACKENDS
 from core.llm.spec import parse_spec
 from core.store import Database
@@ -54,6 +54,7 @@ class DecisionReport:
     variants: list[Variant]
     table: list[dict[str, Any]]
     statements: list[str]
+    tests: int  # the deciding comparisons the statements' Holm correction counted
     conclusion: str
     conclusion_reason: str
     figures: list[go.Figure] = field(default_factory=list)
@@ -76,9 +77,10 @@ def build_report(db: Database, session_id: int) -> DecisionReport:
                                                  col(EvalRun.finished_at).is_not(None))
                            .order_by(EvalRun.created_at)).all())
     variants = latest_variants(runs)
-    statements, outcomes = _deciding_comparisons(db, session.verdict or {}, variants)
+    statements, outcomes, tests = _deciding_comparisons(db, session.verdict or {}, variants)
     conclusion, reason = _conclusion(runs, outcomes)
-    report = DecisionReport(session, runs, variants, variant_table(db, variants), statements, conclusion, reason)
+    report = DecisionReport(session, runs, variants, variant_table(db, variants), statements, tests, conclusion,
+                            reason)
     if variants:
         report.figures = [break_even_chart(db, variants)]
     return report
@@ -150,36 +152,37 @@ def _update_seconds(knowledge: Optional[dict], adapter: Optional[dict]) -> str:
     return " / ".join(part or "-" for part in parts) if any(parts) else "-"
 
 
-def _deciding_comparisons(db: Database, verdict: dict, variants: list[Variant]) -> tuple[list[str], list[Optional[bool]]]:
-    """A statement per deciding pair, and whether the expected winner won significantly (None: not significant,
-    or not measurable)."""
+def _deciding_comparisons(db: Database, verdict: dict,
+                          variants: list[Variant]) -> tuple[list[str], list[Optional[bool]], int]:
+    """A statement per deciding pair, whether the expected winner won by the one rule (None: no verdict, or not
+    measurable), and how many tests the Holm correction counted (the measured pairs, together)."""
     by_key = {v.key: v for v in variants}
+    pairs = [(f"{VARIANTS[winner].label} against {VARIANTS[other].label}",
+              _pair_metric(db, by_key.get(other), by_key.get(winner)))
+             for winner, other in DECIDING_PAIRS.get(verdict.get("recommendation", ""), [])]
+    adjusted = iter(with_holm([found for _, found in pairs if isinstance(found, MetricComparison)]))
     statements, outcomes = [], []
-    for winner, other in DECIDING_PAIRS.get(verdict.get("recommendation", ""), []):
-        a, b = by_key.get(other), by_key.get(winner)
-        title = f"{VARIANTS[winner].label} against {VARIANTS[other].label}"
-        if a is None or b is None or a.run.id != b.run.id:
-            statements.append(f"{title}: not measured (no run asked both on the same questions).")
-            outcomes.append(None)
-            continue
-        metric = _deciding_metric(compare_runs(db, a.run.id, b.run.id, a.system, b.system).metrics)
-        if metric is None:
-            statements.append(f"{title}: no metric scored both on the same questions.")
-            outcomes.append(None)
-            continue
-        d = metric.difference
-        significant = metric.test.significant
-        statements.append(f"{title} on {metric.metric} ({metric.questions} questions): {metric.mean_b:.3f} against "
-                          f"{metric.mean_a:.3f}, difference {d.mean:+.3f} [95% CI {d.low:+.3f}, {d.high:+.3f}]; "
-                          f"{metric.test.name} p = {metric.test.p_value:.3f}: "
-                          + ("significant." if significant else "not significant."))
-        outcomes.append(metric.improved if significant else None)
-    return statements, outcomes
+    for title, found in pairs:
+        metric = next(adjusted) if isinstance(found, MetricComparison) else None
+        statements.append(f"{title}: {found}" if metric is None else _statement(title, metric))
+        outcomes.append(None if metric is None else {BETTER: True, WORSE: False}.get(metric.verdict))
+    return statements, outcomes, sum(isinstance(found, MetricComparison) for _, found in pairs)
 
 
-def _deciding_metric(metrics: list[MetricComparison]) -> Optional[MetricComparison]:
-    by_name = {m.metric: m for m in metrics}
-    return next((by_name[name] for name in HEADLINE_METRICS if name in by_name), None)
+def _pair_metric(db: Database, a: Optional[Variant], b: Optional[Variant]) -> Union[MetricComparison, str]:
+    """B against A on the first headline metric both were scored on, or why there is none."""
+    if a is None or b is None or a.run.id != b.run.id:
+        return "not measured (no run asked both on the same questions)."
+    by_name = {m.metric: m for m in compare_runs(db, a.run.id, b.run.id, a.system, b.system).metrics}
+    return next((by_name[name] for name in HEADLINE_METRICS if name in by_name),
+                "no metric scored both on the same questions.")
+
+
+def _statement(title: str, metric: MetricComparison) -> str:
+    d = metric.difference
+    return (f"{title} on {metric.metric} ({metric.questions} questions): {metric.mean_b:.3f} against "
+            f"{metric.mean_a:.3f}, difference {d.mean:+.3f} [95% CI {d.low:+.3f}, {d.high:+.3f}]; "
+            f"{metric.test.name} p = {metric.test.p_value:.3f}, Holm p = {metric.p_value:.3f}: {metric.verdict}.")
 
 
 def _conclusion(runs: list[EvalRun], outcomes: list[Optional[bool]]) -> tuple[str, str]:
@@ -235,6 +238,7 @@ def report_markdown(report: DecisionReport, link: str = "") -> str:
              f"Eval set: {plan.get('eval_set', '-')}", "", f"Confirmed if: {plan.get('confirms_if', '-')}", "",
              f"## Evidence: {report.conclusion}", "", report.conclusion_reason, "",
              *[f"- {statement}" for statement in report.statements], "",
+             *([holm_note(report.tests), ""] if report.tests else []),
              "## Runs", "",
              *([f"- run {r.id}: {r.eval_set}, {', '.join(r.systems)} ({r.created_at:%Y-%m-%d %H:%M}, "
                 f"revision {r.git_revision or '?'})" for r in report.runs] or ["No run yet."]), ""]

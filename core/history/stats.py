@@ -5,6 +5,8 @@
 - A paired permutation (sign-flip) test for scores: under no difference each question's
   difference is as likely positive as negative. Exact for up to `EXACT_UP_TO` questions, else a
   seeded Monte Carlo estimate.
+
+Many tests shown together (metrics x systems) are corrected by Holm's step-down method (`holm`).
 """
 
 from __future__ import annotations
@@ -26,11 +28,7 @@ PERMUTATION_CHUNK = 500
 @dataclass(frozen=True)
 class PairedTest:
     name: str  # "McNemar" or "paired permutation"
-    p_value: float
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value < ALPHA
+    p_value: float  # the test's own; the verdict rests on it once corrected (`core.history.compare`)
 
 
 def mcnemar(a_passed: Sequence[bool], b_passed: Sequence[bool]) -> PairedTest:
@@ -62,6 +60,17 @@ def paired_permutation(a: Sequence[float], b: Sequence[float], permutations: int
         signs = rng.choice((1.0, -1.0), size=(min(PERMUTATION_CHUNK, permutations - start), differences.size))
         extreme += int((np.abs(signs @ differences) / differences.size >= observed).sum())
     return PairedTest("paired permutation", (extreme + 1) / (permutations + 1))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the given order: the k-th smallest of m (from k = 0) times m - k,
+    kept from falling below the one before it, at most 1."""
+    adjusted = [0.0] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(sorted(range(len(p_values)), key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def is_pass_fail(values: Sequence[float]) -> bool:

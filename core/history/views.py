@@ -8,7 +8,7 @@ page's cost grows with the number of runs, not with the answers they hold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
@@ -144,10 +144,12 @@ def comparison_title(comparison: RunComparison) -> str:
 
 
 def comparison_rows(comparison: RunComparison) -> list[dict[str, Any]]:
-    """One row per metric: both means, the difference with its interval, the paired test and its verdict."""
+    """One row per metric: both means, the difference with its interval, the paired test (its own p and the
+    Holm-adjusted one the verdict rests on) and its verdict."""
     return [{"metric": m.metric, "questions": m.questions, "A": round(m.mean_a, 3), "B": round(m.mean_b, 3),
              "B - A [95% CI]": difference_text(m.difference), "test": m.test.name, "p": round(m.test.p_value, 4),
-             "verdict": m.verdict, "better": len(m.better), "worse": len(m.worse)} for m in comparison.metrics]
+             "p (Holm)": round(m.p_value, 4), "verdict": m.verdict, "better": len(m.better), "worse": len(m.worse)}
+            for m in comparison.metrics]
 
 
 def question_changes(comparison: RunComparison) -> list[str]:
@@ -187,7 +189,7 @@ def metric_chart(rows: Sequence[dict[str, Any]], metric: str) -> go.Figure:
         figure.add_scatter(x=x, y=[e["mean"] for e in estimates], mode="lines+markers", name=name, legendgroup=name,
                            customdata=[p["run"] for p in points], text=_hover(points),
                            hovertemplate="%{text}<br>%{y:.3f}<extra>" + name + "</extra>")
-    return _layout(figure, f"{metric} over time (95% CI)", "mean")
+    return _over_time(_layout(figure, f"{metric} over time (95% CI)", "mean"), [r["created_at"] for r in rows])
 
 
 def latency_chart(rows: Sequence[dict[str, Any]]) -> go.Figure:
@@ -210,7 +212,7 @@ def cost_chart(rows: Sequence[dict[str, Any]]) -> go.Figure:
         figure.add_scatter(x=[p["created_at"] for p in points], y=[p["cost_per_1k_usd"] for p in points],
                            mode="lines+markers", name=f"{eval_set} · {system}", text=_hover(points),
                            hovertemplate="%{text}<br>$%{y:.4f}<extra></extra>")
-    return _layout(figure, "Cost per 1,000 answers", "US dollars")
+    return _over_time(_layout(figure, "Cost per 1,000 answers", "US dollars"), [r["created_at"] for r in rows])
 
 
 def training_rows(db: Database) -> list[dict[str, Any]]:
@@ -222,14 +224,26 @@ def training_rows(db: Database) -> list[dict[str, Any]]:
 
 
 def training_chart(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Final validation loss and wall time per adapter, oldest first: one category per training job, so one job
+    reads as well as many (on a time axis a single job's point is zoomed to a millisecond)."""
     figure = go.Figure()
-    x = [r["created_at"] for r in rows]
-    figure.add_scatter(x=x, y=[r["final_validation_loss"] for r in rows], mode="lines+markers",
-                       name="final validation loss", text=[r["adapter"] for r in rows])
-    figure.add_bar(x=x, y=[r["train_minutes"] for r in rows], name="wall time (min)", yaxis="y2", opacity=0.4,
+    adapters = [r["adapter"] for r in rows]
+    figure.add_scatter(x=adapters, y=[r["final_validation_loss"] for r in rows], mode="lines+markers",
+                       name="final validation loss",
+                       text=[f"{r['dataset']}, {r['created_at']:%Y-%m-%d %H:%M}" for r in rows])
+    figure.add_bar(x=adapters, y=[r["train_minutes"] for r in rows], name="wall time (min)", yaxis="y2", opacity=0.4,
                    text=[f"${r['cost_usd']:.4f}" for r in rows])
-    figure.update_layout(yaxis2=dict(overlaying="y", side="right", title="minutes"))
+    figure.update_layout(xaxis=dict(type="category", title="adapter"),
+                         yaxis2=dict(overlaying="y", side="right", title="minutes"))
     return _layout(figure, "Training runs: final validation loss, wall time and cost", "loss")
+
+
+def _over_time(figure: go.Figure, instants: Sequence[datetime]) -> go.Figure:
+    """With every point at one instant, show the day around it: plotly would zoom the axis to a millisecond."""
+    if len(set(instants)) == 1:
+        instant = instants[0]
+        figure.update_xaxes(range=[instant - timedelta(hours=12), instant + timedelta(hours=12)])
+    return figure
 
 
 def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:

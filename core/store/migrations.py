@@ -334,6 +334,11 @@ MIGRATIONS: tuple[Migration, ...] = (
          "ALTER TABLE jobs ADD COLUMN runner VARCHAR NOT NULL DEFAULT 'local'",
          "ALTER TABLE jobs ADD COLUMN runner_ref VARCHAR"),
     ),
+    Migration(
+        "m013_run_eval_set_hash",
+        ("ALTER TABLE eval_runs ADD COLUMN eval_set_id INTEGER",
+         "ALTER TABLE eval_runs ADD COLUMN eval_set_sha256 VARCHAR"),
+    ),
 )
 
 

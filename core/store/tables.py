@@ -247,6 +247,10 @@ class EvalRun(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     job_id: Optional[int] = Field(default=None, foreign_key="jobs.id", ondelete="SET NULL")
     eval_set: str  # the set's name when the run was made
+    # The set's id and content hash when the run was made (None: a run older than m013, content unknown);
+    # a name re-imported with changed questions gets a new hash, so its runs never pair with the old ones.
+    eval_set_id: Optional[int] = None
+    eval_set_sha256: Optional[str] = None
     created_by: str = "unknown"  # who made it: an email, "local" (the operator's shell), "anyone" (no sign-in)
     systems: list[str] = Field(default_factory=list, sa_type=JSON)  # canonical spec strings, in order
     metrics: list[str] = Field(default_factory=list, sa_type=JSON)

@@ -12,7 +12,7 @@ from core.cli import main
 from core.errors import InvalidInputError, NotFoundError
 from core.evaluation.runs import (ALL_QUESTIONS, RunOptions, get_run, list_runs, results, submit_eval,
                                   submit_rescore)
-from core.evaluation.sets import import_eval_set
+from core.evaluation.sets import get_eval_set, import_eval_set
 from core.jobs import queue
 from core.store.tables import EvalScore
 from tests.evaluation.ragas_judge import agreeing_judge
@@ -141,6 +141,8 @@ def test_scores_are_rows_a_query_can_aggregate(db, small_set, tiny_model_dir):
     with db.session() as session:
         mean = session.exec(select(func.avg(EvalScore.value)).where(EvalScore.run_id == run.id)).one()
     assert mean == pytest.approx(next(iter(run.summary.values()))["metrics"]["keyword_presence"]["mean"])
+    asked = get_eval_set(db, small_set)
+    assert (run.eval_set_id, run.eval_set_sha256) == (asked.id, asked.sha256)  # what the run's questions were
 
 
 @pytest.mark.slow  # the embedding model, loaded by a worker or the CLI

@@ -6,12 +6,12 @@ from typing import Optional
 
 from core.access import LOCAL_ADMIN
 from core.evaluation.runs import finish_run, save_answers
-from core.evaluation.sets import import_eval_set
+from core.evaluation.sets import get_eval_set, import_eval_set
 from core.store.tables import EvalResult, EvalRun
 
 
-def eval_set(db, name: str = "s", questions: int = 20) -> str:
-    import_eval_set(db, name, "\n".join(f'{{"id": "q{n}", "question": "Question {n}?"}}' for n in range(questions)),
+def eval_set(db, name: str = "s", questions: int = 20, wording: str = "Question") -> str:
+    import_eval_set(db, name, "\n".join(f'{{"id": "q{n}", "question": "{wording} {n}?"}}' for n in range(questions)),
                     "test", actor=LOCAL_ADMIN)
     return name
 
@@ -23,9 +23,11 @@ def stored_run(db, set_name: str, scores: dict[str, list[float]], system: str = 
 
 def stored_systems_run(db, set_name: str, by_system: dict[str, dict[str, list[float]]],
                        session_id: Optional[int] = None) -> EvalRun:
-    """A finished run of several systems, optionally answering a decision session."""
+    """A finished run of several systems, optionally answering a decision session, of the set's stored content."""
+    asked = get_eval_set(db, set_name)
     with db.session() as session:
-        run = EvalRun(eval_set=set_name, systems=list(by_system), metrics=sorted({m for s in by_system.values() for m in s}),
+        run = EvalRun(eval_set=set_name, eval_set_id=asked.id, eval_set_sha256=asked.sha256, systems=list(by_system),
+                      metrics=sorted({m for s in by_system.values() for m in s}),
                       decision_session_id=session_id)
         session.add(run)
     for system, scores in by_system.items():

@@ -9,6 +9,7 @@ from core.checklist.sessions import create_session
 from core.checklist.variants import VARIANTS
 from core.cli import main
 from core.evaluation.experiments import ProposedExperiment, experiment_systems
+from core.history.compare import holm_note
 from core.history.report import CONFIRMS, UNDECIDED, build_report, report_markdown, variant_of
 from tests.history.runs_fixtures import eval_set, stored_systems_run
 
@@ -47,8 +48,8 @@ def test_runs_that_back_the_verdict_confirm_it_and_export(db, tmp_path):
     assert [v.key for v in report.variants] == ["base", "rag"]
     assert report.table[0][""] == "keyword_presence" and report.table[0]["RAG"].startswith("0.800 [")
     assert "RAG against Base model on keyword_presence (30 questions)" in report.statements[0]
-    assert "significant." in report.statements[0] and "not significant" not in report.statements[0]
-    assert "## Evidence: confirms" in report_markdown(report)
+    assert report.statements[0].endswith("Holm p = 0.000: B better.") and report.tests == 1
+    assert "## Evidence: confirms" in report_markdown(report) and holm_note(1) in report_markdown(report)
 
     html, csv = tmp_path / "report.html", tmp_path / "report.csv"
     assert main(["report", str(session.id), "--html", str(html), "--csv", str(csv)]) == 0

@@ -1,10 +1,10 @@
-"""The paired tests against scipy's, on known data."""
+"""The paired tests against scipy's, on known data; Holm's correction against a worked example."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from core.history.stats import is_pass_fail, mcnemar, paired_permutation
+from core.history.stats import holm, is_pass_fail, mcnemar, paired_permutation
 
 
 @pytest.mark.parametrize("only_a, only_b, both", [(1, 9, 5), (4, 4, 10), (0, 6, 2), (12, 3, 20)])
@@ -25,7 +25,7 @@ def test_the_exact_permutation_test_is_scipys():
     expected = stats.permutation_test((a, b), lambda x, y: np.mean(y - x), permutation_type="samples",
                                       n_resamples=np.inf).pvalue
     result = paired_permutation(a, b)
-    assert result.p_value == pytest.approx(expected) and result.significant
+    assert result.p_value == pytest.approx(expected) and result.p_value < 0.05
 
 
 def test_the_sampled_permutation_test_is_close_to_scipys_and_seeded():
@@ -39,7 +39,7 @@ def test_the_sampled_permutation_test_is_close_to_scipys_and_seeded():
 
 
 def test_equal_scores_are_not_significant_and_pass_fail_is_recognised():
-    assert not paired_permutation([0.5, 0.2], [0.5, 0.2]).significant
+    assert paired_permutation([0.5, 0.2], [0.5, 0.2]).p_value == 1.0
     assert is_pass_fail([0.0, 1.0, 1.0]) and not is_pass_fail([0.0, 0.5])
     with pytest.raises(ValueError, match="same questions"):
         mcnemar([True], [True, False])
@@ -51,3 +51,17 @@ def test_thousands_of_questions_stay_exact_and_fast():
     only_a, only_b = int((a & ~b).sum()), int((b & ~a).sum())
     assert mcnemar(list(a), list(b)).p_value == pytest.approx(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
     assert 0 <= paired_permutation(rng.random(10_000), rng.random(10_000)).p_value <= 1
+
+
+def test_holm_matches_the_worked_example():
+    # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> raised to 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.6]) == [1.0, 1.0] and holm([0.02]) == [0.02] and holm([]) == []
+
+
+def test_holm_adjusted_p_values_are_at_least_the_raw_ones_at_most_one_and_keep_their_order():
+    raw = np.random.default_rng(5).random(30) ** 3
+    adjusted = holm(list(raw))
+    assert all(r <= a <= 1.0 for r, a in zip(raw, adjusted))
+    in_raw_order = [adjusted[i] for i in np.argsort(raw)]
+    assert in_raw_order == sorted(in_raw_order)

@@ -3,16 +3,16 @@ the filters' choices, the runs table and run-to-run comparisons."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from core.access import LOCAL_ADMIN
 from core.evaluation.stats import Estimate
 from core.history.baselines import set_baseline
 from core.history.compare import MetricComparison, RunComparison
 from core.history.stats import PairedTest
-from core.history.views import (comparison_rows, comparison_title, day_bounds, distinct, freshness_rows, history_rows,
-                                history_version, preferred_index, question_changes, regression_message,
-                                runs_table_rows, selected_runs)
+from core.history.views import (comparison_rows, comparison_title, cost_chart, day_bounds, distinct, freshness_rows,
+                                history_rows, history_version, metric_chart, preferred_index, question_changes,
+                                regression_message, runs_table_rows, selected_runs, training_chart)
 from tests.history.runs_fixtures import eval_set, stored_systems_run
 
 RAG, TUNED = "local:smollm2?kb=docs-v2", "local:smollm2?adapter=docs-v1"
@@ -88,7 +88,7 @@ def test_a_comparison_row_gives_the_signed_difference_with_its_interval_and_verd
                                 metric("token_f1", -0.01, -0.05, 0.03, 0.51234)])
     rows = comparison_rows(comparison)
     assert rows[0] == {"metric": "exact_match", "questions": 20, "A": 0.5, "B": 0.7, "B - A [95% CI]":
-                       "+0.200 [+0.100, +0.300]", "test": "McNemar", "p": 0.001, "verdict": "B better",
+                       "+0.200 [+0.100, +0.300]", "test": "McNemar", "p": 0.001, "p (Holm)": 0.001, "verdict": "B better",
                        "better": 2, "worse": 0}
     assert rows[1]["p"] == 0.5123 and rows[1]["verdict"] == "not significant"
     assert question_changes(comparison) == ["`exact_match` better: q1, q2 · worse: -"]  # token_f1 moved nowhere
@@ -99,3 +99,23 @@ def test_a_regression_names_the_run_the_system_and_each_metric_that_fell():
     regressed = [metric("exact_match", -0.3, -0.4, -0.2, 0.001, worse=("q3",))]
     assert regression_message(7, "local", regressed) == (
         "Run 7 regressed against the baseline on local: exact_match -0.300 [-0.400, -0.200]")
+
+
+def test_a_single_run_is_charted_over_the_day_around_it_not_a_millisecond(db):
+    name = eval_set(db, questions=2)
+    stored_systems_run(db, name, {"local": {"token_f1": [1, 0]}})
+    rows = history_rows(db)
+    when = rows[0]["created_at"]
+    for figure in (metric_chart(rows, "token_f1"), cost_chart(rows)):
+        assert tuple(figure.layout.xaxis.range) == (when - timedelta(hours=12), when + timedelta(hours=12))
+    stored_systems_run(db, name, {"local": {"token_f1": [1, 1]}})
+    assert metric_chart(history_rows(db), "token_f1").layout.xaxis.range is None  # two runs: plotly's own range
+
+
+def test_a_single_training_job_is_one_category_named_after_its_adapter():
+    job = {"adapter": "support-lora", "dataset": "faq", "created_at": datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc),
+           "final_validation_loss": 1.2, "train_minutes": 3.5, "cost_usd": 0.01, "size_mb": 2.0}
+    figure = training_chart([job])
+    assert figure.layout.xaxis.type == "category"
+    assert [tuple(trace.x) for trace in figure.data] == [("support-lora",), ("support-lora",)]
+    assert figure.data[0].text == ("faq, 2026-01-02 03:04",)

@@ -40,6 +40,7 @@ def test_many_runs_are_charted_and_two_compare_with_a_significance_statement(db)
     compared = at.table[1].value
     assert set(compared["metric"]) == {"exact_match", "token_f1"}
     assert "not significant" in set(compared["verdict"])  # runs 1 and 2 differ by one question
+    assert any("Holm-adjusted over the 2 paired test(s)" in caption.value for caption in at.caption)
 
 
 def test_a_tag_narrows_the_charts_to_its_questions(db):
@@ -54,3 +55,18 @@ def test_a_tag_narrows_the_charts_to_its_questions(db):
     at.selectbox(key="hist_tag").set_value("pricing").run()
     spec = at.get("plotly_chart")[0].proto.spec
     assert not at.exception and '"y":[0.2]' in spec  # the tagged question alone
+
+
+def test_a_refused_pair_is_said_in_place_and_the_rest_of_the_page_still_shows(db):
+    from core.access import LOCAL_ADMIN
+    from core.evaluation.sets import remove_eval_set
+
+    name = eval_set(db, questions=4)
+    stored_run(db, name, {"exact_match": [1.0] * 4})
+    remove_eval_set(db, name, actor=LOCAL_ADMIN)
+    eval_set(db, name, questions=4, wording="Changed question")
+    stored_run(db, name, {"exact_match": [0.0] * 4})
+    at = history()
+    at.multiselect(key="hist_compare").set_value([1, 2]).run()
+    assert not at.exception and any("different contents of eval set" in e.value for e in at.error)
+    assert "Break-even" in at.get("plotly_chart")[3].proto.spec  # the sections below the comparison rendered
