@@ -45,7 +45,8 @@ class RayHead:
                    f"--worker-port-list={','.join(map(str, self.worker_ports))}",
                    *(f"--{option}={port}" for option, port in self.ports.items())]
         # The cluster's workers run `python` from PATH: this environment's, with the project's requirements.
-        env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+               "RAY_USAGE_STATS_ENABLED": "0"}
         self.process = subprocess.Popen(command, env=env, stdout=open(self.folder / "head.log", "ab"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_until_it_answers(timeout_s)

@@ -58,8 +58,8 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Op
                 decision_session_id: Optional[int] = None, *, actor: Actor) -> EvalRun:
     """Check the run, save it and queue its job; returns the run (its `job_id` set). Without `metrics`, the
     set's `default_metrics`. With a `judge` (a system spec), every answer to an item with a reference is also
-    graded by that judge, and the judge's ragas metrics can be asked for. `decision_session_id` links the run to the decision
-    session whose experiment it carries out."""
+    graded by that judge, and the judge's ragas metrics can be asked for. `decision_session_id` links the run
+    to the decision session whose experiment it carries out."""
     from core.evaluation.job import EvalJob
     from core.jobs.scheduler import submit
 

@@ -148,8 +148,8 @@ def alpha_line(status: ReviewStatus) -> str:
 
 
 def human_rows(status: ReviewStatus) -> list[dict[str, Any]]:
-    return [{"system": system, "answers with a verdict": estimate.n, "mean [95% CI]": format_estimate(estimate.as_dict())}
-            for system, estimate in status.human.items()]
+    return [{"system": system, "answers with a verdict": estimate.n,
+             "mean [95% CI]": format_estimate(estimate.as_dict())} for system, estimate in status.human.items()]
 
 
 def disagreement_line(disagreement: Disagreement) -> str:

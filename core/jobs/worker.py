@@ -27,7 +27,8 @@ from core.store.tables import utc_now
 
 
 STOPPED_FROM_OUTSIDE = ("The worker was stopped from outside the lab (a SIGTERM: `ray job stop`, a cluster "
-                        "scaling down, the machine shutting down). Resume the job to continue from its last checkpoint.")
+                        "scaling down, the machine shutting down). Resume the job to continue from its last "
+                        "checkpoint.")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

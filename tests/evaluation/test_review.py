@@ -90,8 +90,9 @@ def test_disagreements_are_listed_until_settled_and_the_verdicts_score_each_syst
     run = two_system_run(db, questions=2)
     open_review(db, run.id, ["ana", "ben"], per_answer=2, actor=LOCAL_ADMIN)
     answers = {(a.system, a.item_id): a.id for a in results(db, run.id)}
-    for (system, item), (ana, ben) in {(BASE, "q0"): ("correct", "correct"), (BASE, "q1"): ("wrong", "partly"),
-                                       (RAG, "q0"): ("correct", "correct"), (RAG, "q1"): ("correct", "correct")}.items():
+    given = {(BASE, "q0"): ("correct", "correct"), (BASE, "q1"): ("wrong", "partly"),
+             (RAG, "q0"): ("correct", "correct"), (RAG, "q1"): ("correct", "correct")}
+    for (system, item), (ana, ben) in given.items():
         save_label(db, answers[system, item], "ana", ana, actor=LOCAL_ADMIN)
         save_label(db, answers[system, item], "ben", ben, actor=LOCAL_ADMIN)
 

@@ -88,8 +88,8 @@ def test_a_comparison_row_gives_the_signed_difference_with_its_interval_and_verd
                                 metric("token_f1", -0.01, -0.05, 0.03, 0.51234)])
     rows = comparison_rows(comparison)
     assert rows[0] == {"metric": "exact_match", "questions": 20, "A": 0.5, "B": 0.7, "B - A [95% CI]":
-                       "+0.200 [+0.100, +0.300]", "test": "McNemar", "p": 0.001, "p (Holm)": 0.001, "verdict": "B better",
-                       "better": 2, "worse": 0}
+                       "+0.200 [+0.100, +0.300]", "test": "McNemar", "p": 0.001, "p (Holm)": 0.001,
+                       "verdict": "B better", "better": 2, "worse": 0}
     assert rows[1]["p"] == 0.5123 and rows[1]["verdict"] == "not significant"
     assert question_changes(comparison) == ["`exact_match` better: q1, q2 · worse: -"]  # token_f1 moved nowhere
     assert comparison_title(comparison) == "**Run 2** (`local?kb=docs`) against **run 1** (`local`)"

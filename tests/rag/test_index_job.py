@@ -49,7 +49,8 @@ def test_a_cancelled_reindex_keeps_the_live_generation(db, code):
     for path in code.iterdir():  # every file changed: everything must be embedded again
         path.write_text(path.read_text() + "\n# changed\n")
     job = submit_reindex(db, "code", actor=LOCAL_ADMIN)
-    with pytest.raises(InvalidInputError, match=rf"Job {job.id} \(re-index code\) is \w+ on knowledge base code already"):
+    with pytest.raises(InvalidInputError,
+                       match=rf"Job {job.id} \(re-index code\) is \w+ on knowledge base code already"):
         submit_reindex(db, "code", actor=LOCAL_ADMIN)
     wait_until(db, job.id, [queue.RUNNING])
     while queue.get_job(db, job.id).progress < 0.15:  # embedding has begun
