@@ -4,7 +4,6 @@ heartbeat is stale and the process gone, and a worker whose row moved on stops."
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from core.processes import undistributed
 from core.store import open_database
 from core.store.tables import utc_now
 from tests.evaluation.pairwise_fixtures import SYSTEMS, answered_run, says
+from tests.jobs.at_once import at_once
 from tests.llm.fake_servers import FakeServer
 from tests.training_fixtures import wait_for, wait_until
 
@@ -41,23 +41,15 @@ def test_a_second_job_on_the_same_target_is_refused_and_names_the_first(db):
         queue.requeue_for_resume(db, first.id)  # resuming it would make two
 
 
-def _submit_at_once(url: str, barrier, results) -> None:
-    barrier.wait()
+def submit_one(url: str):
     try:
-        results.put(queue.submit_job(open_database(url), "index", {}, target="knowledge base docs").id)
+        return queue.submit_job(open_database(url), "index", {}, target="knowledge base docs").id
     except InvalidInputError:
-        results.put(None)
+        return None
 
 
 def test_processes_submitting_on_one_target_at_once_make_one_job(db):
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(4), context.Queue()
-    processes = [context.Process(target=_submit_at_once, args=(db.url, barrier, results)) for _ in range(4)]
-    for process in processes:
-        process.start()
-    made = [results.get(timeout=60) for _ in processes]
-    for process in processes:
-        process.join(60)
+    made = at_once(submit_one, db.url)
     assert sum(job is not None for job in made) == 1 and len(queue.list_jobs(db)) == 1
 
 

@@ -2,60 +2,41 @@
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 
 from core.errors import InvalidInputError, NotFoundError
 from core.jobs import kinds, queue
 from core.jobs.processes import worker_command
 from core.store import open_database
+from tests.jobs.at_once import at_once
 
 
 def no_worker(job) -> dict:
     return {}
 
 
-def _claim_at_once(url: str, barrier, results) -> None:
-    barrier.wait()
+def claim_one(url: str):
     job = queue.claim_next(open_database(url), max_running=1, placement=no_worker)
-    results.put(job.id if job else None)
+    return job.id if job else None
 
 
 def test_processes_claiming_at_once_never_exceed_the_slots(db):
     for _ in range(3):
         queue.submit_job(db, "train", {})
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(4), context.Queue()
-    processes = [context.Process(target=_claim_at_once, args=(db.url, barrier, results)) for _ in range(4)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(60)
-    claimed = [results.get(timeout=5) for _ in processes]
-    assert sorted(claimed, key=str) == [1, None, None, None]
+    assert sorted(at_once(claim_one, db.url), key=str) == [1, None, None, None]
     assert [job.status for job in queue.list_jobs(db)] == [queue.QUEUED, queue.QUEUED, queue.RUNNING]
 
 
-def _claim_until_none(url: str, barrier, results) -> None:
-    database = open_database(url)
-    barrier.wait()
-    claimed = []
+def claim_until_none(url: str) -> list[int]:
+    database, claimed = open_database(url), []
     while job := queue.claim_next(database, max_running=100, placement=no_worker):
         claimed.append(job.id)
-    results.put(claimed)
+    return claimed
 
 
 def test_processes_claiming_a_queue_dry_at_once_claim_each_job_exactly_once(db):
     jobs = [queue.submit_job(db, "train", {}).id for _ in range(40)]
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(4), context.Queue()
-    processes = [context.Process(target=_claim_until_none, args=(db.url, barrier, results)) for _ in range(4)]
-    for process in processes:
-        process.start()
-    claimed = [results.get(timeout=60) for _ in processes]
-    for process in processes:
-        process.join(60)
+    claimed = at_once(claim_until_none, db.url)
     assert sorted(job for by_one in claimed for job in by_one) == jobs
     assert all(job.attempts == 1 for job in queue.list_jobs(db))
 
