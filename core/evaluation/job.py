@@ -21,8 +21,8 @@ from core.errors import BackendError, LabError
 from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, RAGAS_METRICS, Needs, item_needs
 from core.evaluation.judge import judge
 from core.evaluation.metrics import Graded, semantic_similarity
-from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, get_run, run_items,
-                                  save_answers, save_scores, unscored)
+from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, forget_failed_answers,
+                                  get_run, run_items, save_answers, save_scores, unscored)
 from core.evaluation.sets import EvidenceLines, eval_items
 from core.jobs.context import JobContext
 from core.jobs.kinds import JobCancelled, JobKind
@@ -56,6 +56,8 @@ class EvalJob(JobKind):
             return _rescore(context, run, context.config["rescore"])
         if "pairwise" in context.config:
             return _pairwise(context, run, *context.config["pairwise"], judge=context.config["judge"])
+        if context.resuming:  # a question that failed (a 429, a timeout) is asked again, like one not yet asked
+            context.log(f"asking again the {forget_failed_answers(context.db, run.id)} question(s) that failed")
         items = run_items(context.db, run)
         grader = Grader(run.metrics, run.judge)
         batch_size = RunOptions(**run.options).batch_size

@@ -148,6 +148,19 @@ def answered_items(db: Database, run_id: int, system: str) -> set[str]:
                                                                  EvalResult.system == system)).all())
 
 
+def forget_failed_answers(db: Database, run_id: int) -> int:
+    """Remove the run's failed answers (and what scored them), so a resumed run asks those questions again;
+    returns how many went."""
+    with db.session() as session:
+        failed = list(session.exec(select(EvalResult).where(EvalResult.run_id == run_id,
+                                                            col(EvalResult.error).is_not(None))))
+        for answer in failed:
+            for score in session.exec(select(EvalScore).where(EvalScore.result_id == answer.id)):
+                session.delete(score)
+            session.delete(answer)
+    return len(failed)
+
+
 Score = tuple[Optional[float], Optional[str]]  # (value, reason); a judge failure has no value
 
 

@@ -18,7 +18,7 @@ from core.errors import StoreError
 from core.evaluation.catalog import JUDGE_CORRECTNESS
 from core.evaluation.runs import get_run, results, submit_eval, submit_rescore
 from core.evaluation.sets import import_eval_set
-from core.jobs import queue
+from core.jobs import queue, scheduler
 from core.rag import vectorstore
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import create_knowledge_base, get_knowledge_base, open_retriever
@@ -60,12 +60,25 @@ def finished_run(db, run):
     return get_run(db, run.id)
 
 
-def test_an_api_failing_in_every_way_fails_only_its_answers_each_with_its_cause(db):
+def test_an_api_failing_in_every_way_fails_only_its_answers_each_with_its_cause_and_a_resume_asks_them_again(db):
     import_questions(db)
     replies = {key: reply for key, (reply, _) in FAULTS.items()}
-    with FakeServer(by_question(replies, openai_chat("Yes, it is blue."))) as api:
+    fine = openai_chat("Yes, it is blue.")
+    with FakeServer(lambda request: by_question(replies, fine)(request) if replies else fine) as api:
         spec = f"openai:served?base_url={api.url}/v1&max_retries=0&timeout={TIMEOUT_S}"
         run = finished_run(db, submit_eval(db, "faults", [spec], ["keyword_presence"], actor=LOCAL_ADMIN))
+        check_each_fault_is_its_answers_failure(db, run, api)
+
+        replies.clear()  # the API recovers; the run is taken as cut short, and resumed
+        queue.set_fields(db, run.job_id, status=queue.INTERRUPTED)
+        scheduler.resume(db, run.job_id)
+        run = finished_run(db, run)
+    assert not [answer.item_id for answer in results(db, run.id) if answer.error]
+    assert len(results(db, run.id)) == len(QUESTIONS)
+    assert len(api.requests) == len(QUESTIONS) + len(FAULTS)  # only the failed ones asked again
+
+
+def check_each_fault_is_its_answers_failure(db, run, api) -> None:
     answers = {answer.item_id: answer for answer in results(db, run.id)}
     assert len(answers) == len(QUESTIONS) and answers["fine"].text == "Yes, it is blue." and not answers["fine"].error
     for question, (_, cause) in FAULTS.items():
