@@ -41,8 +41,8 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     # In-process models unless a test starts a server (set, not deleted: app.py's default must not leak).
     monkeypatch.setenv("RAGTUNE_MODEL_SERVER", "auto")
-    # Workers beat every second, so a dead one is found 3 s after its last beat rather than 15 s (the default).
-    monkeypatch.setenv("RAGTUNE_HEARTBEAT_S", "1")
+    # Workers beat every 2 s, so a dead one is found 6 s after its last beat rather than 15 s (the default).
+    monkeypatch.setenv("RAGTUNE_HEARTBEAT_S", "2")
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     return path

@@ -40,7 +40,7 @@ class RayHead:
 
     def start(self, timeout_s: float = 120) -> None:
         command = [str(VENV_BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
-                   "--dashboard-host=127.0.0.1", "--include-dashboard=true", "--num-cpus=2", "--num-gpus=0",
+                   "--dashboard-host=127.0.0.1", "--include-dashboard=true", "--num-cpus=4", "--num-gpus=0",
                    "--disable-usage-stats", f"--temp-dir={self.folder}",
                    f"--worker-port-list={','.join(map(str, self.worker_ports))}",
                    *(f"--{option}={port}" for option, port in self.ports.items())]

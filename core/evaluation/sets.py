@@ -66,10 +66,10 @@ class ItemLine(BaseModel):
             raise ValueError("must be text or a whole number, not true or false")
         return value
 
-    @field_validator("id")
+    @field_validator("id", "question")
     @classmethod
-    def _id_text(cls, value: Union[str, int]) -> str:
-        text = str(value).strip()
+    def _text(cls, value: Union[str, int]) -> str:
+        text = str(value).strip()  # Python's strip also takes the separators \x1c-\x1f, which pydantic's keeps
         if not text:
             raise ValueError("must not be empty")
         return text

@@ -79,11 +79,20 @@ class RayRunner(JobRunner):
         return {"runner_ref": submission_id}
 
     def is_running(self, job: Job) -> bool:
-        """A job the cluster has forgotten (its head restarted) or cannot be asked about has no worker."""
+        """False only on a definite answer: the job ended, the cluster has forgotten it (its head restarted),
+        or nothing listens at the address any more. A slow answer proves nothing: the job may be running."""
+        from requests.exceptions import ConnectionError as Refused
+
         try:
             return str(self.client.get_job_status(job.runner_ref)) in ACTIVE_STATES
-        except Exception:  # 404 once the head forgot it; no answer while the head is down
+        except Refused:  # the head is down, and its jobs with it
             return False
+        except (BackendError, InvalidInputError):  # a client that could not be made: the head is down
+            return False
+        except RuntimeError as exc:  # the dashboard's answer to an unknown submission id
+            return "does not exist" not in str(exc)
+        except Exception:
+            return True
 
     def where(self, job: Job) -> str:
         return f"Ray job {job.runner_ref} on {self.name}"
