@@ -56,8 +56,10 @@ def wait_until(db, job_id: int, statuses, timeout: float = 180.0):
         if job.status in statuses:
             return job
         time.sleep(0.3)
-    log = open(job.log_path).read() if job.log_path else ""
-    raise AssertionError(f"job {job_id} is still {job.status} after {timeout} s; log:\n{log[-3000:]}")
+    from core.jobs.runners import log_tail
+
+    raise AssertionError(f"job {job_id} is still {job.status} ({job.error}) after {timeout} s; log:\n"
+                         f"{(log_tail(job) or '')[-3000:]}")
 
 
 def wait_for(condition, what: str, timeout: float = 120.0, every: float = 0.05) -> None:
