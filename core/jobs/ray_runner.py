@@ -13,6 +13,7 @@ Ray is an optional extra (`pip install "ray[default]==2.60.0"`), imported only w
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 from functools import cached_property
@@ -65,7 +66,7 @@ class RayRunner(JobRunner):
                 "log_path": ""}
 
     def start(self, job: Job) -> dict[str, Any]:
-        submission_id = f"ragtune-job-{job.id}-attempt-{job.attempts}"  # a second submission of it is refused
+        submission_id = submission_id_of(job)
         gpus = job_gpus(job)
         try:
             self.client.submit_job(entrypoint=shlex.join(job.command), submission_id=submission_id,
@@ -105,6 +106,13 @@ class RayRunner(JobRunner):
 
     def is_on_this_machine(self) -> bool:
         return urlsplit(self.name).hostname in LOOPBACK_HOSTS
+
+
+def submission_id_of(job: Job) -> str:
+    """One per attempt of a job of this store, so that a second submission of it is refused: a cluster may
+    serve several labs (or a store made anew), whose job ids repeat."""
+    store = hashlib.sha256(get_settings().database_url.encode()).hexdigest()[:8]
+    return f"ragtune-{store}-job-{job.id}-attempt-{job.attempts}"
 
 
 def worker_environment() -> dict[str, str]:

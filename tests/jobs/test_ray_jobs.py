@@ -18,12 +18,13 @@ from core.evaluation.sets import import_eval_set
 from core.finetune.job import submit_training
 from core.jobs import queue, scheduler
 from core.jobs.commands import job_summary
-from core.jobs.ray_runner import RayRunner
+from core.jobs.ray_runner import RayRunner, submission_id_of
 from core.jobs.runners import log_tail
 from core.llm.adapters import get_adapter
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.index_job import submit_index
 from core.rag.knowledge import open_retriever
+from core.store.tables import Job
 from tests.evaluation.pairwise_fixtures import says
 from tests.llm.fake_servers import FakeServer
 from tests.rag.rag_fixtures import copy_jinja_sources
@@ -45,13 +46,13 @@ def test_a_cluster_that_cannot_run_the_job_is_refused_before_anything_is_queued(
 @pytest.mark.slow
 def test_a_training_job_runs_on_the_cluster_and_its_adapter_and_curves_land_in_the_store(db, training, ray_jobs):
     job = submit_training(db, training(), LOCAL_ADMIN)
-    assert (job.runner, job.runner_ref, job.command[0]) == (ray_jobs.address, f"ragtune-job-{job.id}-attempt-1",
-                                                            "python")
+    assert (job.runner, job.runner_ref, job.command[0]) == (ray_jobs.address, submission_id_of(job), "python")
+    assert job.runner_ref.endswith(f"-job-{job.id}-attempt-1")
     job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.SUCCEEDED, f"{job.error}\n{log_tail(job)}"
     assert metric_steps(db, job.id, "train_loss") == [1, 2, 3, 4, 5, 6]
     assert get_adapter(db, "tiny-adapter").job_id == job.id
-    assert job_summary(db, job)["runs"] == f"Ray job ragtune-job-{job.id}-attempt-1 on {ray_jobs.address}"
+    assert job_summary(db, job)["runs"] == f"Ray job {job.runner_ref} on {ray_jobs.address}"
     assert f"job {job.id} (train) attempt 1 started" in log_tail(job)
 
 
@@ -97,7 +98,7 @@ def test_a_cancel_a_ray_job_stop_and_a_head_restart_each_end_the_row_truthfully_
     assert wait_until(db, job_id, [queue.CANCELLED, queue.SUCCEEDED]).status == queue.CANCELLED
 
     job = scheduler.resume(db, job_id)
-    assert job.runner_ref == f"ragtune-job-{job_id}-attempt-2"
+    assert job.runner_ref.endswith(f"-job-{job_id}-attempt-2")
     answers_a_few_more(db, job_id)
     from ray.job_submission import JobSubmissionClient
 
@@ -117,3 +118,11 @@ def test_a_cancel_a_ray_job_stop_and_a_head_restart_each_end_the_row_truthfully_
     job = wait_until(db, job_id, [queue.SUCCEEDED, queue.FAILED], timeout=300)
     assert (job.status, job.attempts) == (queue.SUCCEEDED, 4), job.error
     assert sorted(answered(db, job_id)) == sorted(f"q{n}" for n in range(QUESTIONS))  # each once, none lost
+
+
+def test_two_stores_jobs_of_the_same_id_get_different_submissions(monkeypatch):
+    job = Job(id=1, kind="eval", attempts=1)
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////srv/lab-a/lab.db")
+    first = submission_id_of(job)
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////srv/lab-b/lab.db")
+    assert first != submission_id_of(job) and first.endswith("-job-1-attempt-1")  # one cluster, two labs
