@@ -29,8 +29,9 @@ WORKER_PORTS = 20
 class RayHead:
     def __init__(self, folder: Path):
         self.folder = folder  # short: Ray's socket paths must fit in 107 characters
-        self.ports = {option: _free_port() for option in PORT_OPTIONS}
-        self.worker_ports = _free_ports(WORKER_PORTS)
+        ports = _free_ports(len(PORT_OPTIONS) + WORKER_PORTS)  # held together while picked: no port twice
+        self.ports = dict(zip(PORT_OPTIONS, ports))
+        self.worker_ports = ports[len(PORT_OPTIONS):]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -92,10 +93,6 @@ def _kill_stragglers(folder: Path) -> None:
                 process.kill()
             except psutil.Error:
                 pass
-
-
-def _free_port() -> int:
-    return _free_ports(1)[0]
 
 
 def _free_ports(count: int) -> list[int]:
