@@ -105,7 +105,7 @@ def ask_and_save(db: Database, question: str, systems: Sequence[str], options: G
 
 def list_history(db: Database, limit: int = 20) -> list[Exchange]:
     """The latest exchanges, newest first."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         questions = session.exec(
             select(PlaygroundQuestion).order_by(col(PlaygroundQuestion.id).desc()).limit(limit)).all()
         ids = [q.id for q in questions]

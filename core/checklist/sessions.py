@@ -47,7 +47,7 @@ def create_session(db: Database, name: str, context: str = "", *, actor: Actor) 
 
 
 def list_sessions(db: Database) -> list[SessionSummary]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         counts = dict(session.exec(
             select(DecisionAnswer.session_id, func.count(func.distinct(DecisionAnswer.participant)))
             .group_by(DecisionAnswer.session_id)
@@ -61,7 +61,7 @@ def list_sessions(db: Database) -> list[SessionSummary]:
 
 
 def get_session(db: Database, session_id: int) -> DecisionSession:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return _load(session, session_id)
 
 
@@ -135,7 +135,7 @@ def remove_participant(db: Database, session_id: int, participant: str, actor: A
 
 
 def answers_by_participant(db: Database, session_id: int) -> dict[str, dict[str, str]]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         _load(session, session_id)
         return _answers(session, session_id)
 

@@ -44,7 +44,7 @@ def save_label(db: Database, result_id: int, reviewer: str, label: str, comment:
 
 
 def run_labels(db: Database, run_id: int) -> list[EvalLabel]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(EvalLabel).where(EvalLabel.run_id == run_id)).all())
 
 
@@ -98,7 +98,7 @@ def _ordinal_distance(totals: Counter[str]):
 def judge_agreement(db: Database, run_id: int) -> Optional[dict]:
     """Cohen's kappa between the judge and the reviewers over every labelled, judged answer
     (one pair per label), or None when there is no such answer."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         pairs = session.exec(select(EvalScore.value, EvalLabel.label)
                              .where(EvalLabel.result_id == EvalScore.result_id, EvalLabel.run_id == run_id,
                                     EvalScore.metric == JUDGE_CORRECTNESS, EvalScore.value.is_not(None))).all()

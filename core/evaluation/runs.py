@@ -122,7 +122,7 @@ def git_revision() -> str:
 
 
 def get_run(db: Database, run_id: int) -> EvalRun:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         run = session.get(EvalRun, run_id)
     if run is None:
         raise NotFoundError(f"No eval run {run_id}: `python -m core eval list` shows them.")
@@ -136,14 +136,14 @@ def run_items(db: Database, run: EvalRun) -> list[EvalItem]:
 
 def list_runs(db: Database, limit: int = 50) -> list[tuple[EvalRun, Optional[Job]]]:
     """The newest runs with their jobs (the job says whether a run is still going)."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         rows = session.exec(select(EvalRun, Job).join(Job, isouter=True)
                             .order_by(col(EvalRun.id).desc()).limit(limit)).all()
     return [(run, job) for run, job in rows]
 
 
 def answered_items(db: Database, run_id: int, system: str) -> set[str]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return set(session.exec(select(EvalResult.item_id).where(EvalResult.run_id == run_id,
                                                                  EvalResult.system == system)).all())
 
@@ -224,7 +224,7 @@ def check_run_finished(db: Database, run_id: int) -> EvalRun:
 
 def unscored(db: Database, run_id: int, metrics: Sequence[str]) -> list[EvalResult]:
     """The run's answers (not failures) with no score yet for any of `metrics`."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         scored = select(EvalScore.result_id).where(EvalScore.run_id == run_id, col(EvalScore.metric).in_(metrics))
         return list(session.exec(select(EvalResult).where(EvalResult.run_id == run_id, col(EvalResult.error).is_(None),
                                                           col(EvalResult.id).not_in(scored))
@@ -232,7 +232,7 @@ def unscored(db: Database, run_id: int, metrics: Sequence[str]) -> list[EvalResu
 
 
 def results(db: Database, run_id: int) -> list[EvalResult]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(EvalResult).where(EvalResult.run_id == run_id)
                                  .order_by(EvalResult.system, EvalResult.position)).all())
 
@@ -242,7 +242,7 @@ def summarise(db: Database, run_id: int) -> dict[str, Any]:
     and under ALL_QUESTIONS over every question it applies to, a failed answer scoring 0; answers and
     failures, latency percentiles (what the asker waited, the answer's share of its batch, and the retrieval
     part for RAG systems), cost."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         scores = session.exec(select(EvalScore.system, EvalScore.metric, EvalScore.value)
                               .where(EvalScore.run_id == run_id).order_by(EvalScore.id)).all()
         answers = session.exec(select(EvalResult.system, func.count(), func.count(EvalResult.error),
@@ -287,7 +287,7 @@ def _metric_summaries(run: EvalRun, scores: Sequence[tuple[str, str, Optional[fl
 
 def _failed_items(db: Database, run: EvalRun) -> dict[str, list[EvalItem]]:
     """Per system, the questions it failed to answer (none where the run's eval set was removed since)."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         rows = session.exec(select(EvalResult.system, EvalItem)
                             .join(EvalItem, EvalItem.item_id == EvalResult.item_id).join(EvalSet)
                             .where(EvalResult.run_id == run.id, col(EvalResult.error).is_not(None),

@@ -172,7 +172,7 @@ def resolve_eval_set(db: Database, name_or_file: str, *, actor: Actor) -> EvalSe
     path = Path(name_or_file).expanduser()
     if not (name_or_file.endswith(".jsonl") and path.is_file()):
         return get_eval_set(db, name_or_file)
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         stored = session.exec(select(EvalSet).where(EvalSet.name == path.stem)).first()
     if stored is None:
         return import_eval_file(db, path, actor=actor)
@@ -196,12 +196,12 @@ def _digest(text: str) -> str:
 
 
 def list_eval_sets(db: Database) -> list[EvalSet]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(EvalSet).order_by(EvalSet.name)).all())
 
 
 def get_eval_set(db: Database, name: str) -> EvalSet:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         row = session.exec(select(EvalSet).where(EvalSet.name == name)).first()
     if row is None:
         known = ", ".join(s.name for s in list_eval_sets(db)) or "none yet"
@@ -213,7 +213,7 @@ def get_eval_set(db: Database, name: str) -> EvalSet:
 def eval_items(db: Database, name: str) -> list[EvalItem]:
     """The set's items in file order."""
     eval_set = get_eval_set(db, name)
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(EvalItem).where(EvalItem.set_id == eval_set.id)
                                  .order_by(col(EvalItem.position))).all())
 

@@ -75,7 +75,7 @@ def metric_bars(run: EvalRun) -> go.Figure:
 def question_rows(db: Database, run: EvalRun, item_id: str) -> list[dict[str, Any]]:
     """Every system's answer to one item, with its scores, reviewers' labels, contexts and any error."""
     answers = [a for a in results(db, run.id) if a.item_id == item_id]
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         scores = session.exec(select(EvalScore).where(EvalScore.run_id == run.id,
                                                       EvalScore.result_id.in_([a.id for a in answers]))).all()
     by_result: dict[int, list[EvalScore]] = {}

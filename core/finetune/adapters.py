@@ -49,7 +49,7 @@ def adopt_adapter(db: Database, name: str) -> Adapter:
     A folder without a usable record was not written by a training job: it is left alone."""
     folder = adapters_dir() / name
     record = _saved_record(folder)
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         if record.get("job_id") is not None and session.get(Job, record["job_id"]) is None:
             record["job_id"] = None  # the job was removed since
     return _register(db, name, folder, record)

@@ -100,7 +100,7 @@ def eval_questions(folder: Path = EVAL_SETS_DIR) -> list[tuple[str, str]]:
 
 def stored_questions(db: Database) -> list[tuple[str, str]]:
     """("eval set NAME:ID", question) for every stored item: what the leakage check compares against."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         rows = session.exec(select(EvalSet.name, EvalItem.item_id, EvalItem.question)
                             .where(EvalItem.set_id == EvalSet.id).order_by(EvalSet.name, EvalItem.position)).all()
     return [(f"eval set {name}:{item_id}", question) for name, item_id, question in rows]

@@ -107,7 +107,7 @@ def split_examples(examples: Sequence[dict], validation_fraction: float, seed: i
 
 
 def list_datasets(db: Database) -> list[FineTuneDataset]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(FineTuneDataset).order_by(FineTuneDataset.name)))
 
 
@@ -153,7 +153,7 @@ def _leakage(splits: dict[str, list[dict]], questions: list[tuple[str, str]]) ->
 
 
 def _find(db: Database, name: str) -> Optional[FineTuneDataset]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return session.exec(select(FineTuneDataset).where(FineTuneDataset.name == name)).first()
 
 

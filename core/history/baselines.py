@@ -38,7 +38,7 @@ def set_baseline(db: Database, run_id: int, actor: Actor) -> EvalRun:
 
 
 def baseline_of(db: Database, eval_set: str) -> Optional[EvalRun]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return session.exec(select(EvalRun).where(EvalRun.eval_set == eval_set,
                                                   EvalRun.is_baseline == True)).first()  # noqa: E712
 

@@ -150,7 +150,7 @@ def _systems(a: EvalRun, b: EvalRun, system_a: Optional[str], system_b: Optional
 
 def _scores(db: Database, run_id: int, system: str) -> dict[str, dict[str, float]]:
     """{metric: {question id: value}} of one system in one run, in the set's order, from SQL."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         rows = session.exec(select(EvalScore.metric, EvalResult.item_id, EvalScore.value)
                             .join(EvalResult, col(EvalResult.id) == EvalScore.result_id)
                             .where(EvalScore.run_id == run_id, EvalScore.system == system,

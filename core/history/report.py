@@ -72,7 +72,7 @@ def variant_of(system: str) -> tuple[str, str]:
 
 def build_report(db: Database, session_id: int) -> DecisionReport:
     session = get_session(db, session_id)
-    with db.session() as s:
+    with db.session(immediate=False) as s:
         runs = list(s.exec(select(EvalRun).where(EvalRun.decision_session_id == session_id,
                                                  col(EvalRun.finished_at).is_not(None))
                            .order_by(EvalRun.created_at)).all())
@@ -87,7 +87,7 @@ def build_report(db: Database, session_id: int) -> DecisionReport:
 
 
 def finished_runs(db: Database, eval_set: str) -> list[EvalRun]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(EvalRun).where(EvalRun.eval_set == eval_set,
                                                        col(EvalRun.finished_at).is_not(None))
                                  .order_by(EvalRun.created_at)).all())
@@ -131,7 +131,7 @@ def variant_table(db: Database, variants: list[Variant]) -> list[dict[str, Any]]
 def _resources(db: Database, variants: list[Variant]) -> tuple[dict[str, dict], dict[str, dict]]:
     """Per system: its knowledge base's and its adapter's stored sizes and times."""
     knowledge, adapters = {}, {}
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         for variant in variants:
             spec = parse_spec(variant.system)
             if spec.kb:

@@ -32,7 +32,7 @@ class HistoryFilter:
 
 def history_version(db: Database) -> tuple:
     """Changes whenever a run finishes, is removed, or a baseline or adapter changes: the cache key of reads."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         baseline_ids = func.sum(case((col(EvalRun.is_baseline), EvalRun.id), else_=0))
         runs = session.exec(select(func.count(), func.max(EvalRun.finished_at), baseline_ids)).one()
         adapters = session.exec(select(func.count(), func.max(Adapter.created_at))).one()
@@ -48,7 +48,7 @@ def history_rows(db: Database, where: HistoryFilter = HistoryFilter()) -> list[d
         query = query.where(EvalRun.created_at >= where.since)
     if where.until:
         query = query.where(EvalRun.created_at <= where.until)
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         runs = session.exec(query).all()
     rows = [_row(run, system, stats) for run in runs for system, stats in run.summary.items()
             if not where.systems or system in where.systems]
@@ -75,7 +75,7 @@ def tag_estimates(db: Database, tag: str, run_ids: Sequence[int]) -> dict[tuple[
              .where(col(EvalScore.run_id).in_(run_ids), col(EvalScore.value).is_not(None))
              .params(tag=tag))
     values: dict[tuple[int, str], dict[str, list[float]]] = {}
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         for run_id, system, metric, value in session.exec(query).all():
             values.setdefault((run_id, system), {}).setdefault(metric, []).append(value)
     return {key: {metric: {**bootstrap_mean(v).as_dict(), "failed": 0} for metric, v in by_metric.items()}
@@ -84,7 +84,7 @@ def tag_estimates(db: Database, tag: str, run_ids: Sequence[int]) -> dict[tuple[
 
 def tags_in(db: Database) -> list[str]:
     """Every tag an eval item carries."""
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         tags = db.json_elements("eval_items.tags")
         rows = session.execute(text(f"SELECT DISTINCT element.value FROM eval_items, {tags}"))
         return sorted(row[0] for row in rows)
@@ -216,7 +216,7 @@ def cost_chart(rows: Sequence[dict[str, Any]]) -> go.Figure:
 
 
 def training_rows(db: Database) -> list[dict[str, Any]]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         adapters = session.exec(select(Adapter).order_by(Adapter.created_at)).all()
     return [{"adapter": a.name, "dataset": a.dataset, "created_at": a.created_at,
              "final_validation_loss": a.final_validation_loss, "train_minutes": a.train_seconds / 60,

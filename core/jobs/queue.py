@@ -47,7 +47,7 @@ def _refuse_if_busy(session: Session, kind: str, target: Optional[str], job_id: 
 
 
 def get_job(db: Database, job_id: int) -> Job:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         job = session.get(Job, job_id)
     if job is None:
         raise _no_job(job_id)
@@ -65,7 +65,7 @@ def list_jobs(db: Database, kind: Optional[str] = None, statuses: Sequence[str] 
         query = query.where(Job.kind == kind)
     if statuses:
         query = query.where(col(Job.status).in_(statuses))
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(query))
 
 
@@ -170,7 +170,7 @@ def record_metrics(db: Database, job_id: int, step: int, values: dict[str, float
 
 def job_metrics(db: Database, job_ids: Iterable[int]) -> list[JobMetric]:
     ids = list(job_ids)
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(JobMetric).where(col(JobMetric.job_id).in_(ids))
                                  .order_by(JobMetric.job_id, JobMetric.step, JobMetric.name)))
 
@@ -179,7 +179,7 @@ def latest_metrics(db: Database, job_id: int) -> dict[str, float]:
     """Each metric's value at its last recorded step."""
     query = text("""SELECT name, value FROM job_metrics m WHERE job_id = :job AND step =
                     (SELECT MAX(step) FROM job_metrics WHERE job_id = m.job_id AND name = m.name)""")
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return {name: value for name, value in session.connection().execute(query, {"job": job_id})}
 
 

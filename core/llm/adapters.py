@@ -24,12 +24,12 @@ def adapters_dir() -> Path:
 
 
 def list_adapters(db: Database) -> list[Adapter]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(Adapter).order_by(Adapter.created_at.desc())))  # type: ignore[attr-defined]
 
 
 def find_adapter(db: Database, name: str) -> Optional[Adapter]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return session.exec(select(Adapter).where(Adapter.name == name)).first()
 
 

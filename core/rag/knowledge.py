@@ -33,7 +33,7 @@ _retrievers: dict[tuple[str, str, int], Retriever] = {}
 
 
 def list_knowledge_bases(db: Database) -> list[KnowledgeBase]:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         return list(session.exec(select(KnowledgeBase).order_by(KnowledgeBase.name)))
 
 
@@ -47,7 +47,7 @@ def _by_name(session, name: str) -> Optional[KnowledgeBase]:
 
 
 def get_knowledge_base(db: Database, name: str) -> KnowledgeBase:
-    with db.session() as session:
+    with db.session(immediate=False) as session:
         row = _by_name(session, name)
     if row is None:
         raise NotFoundError(f"No knowledge base named {name!r}; `python -m core kb list` shows them.")
