@@ -35,6 +35,7 @@ LAYERS = (
     ("core.finetune",),
     ("core.evaluation",),
     ("core.history", "core.reports"),
+    ("core.diagnosis",),  # the seven failure modes, read from runs; it pairs runs as history does
     ("core.cli",),
     ("core.__main__",),
 )
