@@ -38,6 +38,7 @@ navigation = st.navigation(
         ],
         "Remember": [
             st.Page("pages/history.py", title="History", icon=":material/timeline:", url_path="history"),
+            st.Page("pages/diagnose.py", title="Diagnose", icon=":material/troubleshoot:", url_path="diagnose"),
             st.Page("pages/report.py", title="Decision report", icon=":material/summarize:", url_path="report"),
         ],
     }

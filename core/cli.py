@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "core.evaluation.run_commands",
     "core.evaluation.review_commands",
     "core.history.commands",
+    "core.diagnosis.commands",
 )
 
 

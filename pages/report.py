@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.checklist.sessions import list_sessions
 from core.checklist.views import requested_session
+from core.diagnosis.views import session_section
 from core.history.compare import holm_note
 from core.history.report import build_report, report_csv, report_html, report_markdown
 from ui.common import database, ensure_router, reported_errors
@@ -43,11 +44,15 @@ if db is not None:
             st.table(report.table, hide_index=True)
             for number, figure in enumerate(report.figures):
                 st.plotly_chart(figure, key=f"report_figure_{number}")
-        link = f"decide?session={session_id}"
+        diagnosis = session_section(db, report.session)
+        st.markdown(diagnosis)
+        st.page_link("pages/diagnose.py", label="Each finding's evidence and fix on Diagnose",
+                     icon=":material/troubleshoot:")
+        link, sections = f"decide?session={session_id}", [diagnosis]
         left, middle, right = st.columns(3)
-        left.download_button("Markdown", report_markdown(report, link), f"decision-report-{session_id}.md",
+        left.download_button("Markdown", report_markdown(report, link, sections), f"decision-report-{session_id}.md",
                              "text/markdown", key="report_md")
-        middle.download_button("HTML (charts included)", report_html(report, link),
+        middle.download_button("HTML (charts included)", report_html(report, link, sections),
                                f"decision-report-{session_id}.html", "text/html", key="report_html")
         right.download_button("CSV (the comparison table)", report_csv(report), f"decision-report-{session_id}.csv",
                               "text/csv", key="report_csv", disabled=not report.table)

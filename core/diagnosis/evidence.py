@@ -91,9 +91,11 @@ def load_evidence(db: Database, run_ids: Optional[Sequence[int]] = None, session
     with db.session(immediate=False) as session:
         evidence = Evidence([_run_evidence(session, run) for run in runs])
         adapter_names = {name for system in evidence.systems() if (name := adapter_of(system))}
-        evidence.adapters = {a.name: a for a in session.exec(select(Adapter).where(col(Adapter.name).in_(adapter_names)))}
-        evidence.datasets = {d.name: d for d in session.exec(
-            select(FineTuneDataset).where(col(FineTuneDataset.name).in_({a.dataset for a in evidence.adapters.values()})))}
+        evidence.adapters = {adapter.name: adapter for adapter in session.exec(
+            select(Adapter).where(col(Adapter.name).in_(adapter_names)))}
+        dataset_names = {adapter.dataset for adapter in evidence.adapters.values()}
+        evidence.datasets = {dataset.name: dataset for dataset in session.exec(
+            select(FineTuneDataset).where(col(FineTuneDataset.name).in_(dataset_names)))}
         kb_names = {spec_of(system).kb for system in evidence.systems()} - {None}
         evidence.knowledge_bases = {kb.name: kb for kb in session.exec(
             select(KnowledgeBase).where(col(KnowledgeBase.name).in_(kb_names)))}

@@ -1,5 +1,4 @@
-"""`python -m core runs list|compare|baseline` and `python -m core report SESSION_ID`: eval runs over
-time, compared and gated, and a decision session's evidence-backed report.
+"""`python -m core runs list|compare|baseline`: eval runs over time, compared and gated.
 
 `runs compare A B --fail-on-regression` exits 1 when run B regressed on any metric against run A
 (Holm-adjusted p below 0.05 and the 95% interval of the paired difference wholly below zero), for CI gating.
@@ -10,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 from core.evaluation.runs import list_runs
 from core.history.baselines import check_against_baseline, set_baseline
@@ -36,12 +34,7 @@ def register(subparsers) -> None:
     compare.add_argument("--json", action="store_true")
     baseline = add_command(commands, "baseline", "make a run its eval set's baseline", run_baseline)
     baseline.add_argument("id", type=int)
-    report = add_command(subparsers, "report", "a decision session's evidence-backed report: its verdict beside "
-                         "the runs that test it", run_report)
-    report.add_argument("session", type=int, metavar="SESSION_ID")
-    report.add_argument("--html", type=Path, metavar="OUT", help="one self-contained HTML file, charts included")
-    report.add_argument("--csv", type=Path, metavar="OUT", help="the comparison table as CSV")
-    report.add_argument("--md", type=Path, metavar="OUT", help="markdown (printed when no output is given)")
+
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -89,23 +82,6 @@ def describe(comparison: RunComparison) -> str:
         lines.append("no metric was scored on the same questions in both runs")
     lines += [f"NOTE: {note}" for note in comparison.notes]
     return "\n".join(lines)
-
-
-def run_report(args: argparse.Namespace) -> int:
-    from core.history.report import build_report, report_csv, report_html, report_markdown
-
-    report = build_report(current_database(), args.session)
-    link = f"decide?session={args.session}"
-    outputs = {args.html: lambda: report_html(report, link), args.csv: lambda: report_csv(report),
-               args.md: lambda: report_markdown(report, link)}
-    for path, render in outputs.items():
-        if path is not None:
-            path.write_text(render(), encoding="utf-8")
-            print(f"wrote {path}")
-    if not any(outputs):
-        print(report_markdown(report, link), end="")
-    print(f"Evidence: {report.conclusion}")
-    return 0
 
 
 def run_baseline(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import csv
 import html
 import io
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import plotly.graph_objects as go
 from sqlmodel import col, select
@@ -226,7 +226,8 @@ def _crossings(lines: dict[str, tuple[float, float]], max_queries: int) -> list[
     return found
 
 
-def report_markdown(report: DecisionReport, link: str = "") -> str:
+def report_markdown(report: DecisionReport, link: str = "", sections: Sequence[str] = ()) -> str:
+    """The report as markdown; `sections` (markdown, e.g. the diagnosis of its runs) follow the comparison."""
     verdict = report.session.verdict or {}
     plan = verdict.get("experiment", {})
     lines = [f"# Decision report: {report.session.name}", "",
@@ -246,12 +247,12 @@ def report_markdown(report: DecisionReport, link: str = "") -> str:
         columns = list(report.table[0])
         lines += ["## Comparison", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
         lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in report.table]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + "".join(f"\n{section}" for section in sections)
 
 
-def report_html(report: DecisionReport, link: str = "") -> str:
+def report_html(report: DecisionReport, link: str = "", sections: Sequence[str] = ()) -> str:
     """One self-contained file: the markdown's content as HTML, and the charts with plotly inlined."""
-    body = _markdown_to_html(report_markdown(report, link))
+    body = _markdown_to_html(report_markdown(report, link, sections))
     charts = "".join(figure.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
                      for i, figure in enumerate(report.figures))
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(report.session.name)}</title>"
