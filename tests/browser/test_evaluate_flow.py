@@ -1,6 +1,6 @@
 """Evaluation in headless Chromium: set up the demo from Home (a job the Evaluate page follows), run its eval set's
 first questions on SmolLM2 alone and with retrieval (RAG), read the results table and chart, find the run charted on
-History, and its score on Home."""
+History, what Diagnose finds in it, and its score on Home."""
 
 import re
 
@@ -41,6 +41,11 @@ def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_ur
     page.goto(f"{app_url}/history")
     page.locator(".js-plotly-plot").filter(has_text="token_f1 over time").wait_for(timeout=60_000)
     assert "ledgerly-v1" in page.locator("table").first.inner_text()
+
+    page.goto(f"{app_url}/diagnose")  # the run's retrieval, measured against the labelled source files
+    found_or_not = r"(FOUND|not found): Retrieval recall below 70% \(knowledge base ledgerly-v1\)"
+    page.get_by_text(re.compile(found_or_not)).wait_for(timeout=60_000)
+    assert "(n=8)" in page.get_by_text(re.compile(r"file recall@5: \d")).first.text_content()  # the 8 asked
 
     page.goto(app_url)
     page.get_by_text("Latest runs").wait_for()
