@@ -98,11 +98,31 @@ def test_retrieved_answering_files_and_a_graded_score_tell_without_the_reference
     assert finding.action.params["systems"] == [API_BASE, "anthropic:claude-sonnet-4-5?kb=code"]
 
 
+def test_the_judge_s_grade_goes_before_contains_reference_and_ragas_context_recall_tells_without_chunks(db):
+    reference_set(db, "facts", [f"fact {n}" for n in range(4)])
+    scores = [{"judge_correctness": judge, "contains_reference": 1.0, "context_recall": recall}
+              for judge, recall in zip([0.25, 0.0, 0.25, 1.0], [0.9, 1.0, 0.8, 0.5])]
+    run = stored_answers_run(db, "facts", {API_RAG: [Answer(scores=s) for s in scores]})
+
+    [finding] = context_ignored(db, [run.id])
+
+    assert finding.status is Status.FOUND and "judge_correctness below 0.5" in finding.summary
+    assert "3 of 4 questions" in finding.summary and len(finding.figures) == 2
+    assert [q.item_id for q in finding.questions] == ["q0", "q1", "q2"]
+
+
 def test_contexts_that_never_held_the_reference_cannot_tell_and_name_the_system(db):
     run = facts_run(db, RAG, BASE, [0] * 4, [0] * 4, [False] * 4)
     [finding] = context_ignored(db, [run.id])
     assert finding.status is Status.CANNOT_TELL and finding.subject == RAG
     assert "none of the 4 retrieved contexts" in finding.summary
+
+
+def test_a_long_reference_no_chunk_holds_verbatim_tells_nothing_without_retrieval_scores(db):
+    reference_set(db, "code", ["the pool manager reuses one connection per host and port pair"] * 3)
+    run = stored_answers_run(db, "code", {RAG: [Answer(scores={"token_f1": 0.1}, contexts=["def urlopen(): ..."])] * 3})
+    [finding] = context_ignored(db, [run.id])
+    assert finding.status is Status.CANNOT_TELL and "says whether the context held the reference" in finding.summary
 
 
 def test_without_a_scored_rag_system_it_cannot_tell_and_says_which_run_would(db):

@@ -2,6 +2,10 @@
 from what it already believed. Where the run also asked the model without the knowledge base, the RAG
 system is compared with it on those questions: scoring no better means the context bought nothing.
 
+Found when at least half of those answers are wrong and RAG did not beat the model alone by
+core.history.compare's rule (or the model alone was not asked): a RAG system that beats its own model
+significantly does read its context, however often it is still wrong.
+
 A verdict from a model as small as the embedded SmolLM2 says little about the model the team will deploy,
 so for a small model the finding names the larger system to run the same experiment with."""
 
@@ -22,7 +26,7 @@ from core.llm.defaults import SMOLLM2_NAME
 from core.llm.registry import BACKENDS
 from core.llm.spec import SystemSpec
 
-MODE = Mode("context_ignored", "Correct facts, retrieved context ignored", "RAG",
+MODE = Mode("context_ignored", "Retrieved context ignored", "RAG",
             "Context is appended after a long system prompt; the model's attention dilutes towards the end",
             "Move the context closer to the question; shorten the system prompt")
 WRONG_SHARE = 0.5  # found when at least this share of the answers whose context held the reference are wrong

@@ -1,6 +1,9 @@
 """Self-disagreement: the RAG + fine-tuned system contradicts its own retrieved context where the same
 retrieval read by the base model (no adapter) agrees with it, because fine-tuning baked in priors that
-override the context. Counted on the questions whose context held the reference, in runs that asked both."""
+override the context. Counted on the questions whose context held the reference, in runs that asked both.
+
+Found when such disagreements outnumber the questions the adapter got right and RAG alone got wrong, and
+McNemar's test on the pair says p < 0.05: two different models disagree now and then both ways by chance."""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def _finding(evidence: Evidence, run: RunEvidence, combined: str, rag_only: str)
         return Finding.cannot_tell(MODE, f"run {run.id} scored {combined} and {rag_only} on no metric that says an "
                                          "answer is right (judge_correctness, contains_reference, token_f1, "
                                          "faithfulness).", combined, (run.id,))
-    held = {**held_questions(run, rag_only), **held_questions(run, combined)}  # its own context first
+    held = held_questions(run, combined)  # both retrieve alike; the fine-tuned answer is judged by its own chunks
     combined_values, rag_values = run.metric_values(combined, metric), run.metric_values(rag_only, metric)
     questions = [item_id for item_id, was_held in held.items()
                  if was_held and item_id in combined_values and item_id in rag_values]
