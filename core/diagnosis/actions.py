@@ -11,6 +11,9 @@ from core.access import Actor, Role
 from core.errors import InvalidInputError
 from core.evaluation.catalog import JUDGE_CORRECTNESS
 from core.evaluation.runs import RunOptions, get_run, submit_eval
+from core.finetune.config import TrainingConfig
+from core.finetune.job import submit_training
+from core.llm.adapters import get_adapter
 from core.llm.spec import parse_spec
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.index_job import submit_index
@@ -73,6 +76,18 @@ def rerun_with(db: Database, params: dict[str, Any], actor: Actor) -> ActionDone
                       f"(job {rerun.job_id}); compare it with run {run.id} on History.", (rerun.job_id,))
 
 
+def retrain_adapter(db: Database, params: dict[str, Any], actor: Actor) -> ActionDone:
+    """The adapter's training again as a new adapter, with the settings the finding advises (e.g. a lower rank
+    or learning rate); the old adapter stays, so both can be asked the same questions."""
+    adapter = get_adapter(db, params["adapter"])
+    changes = {key: value for key, value in params.items() if key != "adapter"}
+    suffix = "-".join(f"{key.replace('_', '')}{value}" for key, value in sorted(changes.items())) or "again"
+    training = TrainingConfig.from_dict({**adapter.config, **changes, "adapter_name": f"{adapter.name}-{suffix}"})
+    job = submit_training(db, training, actor)
+    return ActionDone(f"Training {training.adapter_name} as job {job.id} ({suffix}); then ask it the questions "
+                      f"{adapter.name} was asked and compare the runs on History.", (job.id,))
+
+
 def with_knowledge_base(system: str, knowledge_base: str) -> str:
     spec = parse_spec(system)
     return replace(spec, kb=knowledge_base).text if spec.kb else system
@@ -88,6 +103,7 @@ class ActionKind:
 ACTIONS: dict[str, ActionKind] = {
     "reindex_advised": ActionKind(reindex_advised, Role.ADMIN, "Creating a knowledge base"),
     "rerun_with": ActionKind(rerun_with, Role.REVIEWER, "Starting an eval run"),
+    "retrain_adapter": ActionKind(retrain_adapter, Role.ADMIN, "Training an adapter"),
 }
 
 

@@ -53,7 +53,7 @@ def test_a_small_model_s_finding_names_the_larger_system_to_rerun_with(db):
     assert "SmolLM2-135M" in finding.summary and "does not carry over" in finding.summary
     assert f"with {API_RAG} beside {API_BASE}" in finding.summary
     assert finding.action.kind == "rerun_with"
-    assert finding.action.params == {"eval_set": "facts", "systems": [API_BASE, API_RAG]}
+    assert finding.action.params == {"run_id": run.id, "systems": [API_BASE, API_RAG]}
 
 
 def test_rag_that_beats_the_model_alone_on_the_questions_its_context_answers_is_not_found(db):

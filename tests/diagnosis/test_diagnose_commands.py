@@ -14,9 +14,11 @@ from core.diagnosis.actions import advised_config, carry_out
 from core.diagnosis.bearing import SUPPORTS, WEAKENS, bearing
 from core.diagnosis.diagnose import diagnose
 from core.errors import AccessDeniedError, AlreadyExistsError
+from core.evaluation.runs import list_runs
 from core.jobs import queue, scheduler
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import get_knowledge_base, register_knowledge_base
+from core.store.tables import Adapter
 from tests.diagnosis.fixtures import RAG, Answer, reference_set, stored_answers_run
 from tests.training_fixtures import wait_until
 
@@ -94,3 +96,30 @@ def test_the_decision_report_ends_with_the_diagnosis_of_its_runs_weighed_against
     printed = capsys.readouterr().out
     assert "## Diagnosis" in printed and "## How it bears on the verdict" in printed
     assert "- Retrieval recall below 70% (knowledge base docs) weakens the verdict: file recall@5: 0.250" in printed
+
+
+def test_training_again_at_a_lower_rank_makes_a_second_adapter_from_the_first_ones_settings(db, training):
+    first = training("house", lora_r=8, lora_alpha=16)
+    with db.session() as session:
+        session.add(Adapter(name="house", path="/nowhere", base_model=first.base_model, dataset=first.dataset,
+                            config=first.to_dict()))
+
+    done = carry_out(db, "retrain_adapter", {"adapter": "house", "lora_r": 4}, LOCAL_ADMIN)
+
+    [job_id] = done.job_ids
+    job = queue.get_job(db, job_id)
+    assert job.config["training"]["adapter_name"] == "house-lorar4" and job.config["training"]["lora_r"] == 4
+    assert job.config["training"]["dataset"] == first.dataset and job.config["training"]["lora_alpha"] == 16
+    scheduler.cancel(db, job_id)
+    wait_until(db, job_id, (queue.CANCELLED, queue.SUCCEEDED, queue.INTERRUPTED))
+
+
+def test_a_rerun_asks_the_same_set_with_the_same_options_and_the_systems_named(db, monkeypatch):
+    monkeypatch.setenv(scheduler.MAX_JOBS_ENV, "1")
+    run = low_recall_run(db)
+    done = carry_out(db, "rerun_with", {"run_id": run.id, "systems": ["local:smollm2"]}, LOCAL_ADMIN)
+    [job_id] = done.job_ids
+    rerun = [r for r, _ in list_runs(db) if r.job_id == job_id][0]
+    assert (rerun.eval_set, rerun.systems, rerun.metrics) == ("code", ["local:smollm2"], run.metrics)
+    scheduler.cancel(db, job_id)
+    wait_until(db, job_id, (queue.CANCELLED, queue.SUCCEEDED, queue.INTERRUPTED))

@@ -92,7 +92,7 @@ def _finding(run: RunEvidence, system: str) -> Finding:
         f"rerun eval set {run.run.eval_set} with {larger.text} beside {larger.model_only.text}.")
     action = None if larger is None else Action(
         "rerun_with", f"Rerun {run.run.eval_set} with {larger.model}",
-        {"eval_set": run.run.eval_set, "systems": [larger.model_only.text, larger.text]})
+        {"run_id": run.id, "systems": [larger.model_only.text, larger.text]})
     summary = _summary(run, system, metric, len(judged), len(held), len(wrong), alone) + caveat
     return Finding(MODE, Status.FOUND if found else Status.NOT_FOUND, summary, system, tuple(figures), (run.id,),
                    questions, action)
