@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.access import LOCAL_ADMIN
 from core.diagnosis.diagnose import diagnose
 from core.diagnosis.finding import Status
 from core.diagnosis.modes.stale_facts import CHANGED_TAG
-from core.store.tables import Adapter, FineTuneDataset, KnowledgeBase, utc_now
+from core.evaluation.demo import DEMO_DIR
+from core.evaluation.runs import finish_run, save_answers
+from core.evaluation.sets import eval_items, get_eval_set, import_eval_file
+from core.store.tables import Adapter, EvalResult, EvalRun, FineTuneDataset, KnowledgeBase, utc_now
 from tests.diagnosis.fixtures import BASE, RAG, Answer, reference_set, stored_answers_run
 
 ADAPTED = "local:smollm2?adapter=docs-v1"
@@ -110,3 +114,34 @@ def test_a_knowledge_base_indexed_after_the_adapters_dataset_is_a_warning(db):
     [warning] = finding.figures
     assert warning.name == "knowledge base docs indexed after dataset docs-v1-examples was made"
     assert 9.9 < warning.value < 10.1 and warning.unit == "days"
+
+
+def demo_run(db, answers_by_system: dict[str, dict[str, str]]):
+    """A finished run of ledgerly-v2 in which each system answers each question `answers_by_system[system][id]`."""
+    asked = get_eval_set(db, "ledgerly-v2")
+    with db.session() as session:
+        run = EvalRun(eval_set=asked.name, eval_set_id=asked.id, eval_set_sha256=asked.sha256,
+                      systems=list(answers_by_system), metrics=[])
+        session.add(run)
+    for system, answers in answers_by_system.items():
+        rows = [EvalResult(run_id=run.id, item_id=item_id, position=n, system=system, text=text)
+                for n, (item_id, text) in enumerate(answers.items())]
+        save_answers(db, rows, [{} for _ in rows])
+    return finish_run(db, run.id, {system: {"spec": system} for system in answers_by_system})
+
+
+def test_on_the_shipped_demo_an_adapter_answering_from_the_v1_docs_states_every_changed_fact_old(db):
+    references = {}
+    for version in ("v1", "v2"):
+        asked = import_eval_file(db, DEMO_DIR / f"ledgerly-{version}.jsonl", actor=LOCAL_ADMIN)
+        references[version] = {item.item_id: item.reference_answer for item in eval_items(db, asked.name)}
+    run = demo_run(db, {ADAPTED: references["v1"], RAG: references["v2"]})
+
+    [finding] = diagnose(db, [run.id], modes=["stale_facts"]).findings
+
+    figures = {figure.name: figure for figure in finding.figures}
+    assert finding.status is Status.FOUND
+    assert (figures["states the old value on changed questions"].value, figures[f"{RAG} states the new value"].value,
+            figures["states the reference on unchanged questions"].value) == (1.0, 1.0, 1.0)
+    assert figures["states the old value on changed questions"].n == 16
+    assert figures["states the reference on unchanged questions"].n == 14  # the behaviour questions are left out

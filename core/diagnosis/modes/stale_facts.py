@@ -5,20 +5,20 @@ A question counts as changed when its eval set tags it (eval_sets/README.md):
 - `changed-after-training`: its reference is the value after the change;
 - `changes-in-...` (the demo's `changes-in-v2`): changed where a set imported before holds the same question
   with another answer (ledgerly-v1 under ledgerly-v2); in the first version the tag only announces a change.
-The old value is known where such an earlier set exists. Answers are checked on normalised words, as
-`contains_reference` does: a value is stated when the answer holds every keyword of its reference (the
-reference itself where there are none); the old one when it holds the old keywords the new reference lacks and
-not the new value."""
+The old value is known where such an earlier set exists. Answers are checked on words (runs of letters and
+digits, any case, so "07:00–19:00" holds "19:00"): a value is stated when the answer holds every keyword of its
+reference (the reference itself where there are none) as whole words; the old one when it holds the old
+keywords the new reference lacks and not the new value."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
 from core.diagnosis.evidence import Evidence, RunEvidence, adapter_of, spec_of
 from core.diagnosis.finding import Action, Figure, Finding, Mode, Question, Status
-from core.evaluation.metrics import normalise
 from core.evaluation.stats import Estimate, wilson_mean
 from core.llm.spec import SystemSpec
 from core.store.tables import EvalItem, EvalResult
@@ -91,18 +91,22 @@ def states(answer: str, item: EvalItem) -> bool:
 
 def states_old(answer: str, earlier: EvalItem, now: EvalItem) -> bool:
     """The answer holds the earlier version's keywords that the current one lacks, and not the current value."""
-    current = {normalise(marker) for marker in _markers(now)}
-    distinct = [marker for marker in _markers(earlier) if normalise(marker) not in current] or _markers(earlier)
+    current = {_words(marker) for marker in _markers(now)}
+    distinct = [marker for marker in _markers(earlier) if _words(marker) not in current] or _markers(earlier)
     return bool(distinct) and _holds(answer, distinct) and not states(answer, now)
 
 
 def _markers(item: EvalItem) -> list[str]:
-    return [marker for marker in (item.keywords or [item.reference_answer or ""]) if normalise(marker)]
+    return [marker for marker in (item.keywords or [item.reference_answer or ""]) if _words(marker)]
 
 
 def _holds(answer: str, phrases: Sequence[str]) -> bool:
-    text = f" {normalise(answer)} "
-    return all(f" {normalise(phrase)} " in text for phrase in phrases)
+    text = f" {_words(answer)} "
+    return all(f" {_words(phrase)} " in text for phrase in phrases)
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _is_unchanged_fact(item: EvalItem) -> bool:
