@@ -94,6 +94,14 @@ def test_the_first_version_of_a_set_announces_changes_it_does_not_hold_so_it_can
     assert finding.status is Status.CANNOT_TELL and finding.subject == ADAPTED and "ledgerly-v2" in finding.summary
 
 
+def test_failed_answers_to_the_changed_questions_tell_nothing(db):
+    docs_sets(db)
+    failed = [Answer(error="out of memory")] * len(NEW)
+    run = stored_answers_run(db, "docs-v2", {ADAPTED: failed + said(UNCHANGED)})
+    [finding] = diagnose(db, [run.id], modes=["stale_facts"]).findings
+    assert finding.status is Status.CANNOT_TELL
+
+
 def test_without_an_adapter_it_cannot_tell_and_says_which_run_would(db):
     docs_sets(db)
     run = stored_answers_run(db, "docs-v2", {BASE: said(NEW + UNCHANGED), RAG: said(NEW + UNCHANGED)})

@@ -21,7 +21,7 @@ from core.diagnosis.evidence import Evidence, RunEvidence, adapter_of, spec_of
 from core.diagnosis.finding import Action, Figure, Finding, Mode, Question, Status
 from core.evaluation.stats import Estimate, wilson_mean
 from core.llm.spec import SystemSpec
-from core.store.tables import EvalItem, EvalResult
+from core.store.tables import EvalItem
 
 MODE = Mode("stale_facts", "Fine-tuned model states facts that changed after its training", "Fine-tuning",
             "Fine-tuning was used to inject facts, not just style",
@@ -52,7 +52,7 @@ def detect(evidence: Evidence) -> list[Finding]:
     for run in evidence.runs:  # oldest first: a newer run replaces an older one
         changed = changed_questions(run)
         for system in adapted:
-            if any(answer.item_id in changed for answer in run.answers_of(system)):
+            if any(answer.item_id in changed and answer.error is None for answer in run.answers_of(system)):
                 newest[system] = run
     return [_finding(evidence, system, newest[system]) if system in newest
             else _cannot_tell(system, _dataset_warnings(evidence, system)) for system in adapted]
@@ -63,7 +63,7 @@ def changed_questions(run: RunEvidence) -> dict[str, Optional[EvalItem]]:
     changed: dict[str, Optional[EvalItem]] = {}
     for item_id, item in run.items.items():
         earlier = run.earlier_items.get(item_id)
-        if CHANGED_TAG in item.tags or (earlier and any(tag.startswith(VERSION_TAG_PREFIX) for tag in item.tags)):
+        if CHANGED_TAG in item.tags or (earlier and _tagged_changed(item)):
             changed[item_id] = earlier
     return changed
 
@@ -109,9 +109,12 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
+def _tagged_changed(item: EvalItem) -> bool:
+    return any(tag == CHANGED_TAG or tag.startswith(VERSION_TAG_PREFIX) for tag in item.tags)
+
+
 def _is_unchanged_fact(item: EvalItem) -> bool:
-    tagged = CHANGED_TAG in item.tags or any(tag.startswith(VERSION_TAG_PREFIX) for tag in item.tags)
-    return not tagged and item.kind != "behaviour" and bool(_markers(item))
+    return not _tagged_changed(item) and item.kind != "behaviour" and bool(_markers(item))
 
 
 def _finding(evidence: Evidence, system: str, run: RunEvidence) -> Finding:
@@ -169,11 +172,9 @@ def _best_rag(run: RunEvidence, changed: set[str]) -> Optional[tuple[str, Estima
 
 def _questions(run: RunEvidence, system: str, counted: Tally) -> tuple[Question, ...]:
     """The changed questions it did not answer with the new value, those with the old value first."""
-    answers: dict[str, EvalResult] = {answer.item_id: answer for answer in run.answers_of(system)}
     missed = sorted((item_id for item_id, stated in counted.new.items() if not stated),
                     key=lambda item_id: not counted.old.get(item_id))
-    return tuple(Question(run.id, item_id, system, _note(run, item_id, counted.old.get(item_id)))
-                 for item_id in missed if item_id in answers)
+    return tuple(Question(run.id, item_id, system, _note(run, item_id, counted.old.get(item_id))) for item_id in missed)
 
 
 def _note(run: RunEvidence, item_id: str, old: Optional[bool]) -> str:
