@@ -3,10 +3,12 @@ p50, not found on steady latencies, and "cannot tell" on too few answers (failed
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from core.diagnosis.diagnose import diagnose
 from core.diagnosis.finding import Status
 from core.diagnosis.modes.latency import MIN_ANSWERS
-from core.store.tables import KnowledgeBase
+from core.store.tables import EvalResult, KnowledgeBase
 from tests.diagnosis.fixtures import BASE, RAG, Answer, reference_set, stored_answers_run
 
 
@@ -40,8 +42,22 @@ def test_a_generation_spike_is_found_and_clears_the_index(db):
     answers = [Answer(latency_ms=300.0 + n) for n in range(28)] + [Answer(latency_ms=4_000.0)] * 2
     run = timed_run(db, {BASE: answers})
     [finding] = diagnose(db, [run.id], modes=["latency"]).findings
-    assert finding.status is Status.FOUND and "the index is not the cause" in finding.summary
+    assert finding.status is Status.FOUND and "no index is the cause" in finding.summary
     assert figure(finding, "p50 generation").value == figure(finding, "p50 latency").value
+
+
+def test_a_rag_system_whose_batched_generation_spikes_is_told_its_index_is_not_the_cause(db):
+    answers = [Answer(latency_ms=900.0, retrieval_ms=30.0)] * 27 + [Answer(latency_ms=6_000.0, retrieval_ms=40.0)] * 3
+    run = timed_run(db, {RAG: answers})
+    with db.session() as session:  # eight answers to a batch: each waited for all eight
+        for answer in session.exec(select(EvalResult)):
+            answer.batch_share_ms = answer.latency_ms / 8
+            session.add(answer)
+
+    [finding] = diagnose(db, [run.id], modes=["latency"]).findings
+
+    assert finding.status is Status.FOUND and "Generation dominates" in finding.summary
+    assert "the index (Chroma's HNSW (cosine) and BM25" in finding.summary and "smaller batches" in finding.summary
 
 
 def test_a_tail_many_times_the_median_is_a_spike_under_two_seconds(db):

@@ -114,14 +114,13 @@ def _cause(system: str, timings: Timings, kb: Optional[KnowledgeBase]) -> str:
     """Which part spikes, and so which of the seed's fixes applies."""
     retrieval_p99 = float(np.percentile(timings.retrieval, 99)) if timings.retrieval else 0.0
     generation_p99 = float(np.percentile(timings.generation, 99))
-    batched = _batched_note(timings)
-    if retrieval_p99 <= generation_p99:
-        where = (f"Generation dominates (p99 {generation_p99:,.0f} ms against retrieval's {retrieval_p99:,.0f} ms)"
-                 if timings.retrieval else "It does not retrieve")
-        return (f"{where}: the index is not the cause and HNSW settings would not help; caching frequent "
-                f"questions would, or a faster model or shorter answers.{batched}")
     spec = spec_of(system)
     index, advice = INDEX_KINDS[spec.retrieval.get("mode", "hybrid")]
+    if retrieval_p99 <= generation_p99:
+        where = (f"Generation dominates (p99 {generation_p99:,.0f} ms against retrieval's {retrieval_p99:,.0f} ms): "
+                 f"the index ({index}) is not the cause" if spec.kb else "It does not retrieve: no index is the cause")
+        return (f"{where} and HNSW settings would not help; caching frequent questions would, or a faster model or "
+                f"shorter answers.{_batched_note(timings)}")
     size = f" over {kb.chunk_count:,} chunks ({kb.size_bytes / 1e6:,.1f} MB)" if kb else ""
     reranker = (f" Every search also re-ranks its candidates with {kb.config['reranker_model']}, which costs "
                 "more than the index." if kb and kb.config.get("reranker_model") else "")
