@@ -8,14 +8,18 @@ A question counts as changed when its eval set tags it (eval_sets/README.md):
 The old value is known where such an earlier set exists. Answers are checked on words (runs of letters and
 digits, any case, so "07:00–19:00" holds "19:00"): a value is stated when the answer holds every keyword of its
 reference (the reference itself where there are none) as whole words; the old one when it holds the old
-keywords the new reference lacks and not the new value."""
+keywords the new reference lacks and not the new value.
+
+Found when the adapter states the old value on at least MIN_OLD_ANSWERS changed questions, or when the 95%
+Wilson interval of its new-value rate lies wholly below that of its rate on unchanged factual questions (intervals
+apart: a conservative test, for sets whose old values are unknown)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from core.diagnosis.evidence import Evidence, RunEvidence, adapter_of, spec_of
 from core.diagnosis.finding import Action, Figure, Finding, Mode, Question, Status
@@ -140,7 +144,7 @@ def _finding(evidence: Evidence, system: str, run: RunEvidence) -> Finding:
                    (run.id,), questions, _action(run, system, rag[0] if rag else None))
 
 
-def _rate(passed) -> Optional[Estimate]:
+def _rate(passed: Iterable[bool]) -> Optional[Estimate]:
     values = [float(value) for value in passed]
     return wilson_mean(values) if values else None
 
