@@ -26,6 +26,9 @@ class RunEvidence:
     answers: list[EvalResult]
     scores: dict[int, dict[str, float]]  # answer id -> metric -> value
     items: dict[str, EvalItem]  # item id -> the question as the run's eval set holds it
+    # item id -> the same question as the newest set imported before it answers it differently: the facts
+    # before a change (the demo's ledgerly-v1 under ledgerly-v2)
+    earlier_items: dict[str, EvalItem] = field(default_factory=dict)
 
     @property
     def id(self) -> int:
@@ -128,7 +131,21 @@ def _run_evidence(session, run: EvalRun) -> RunEvidence:
         scores.setdefault(score.result_id, {})[score.metric] = score.value
     set_id = run.eval_set_id or session.exec(select(EvalSet.id).where(EvalSet.name == run.eval_set)).first()
     items = {item.item_id: item for item in session.exec(select(EvalItem).where(EvalItem.set_id == set_id))}
-    return RunEvidence(run, answers, scores, items)
+    return RunEvidence(run, answers, scores, items, _earlier_items(session, set_id, items))
+
+
+def _earlier_items(session, set_id: Optional[int], items: dict[str, EvalItem]) -> dict[str, EvalItem]:
+    """The run's questions as sets imported before its set (lower ids) answered them otherwise, the newest such."""
+    earlier: dict[str, EvalItem] = {}
+    if set_id is None:
+        return earlier
+    query = select(EvalItem).where(col(EvalItem.set_id) < set_id, col(EvalItem.item_id).in_(list(items)))
+    for item in session.exec(query.order_by(EvalItem.set_id)):  # oldest first: a newer set replaces an older one
+        now = items[item.item_id]
+        if item.question == now.question and (item.reference_answer, item.keywords) != (now.reference_answer,
+                                                                                         now.keywords):
+            earlier[item.item_id] = item
+    return earlier
 
 
 def _curves(session, adapters: Iterable[Adapter]) -> dict[str, dict[str, list[tuple[int, float]]]]:

@@ -101,5 +101,5 @@ def _number(value: Optional[float], unit: str) -> str:
     if unit == "ms":
         return f"{value:,.0f} ms"
     if unit:
-        return f"{value:,.4g} {unit}"
+        return f"{value:,.0f} {unit}" if float(value).is_integer() else f"{value:,.4g} {unit}"
     return f"{value:.3f}"
