@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
@@ -29,7 +29,7 @@ MAX_ATTEMPTS = 3
 JUDGE_OPTIONS = GenerationOptions(max_new_tokens=200, temperature=0.0)
 MAX_REPEATS = 5
 REPEAT_TEMPERATURE = 1.0  # Anthropic's and OpenAI's default: how the judge grades when nobody pins it
-REPEAT_OPTIONS = GenerationOptions(max_new_tokens=200, temperature=REPEAT_TEMPERATURE)  # no seed: K draws, not one
+REPEAT_OPTIONS = replace(JUDGE_OPTIONS, temperature=REPEAT_TEMPERATURE)  # no seed: K draws, not one
 SYSTEM = (
     "You grade answers to questions against a reference answer. Judge only whether the answer states "
     "the same facts as the reference; ignore style and length. Score 5: fully correct; 4: correct with a "

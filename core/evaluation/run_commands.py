@@ -45,10 +45,10 @@ def register(subparsers) -> None:
                      "and serves ragas's judge metrics (e.g. anthropic:claude-sonnet-4-5); the local model works "
                      "but judges poorly")
     run.add_argument("--judge-repeats", type=int, default=RunOptions.judge_repeats, metavar="K",
-                     help=f"with --judge: grade each answer K times (at most {MAX_REPEATS}), sampling the judge at "
-                     f"temperature {REPEAT_TEMPERATURE}; judge_correctness is the mean of the K grades, judge_spread "
-                     f"their highest less their lowest, and a spread of {UNSTABLE_SPREAD} or more marks the answer "
-                     "unstable (default 1: one greedy grade)")
+                     help=f"with --judge: grade each answer's correctness K times (at most {MAX_REPEATS}), sampling "
+                     f"the judge at temperature {REPEAT_TEMPERATURE}; judge_correctness is the mean of the K grades, "
+                     f"judge_spread their highest less their lowest, and a spread of {UNSTABLE_SPREAD} or more marks "
+                     "the answer unstable (default 1: one greedy grade)")
     run.add_argument("--max-new-tokens", type=int, default=RunOptions.max_new_tokens, metavar="N")
     run.add_argument("--batch-size", type=int, default=RunOptions.batch_size, metavar="N")
     run.add_argument("--temperature", type=float, default=RunOptions.temperature, help="0 (default) answers greedily")
