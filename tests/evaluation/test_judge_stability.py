@@ -228,3 +228,15 @@ def test_the_cli_runs_a_judge_k_times_per_answer_and_a_new_judge_rescores_with_k
     with db.session() as session:
         spreads = [s.value for s in session.query(EvalScore).filter_by(run_id=run.id, metric=JUDGE_SPREAD)]
     assert spreads == [0.0, 0.0]  # the old judge's spreads are gone with its grades
+
+
+def test_the_run_form_passes_judge_repeats_on(db):
+    from tests.pages.conftest import open_page
+
+    import_eval_set(db, "s", json.dumps({"id": "q0", "question": "Q?", "reference_answer": "A."}), "test",
+                    actor=LOCAL_ADMIN)
+    at = open_page("pages/evaluate.py")
+    at.number_input(key="ev_run_judge_repeats").set_value(3)
+    at.button[-1].click()  # the form's submit button: forms have no key of their own
+    at.run()
+    assert any("Judging each answer 3 times needs a judge" in error.value for error in at.error)
