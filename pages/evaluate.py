@@ -8,18 +8,19 @@ import streamlit as st
 
 from core.access import Role
 from core.evaluation.catalog import (CATALOG, CONTAINS_REFERENCE, JUDGE_METRICS, METRICS, SHORT_REFERENCE_WORDS,
-                                     default_metrics)
+                                     UNSTABLE_SPREAD, default_metrics)
 from core.evaluation.demo import DEMOS
 from core.evaluation.demo_job import DemoJob, submit_demo
 from core.evaluation.experiments import experiment_systems, proposed_experiments
-from core.evaluation.judge import is_weak_judge
+from core.evaluation.judge import MAX_REPEATS, REPEAT_TEMPERATURE, is_weak_judge
 from core.evaluation.labels import LABELS, judge_agreement, save_label
 from core.evaluation.pairwise import submit_pairwise
 from core.evaluation.review import human_scores
 from core.evaluation.runs import RunOptions, list_runs, submit_eval
 from core.evaluation.sets import eval_items, import_eval_upload, list_eval_sets, remove_eval_set
-from core.evaluation.views import (agreement_line, eval_item_rows, eval_set_rows, item_choices, metric_bars,
-                                   pairwise_rows, question_rows, run_choice_label, score_line, summary_rows)
+from core.evaluation.views import (calibration_line, eval_item_rows, eval_set_rows, item_choices, metric_bars,
+                                   pairwise_rows, question_rows, run_choice_label, score_line, summary_rows,
+                                   unstable_rows)
 from core.jobs import scheduler
 from core.llm.adapters import list_adapters
 from core.playground import preset_systems
@@ -106,6 +107,11 @@ def run_form(db) -> None:
                               help="A system that grades each answer's correctness 1-5 against the reference, and "
                                    f"that ragas asks for {', '.join(JUDGE_METRICS)}. The local model works but is a "
                                    "weak judge.")
+        repeats = st.number_input("Judge each answer K times", 1, MAX_REPEATS, RunOptions.judge_repeats,
+                                  key="ev_run_judge_repeats",
+                                  help="More than once: the judge samples at temperature "
+                                       f"{REPEAT_TEMPERATURE}, its score is the mean of the K grades, and answers "
+                                       f"whose grades lie {UNSTABLE_SPREAD} or more apart are listed as unstable.")
         left, middle, right = st.columns(3)
         max_new = left.number_input("Max new tokens", 1, 4096, RunOptions.max_new_tokens, key="ev_run_max_new")
         batch = middle.number_input("Batch size", 1, 256, RunOptions.batch_size, key="ev_run_batch",
@@ -116,7 +122,8 @@ def run_form(db) -> None:
             return
     with reported_errors():
         run = submit_eval(db, eval_set, systems, metrics, RunOptions(int(max_new), batch_size=int(batch),
-                                                                 limit=int(limit) if limit else None), judge=judge,
+                                                                 limit=int(limit) if limit else None,
+                                                                 judge_repeats=int(repeats)), judge=judge,
                           decision_session_id=experiment.session_id if experiment else None, actor=acting_user())
         flash(f"Run {run.id} started: it goes on if you close the page.", ev_run_select=run.id)
 
@@ -176,13 +183,13 @@ def results_view(db, run) -> None:
         st.caption(f"Judge: `{run.judge}`" + (" (a small local model: a weak judge, read its scores with care)"
                                              if is_weak_judge(run.judge) else ""))
     st.table(summary_rows(run, human_scores(db, run.id)), hide_index=True)
+    if run.judge:
+        st.caption(calibration_line(judge_agreement(db, run.id)))
     st.caption("Means are over the answered questions; where a system failed some, the \"(failures as 0)\" "
                "columns count each failure as a 0, so failing the hard questions does not raise a score.")
+    unstable_section(db, run)
     st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
     pairwise_section(db, run)
-    agreement = judge_agreement(db, run.id)
-    if agreement:
-        st.caption(agreement_line(agreement))
     items = dict(item_choices(db, run))
     item = st.selectbox("Question", list(items), key=f"ev_item_{run.id}", format_func=lambda i: f"{i} · {items[i]}")
     reviewer = own_name_field("Your name, to label answers", "ev_reviewer")
@@ -200,6 +207,15 @@ def results_view(db, run) -> None:
             for context in answer["contexts"]:
                 with st.expander(citation_label(context)):
                     st.code(context["text"], language=None)
+
+
+def unstable_section(db, run) -> None:
+    """The answers whose repeated judge grades lay far apart: their judge score is the luck of the draw."""
+    rows = unstable_rows(db, run)
+    if rows:
+        st.caption(f"Unstable judgements: the judge's grades of these answers lay {UNSTABLE_SPREAD} or more apart "
+                   "over its repeats; a human label settles them.")
+        st.dataframe(rows, hide_index=True)
 
 
 def pairwise_section(db, run) -> None:

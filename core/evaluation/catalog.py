@@ -3,8 +3,8 @@ the ragas adapter, the report and the pages read this table rather than knowing 
 
 For each metric: its name (as the JSON and `--fail-under` spell it), what it measures, what
 computes it, what an answer must come with for it to apply (a RAG-only metric needs retrieved
-chunks), whether it is pass/fail or graded, its direction, and whether it is a headline accuracy
-metric. Scores are on a 0-1 axis.
+chunks), whether it is pass/fail or graded, its direction, whether it is a headline accuracy
+metric, and whether it measures the judge rather than the answers. Scores are on a 0-1 axis.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class MetricInfo:
     higher_is_better: bool = True
     needs_judge: bool = False
     headline: bool = False  # an accuracy metric the decision report leads with
+    about_the_judge: bool = False  # describes the grading, not the answers: shown, never compared between runs
     per_answer: Optional[Callable[[Graded], Optional[float]]] = None  # lab metrics scored one answer at a time
 
     @property
@@ -61,8 +62,16 @@ class MetricInfo:
         needed = f"; {'RAG only: ' if self.rag_only else ''}needs {', '.join(needs)}" if needs else ""
         return f"{self.description} ({scale}, {direction}{needed})"
 
+    @property
+    def failure_scores_zero(self) -> bool:
+        """Whether a failed answer counts as a 0 in the mean over all questions: only where 0 is the worst
+        score of the answer (a 0 would flatter a lower-is-better metric, and a measure of the judge)."""
+        return self.higher_is_better and not self.about_the_judge
+
 
 JUDGE_CORRECTNESS = "judge_correctness"
+JUDGE_SPREAD = "judge_spread"
+UNSTABLE_SPREAD = 0.5  # a judge_spread this wide (two steps of the 1-5 scale, e.g. 3/5 and 5/5) is unstable
 CONTAINS_REFERENCE = "contains_reference"
 SHORT_REFERENCE_WORDS = 5  # contains_reference is on by default when the median reference is this short
 
@@ -70,6 +79,9 @@ SHORT_REFERENCE_WORDS = 5  # contains_reference is on by default when the median
 _ALL = (
     MetricInfo(JUDGE_CORRECTNESS, "the judge's 1-5 grade against the reference, as (score - 1) / 4", "judge",
                frozenset({Needs.REFERENCE}), needs_judge=True, headline=True),
+    MetricInfo(JUDGE_SPREAD, "how far the judge's repeated grades of one answer lie apart (highest less lowest); "
+               "only with judge repeats", "judge", frozenset({Needs.REFERENCE}), higher_is_better=False,
+               needs_judge=True, about_the_judge=True),
     MetricInfo("exact_match", "the answer equals the reference (lowercased, no punctuation or articles)", "lab",
                frozenset({Needs.REFERENCE}), pass_fail=True, per_answer=metrics.exact_match),
     MetricInfo(CONTAINS_REFERENCE, "the answer contains the reference (both normalised as exact_match's)", "lab",
@@ -110,8 +122,8 @@ _ALL = (
                frozenset({Needs.RETRIEVAL, Needs.REFERENCE}), needs_judge=True),
 )
 CATALOG: dict[str, MetricInfo] = {metric.name: metric for metric in _ALL}
-# What a run can be asked for by name; judge_correctness comes with choosing a judge.
-METRICS = tuple(name for name in CATALOG if name != JUDGE_CORRECTNESS)
+# What a run can be asked for by name; judge_correctness comes with choosing a judge, judge_spread with repeats.
+METRICS = tuple(name for name in CATALOG if name not in (JUDGE_CORRECTNESS, JUDGE_SPREAD))
 OFFLINE_METRICS = tuple(name for name in METRICS if not CATALOG[name].needs_judge)
 RAGAS_METRICS = tuple(name for name in METRICS if CATALOG[name].computed_by == "ragas")
 JUDGE_METRICS = tuple(name for name in METRICS if CATALOG[name].needs_judge)

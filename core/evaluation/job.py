@@ -18,8 +18,8 @@ from dataclasses import asdict
 from typing import Any, Callable, Optional
 
 from core.errors import BackendError, LabError
-from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, RAGAS_METRICS, Needs, item_needs
-from core.evaluation.judge import judge
+from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, JUDGE_SPREAD, RAGAS_METRICS, Needs, item_needs
+from core.evaluation.judge import judge_repeatedly
 from core.evaluation.metrics import Graded, semantic_similarity
 from core.evaluation.runs import (SEMANTIC, RunOptions, Score, answered_items, finish_run, forget_failed_answers,
                                   get_run, run_items, save_answers, save_scores, unscored)
@@ -59,8 +59,9 @@ class EvalJob(JobKind):
         if context.resuming:  # a question that failed (a 429, a timeout) is asked again, like one not yet asked
             context.log(f"asking again the {forget_failed_answers(context.db, run.id)} question(s) that failed")
         items = run_items(context.db, run)
-        grader = Grader(run.metrics, run.judge)
-        batch_size = RunOptions(**run.options).batch_size
+        options = RunOptions(**run.options)
+        grader = Grader(run.metrics, run.judge, options.judge_repeats)
+        batch_size = options.batch_size
         total, done = len(items) * len(run.systems), 0
         configs = {}
         for system in run.systems:
@@ -80,7 +81,7 @@ class EvalJob(JobKind):
 
 def _rescore(context: JobContext, run: EvalRun, metrics: list[str]) -> dict[str, Any]:
     """Grade the stored answers that have none of `metrics` yet; the systems are not asked again."""
-    grader = Grader(metrics, run.judge)
+    grader = Grader(metrics, run.judge, RunOptions(**run.options).judge_repeats)
     items = {item.item_id: item for item in eval_items(context.db, run.eval_set)}
     todo = unscored(context.db, run.id, metrics)
     for start in range(0, len(todo), RESCORE_BATCH):
@@ -172,14 +173,16 @@ def _ask_one(backend: Backend, prompt: Prompt, options: GenerationOptions) -> Ou
 
 
 class Grader:
-    """Scores answers with the run's metrics and its judge. The judge is built at once (a judge that
+    """Scores answers with the run's metrics and its judge, which grades each answer `judge_repeats` times
+    (more than once: the spread of its grades is a score too). The judge is built at once (a judge that
     cannot be built fails the run before any answer); the embedding model and ragas load on first need."""
 
-    def __init__(self, metrics: list[str], judge_spec: Optional[str] = None):
+    def __init__(self, metrics: list[str], judge_spec: Optional[str] = None, judge_repeats: int = 1):
         self.metrics = metrics
         self.judge_backend = build_system(parse_spec(judge_spec)) if judge_spec and JUDGE_CORRECTNESS in metrics \
             else None
         self.judge_spec = judge_spec
+        self.judge_repeats = judge_repeats
         self._ragas = None
         if any(metric in RAGAS_METRICS for metric in metrics):
             # ragas (and langchain) take seconds to import: do it while the first system's model loads
@@ -204,8 +207,11 @@ class Grader:
         if self.judge_backend is not None:
             for by_metric, (item, outcome), metrics in zip(scores, answered, applicable):
                 if JUDGE_CORRECTNESS in metrics:
-                    verdict = judge(self.judge_backend, item.question, item.reference_answer, outcome.text)
-                    by_metric[JUDGE_CORRECTNESS] = (verdict.value, verdict.reason)
+                    judgement = judge_repeatedly(self.judge_backend, item.question, item.reference_answer,
+                                                 outcome.text, self.judge_repeats)
+                    by_metric[JUDGE_CORRECTNESS] = (judgement.value, judgement.reason)
+                    if self.judge_repeats > 1:
+                        by_metric[JUDGE_SPREAD] = (judgement.spread, judgement.spread_reason)
         # A metric that does not apply has no row; a failed one keeps its reason.
         pending = iter([{m: s for m, s in by_metric.items() if s[0] is not None or s[1] is not None}
                         for by_metric in scores])

@@ -1,7 +1,8 @@
 """`python -m core eval run|rescore|pairwise|list|show`: eval runs from the command line, for CI gating too.
 
 `eval run` waits for the run and exits 1 when it did not finish or a `--fail-under` threshold
-fails (metric means, as the JSON names them), 0 otherwise.
+fails (metric means, as the JSON names them), 0 otherwise. Wherever a run's judge scores are printed,
+so is how far human labels agree with the judge, and the answers it graded unstably.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from pathlib import Path
 
 from core.errors import InvalidInputError
 from core.evaluation.catalog import (CONTAINS_REFERENCE, JUDGE_CORRECTNESS, JUDGE_METRICS, METRICS,
-                                     SHORT_REFERENCE_WORDS)
+                                     SHORT_REFERENCE_WORDS, UNSTABLE_SPREAD)
 from core.evaluation.experiments import experiment_systems, proposed_experiment
+from core.evaluation.judge import MAX_REPEATS, REPEAT_TEMPERATURE
+from core.evaluation.labels import judge_agreement
 from core.evaluation.runs import RunOptions, get_run, list_runs, results, submit_eval, submit_rescore
 from core.evaluation.sets import resolve_eval_set
-from core.evaluation.views import format_all_questions, format_estimate
+from core.evaluation.views import calibration_line, format_all_questions, format_estimate, unstable_rows
 from core.paths import operator_paths
 from core.store import current_database
 from core.subcommands import add_command
@@ -41,6 +44,11 @@ def register(subparsers) -> None:
     run.add_argument("--judge", metavar="SPEC", help="a system that grades correctness 1-5 against the reference "
                      "and serves ragas's judge metrics (e.g. anthropic:claude-sonnet-4-5); the local model works "
                      "but judges poorly")
+    run.add_argument("--judge-repeats", type=int, default=RunOptions.judge_repeats, metavar="K",
+                     help=f"with --judge: grade each answer's correctness K times (at most {MAX_REPEATS}), sampling "
+                     f"the judge at temperature {REPEAT_TEMPERATURE}; judge_correctness is the mean of the K grades, "
+                     f"judge_spread their highest less their lowest, and a spread of {UNSTABLE_SPREAD} or more marks "
+                     "the answer unstable (default 1: one greedy grade)")
     run.add_argument("--max-new-tokens", type=int, default=RunOptions.max_new_tokens, metavar="N")
     run.add_argument("--batch-size", type=int, default=RunOptions.batch_size, metavar="N")
     run.add_argument("--temperature", type=float, default=RunOptions.temperature, help="0 (default) answers greedily")
@@ -84,7 +92,8 @@ def run_eval(args: argparse.Namespace) -> int:
         eval_set = resolve_eval_set(db, args.set, actor=args.actor)
     run = submit_eval(db, eval_set.name, systems, args.metric,  # None: the set's default_metrics
                       RunOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                                 temperature=args.temperature, seed=args.seed, limit=args.limit),
+                                 temperature=args.temperature, seed=args.seed, limit=args.limit,
+                                 judge_repeats=args.judge_repeats),
                       judge=args.judge,
                       decision_session_id=args.from_session, actor=args.actor)
     print(run.id, flush=True)
@@ -97,7 +106,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if job.status != SUCCEEDED:
         print(f"eval run {run.id} {job.status}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
         return 1
-    print(describe(run))
+    print(describe(db, run))
     failures = _failures(run.summary, thresholds)
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)
@@ -117,7 +126,7 @@ def run_rescore(args: argparse.Namespace) -> int:
     if job.status != SUCCEEDED:
         print(f"re-scoring run {args.id} {job.status}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
         return 1
-    print(describe(get_run(db, args.id)))
+    print(describe(db, get_run(db, args.id)))
     return 0
 
 
@@ -163,21 +172,28 @@ def _failures(summary: dict, thresholds: dict[str, float]) -> list[str]:
     return failures
 
 
-def describe(run) -> str:
+def describe(db, run) -> str:
+    """A run's summary per system; under judge scores, the judge's calibration and its unstable grades."""
     lines = [f"eval run {run.id} on {run.eval_set} ({run.git_revision or 'no git revision'})"]
     for system, stats in run.summary.items():
         metrics = "  ".join(f"{name}={format_estimate(m)} (all questions {format_all_questions(m)})"
                             for name, m in sorted(stats["metrics"].items()))
+        if "unstable_judgements" in stats:
+            metrics += f"  {stats['unstable_judgements']} unstable judgement(s)"
         p50 = stats["latency_ms"].get("p50")
         cost = stats["cost_per_1k_usd"]
         lines.append(f"{system}: {stats['answers'] - stats['failed']}/{stats['answers']} answered  {metrics}  "
                      f"p50 {p50 / 1000 if p50 else 0:.2f} s  " + (f"${cost:.4f}/1k" if cost is not None else ""))
+    if any(JUDGE_CORRECTNESS in stats["metrics"] for stats in run.summary.values()):
+        lines.append(calibration_line(judge_agreement(db, run.id)))
+        lines += [f"unstable: {row['question id']} on {row['system']}: spread {row['spread']:.2f} ({row['grades']})"
+                  for row in unstable_rows(db, run)]
     return "\n".join(lines)
 
 
 def run_report(db, run_id: int) -> dict:
     run = get_run(db, run_id)
-    return {**run.model_dump(mode="json"),
+    return {**run.model_dump(mode="json"), "judge_agreement": judge_agreement(db, run_id),
             "answers": [r.model_dump(mode="json", exclude={"id", "run_id"}) for r in results(db, run_id)]}
 
 
@@ -197,5 +213,5 @@ def run_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run_report(db, args.id), indent=2))
         return 0
-    print(describe(get_run(db, args.id)))
+    print(describe(db, get_run(db, args.id)))
     return 0

@@ -16,7 +16,9 @@ from sqlmodel import col, select
 
 from core.access import Actor, Role, require
 from core.errors import InvalidInputError, NotFoundError
-from core.evaluation.catalog import CATALOG, JUDGE_CORRECTNESS, METRICS, Needs, default_metrics, item_needs
+from core.evaluation.catalog import (CATALOG, JUDGE_CORRECTNESS, JUDGE_SPREAD, METRICS, UNSTABLE_SPREAD, Needs,
+                                     default_metrics, item_needs)
+from core.evaluation.judge import MAX_REPEATS
 from core.evaluation.sets import eval_items, get_eval_set
 from core.evaluation.stats import Estimate, bootstrap_mean, latency_percentiles, wilson_mean
 from core.git import run_git
@@ -38,6 +40,7 @@ class RunOptions:
     batch_size: int = 8  # items asked of a system at once (one `generate_batch` call)
     seed: Optional[int] = None  # with temperature > 0: the same seed samples the same answers
     limit: Optional[int] = None  # ask only the set's first `limit` questions: a quick check before a full run
+    judge_repeats: int = 1  # the judge grades each answer this many times (core.evaluation.judge.judge_repeatedly)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.batch_size < 1:
@@ -47,6 +50,9 @@ class RunOptions:
         if not 0 <= self.temperature < float("inf"):  # nan too
             raise InvalidInputError(f"temperature must be a number of 0 or more (0 answers greedily), "
                                     f"not {self.temperature}.")
+        if not 1 <= self.judge_repeats <= MAX_REPEATS:
+            raise InvalidInputError(f"judge_repeats must be 1 to {MAX_REPEATS} (1: each answer judged once), "
+                                    f"not {self.judge_repeats}.")
 
     @property
     def generation(self) -> GenerationOptions:
@@ -72,6 +78,9 @@ def submit_eval(db: Database, eval_set: str, systems: Sequence[str], metrics: Op
         raise InvalidInputError("No system to evaluate: give at least one system spec.")
     if not metrics:
         raise InvalidInputError(f"No metric chosen: choose from {', '.join(METRICS)}.")
+    if options.judge_repeats > 1 and not judge:
+        raise InvalidInputError(f"Judging each answer {options.judge_repeats} times needs a judge: choose one (e.g. "
+                                "anthropic:claude-sonnet-4-5), or judge once.")
     _check_metrics(metrics, judge)
     _check_knowledge_bases(db, [*specs, *([judge] if judge else [])])
     with db.session() as session:
@@ -198,9 +207,10 @@ def submit_rescore(db: Database, run_id: int, metrics: Sequence[str] = (), judge
     rescored = list(dict.fromkeys([*metrics, *([JUDGE_CORRECTNESS] if judge else [])]))
     if not rescored:
         raise InvalidInputError("Nothing to re-score with: give metrics, a judge, or both.")
+    replaced = [*rescored, *([JUDGE_SPREAD] if JUDGE_CORRECTNESS in rescored else [])]  # a new judge, a new spread
     with db.session() as session:
         for score in session.exec(select(EvalScore).where(EvalScore.run_id == run_id,
-                                                          col(EvalScore.metric).in_(rescored))).all():
+                                                          col(EvalScore.metric).in_(replaced))).all():
             session.delete(score)
     update_run(db, run_id, metrics=list(dict.fromkeys([*run.metrics, *rescored])), judge=judge or run.judge)
     job = submit(db, EvalJob.name, {"run_id": run_id, "rescore": rescored},
@@ -241,7 +251,8 @@ def summarise(db: Database, run_id: int) -> dict[str, Any]:
     """Per system: each metric's mean with its 95% interval (`metric_estimate`) over the answered questions,
     and under ALL_QUESTIONS over every question it applies to, a failed answer scoring 0; answers and
     failures, latency percentiles (what the asker waited, the answer's share of its batch, and the retrieval
-    part for RAG systems), cost."""
+    part for RAG systems), cost; where the judge graded each answer more than once, `unstable_judgements`:
+    the answers whose grades lay UNSTABLE_SPREAD or more apart."""
     with db.session(immediate=False) as session:
         scores = session.exec(select(EvalScore.system, EvalScore.metric, EvalScore.value)
                               .where(EvalScore.run_id == run_id).order_by(EvalScore.id)).all()
@@ -264,6 +275,9 @@ def summarise(db: Database, run_id: int) -> dict[str, Any]:
             "retrieval_ms": latency_percentiles(retrieval) if retrieval else {},
             "cost_per_1k_usd": (cost or 0.0) / answered * 1000 if answered else None,
         }
+        spreads = [value for s, metric, value in scores if s == system and metric == JUDGE_SPREAD]
+        if spreads:
+            summary[system]["unstable_judgements"] = sum(v is not None and v >= UNSTABLE_SPREAD for v in spreads)
     run = get_run(db, run_id)
     for (system, metric), estimates in _metric_summaries(run, scores, _failed_items(db, run)).items():
         summary[system]["metrics"][metric] = estimates
@@ -299,9 +313,12 @@ def _failed_items(db: Database, run: EvalRun) -> dict[str, list[EvalItem]]:
 
 
 def _failure_counts(metric: str, item: EvalItem, scored: bool) -> bool:
-    """Whether a failed answer to `item` scores 0 on `metric`: the item has what the metric needs, and for a
-    RAG-only metric the system is one it scored (a system that retrieves)."""
-    needs = CATALOG[metric].needs if metric in CATALOG else frozenset()
+    """Whether a failed answer to `item` scores 0 on `metric`: the metric counts failures as 0, the item has
+    what the metric needs, and for a RAG-only metric the system is one it scored (a system that retrieves)."""
+    info = CATALOG.get(metric)
+    if info is not None and not info.failure_scores_zero:
+        return False
+    needs = info.needs if info is not None else frozenset()
     return needs - {Needs.RETRIEVAL} <= item_needs(item) and (Needs.RETRIEVAL not in needs or scored)
 
 

@@ -1,28 +1,31 @@
-"""What the Evaluate page shows of a run: the results table, the metric bars, one question's answers.
-Plain rows and plotly figures, computed from the store (no Streamlit here)."""
+"""What the Evaluate page shows of a run: the results table, the judge's calibration and its unstable grades,
+the metric bars, one question's answers. Plain rows and plotly figures, computed from the store (no Streamlit
+here); the CLI prints the same lines."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
-from sqlmodel import select
+from sqlmodel import col, select
 
+from core.evaluation.catalog import CATALOG, JUDGE_SPREAD, UNSTABLE_SPREAD
 from core.evaluation.labels import run_labels
 from core.evaluation.review import Disagreement, QueuedAnswer, QueueProgress, ReviewStatus
 from core.evaluation.runs import ALL_QUESTIONS, results, run_items
 from core.evaluation.stats import Estimate
 from core.store import Database
-from core.store.tables import EvalItem, EvalRun, EvalScore, EvalSet, Job
+from core.store.tables import EvalItem, EvalResult, EvalRun, EvalScore, EvalSet, Job
 
 
 HUMAN_COLUMN = "human (reviewers' verdicts)"
+UNSTABLE_COLUMN = f"unstable judgements (spread >= {UNSTABLE_SPREAD})"
 
 
 def summary_rows(run: EvalRun, human: Optional[Mapping[str, Estimate]] = None) -> list[dict[str, Any]]:
     """One row per system: answers, each metric's mean with its 95% interval over the answered questions and,
-    where any system failed some, over all questions (failures as 0), the reviewers' verdicts where there are
-    any (`human`), latency, cost."""
+    where any system failed some, over all questions (failures as 0), the answers the judge graded unstably
+    where it graded more than once, the reviewers' verdicts where there are any (`human`), latency, cost."""
     any_failed = any(stats["failed"] for stats in run.summary.values())
     rows = []
     for system, stats in run.summary.items():
@@ -30,8 +33,10 @@ def summary_rows(run: EvalRun, human: Optional[Mapping[str, Estimate]] = None) -
                                "failed": stats["failed"]}
         for metric, estimate in sorted(stats["metrics"].items()):
             row[metric] = format_estimate(estimate)
-            if any_failed:
+            if any_failed and _failure_scores_zero(metric):
                 row[f"{metric} (failures as 0)"] = format_all_questions(estimate)
+        if "unstable_judgements" in stats:
+            row[UNSTABLE_COLUMN] = stats["unstable_judgements"]
         if human:
             row[HUMAN_COLUMN] = format_estimate(human[system].as_dict()) if system in human else "-"
         latency = stats["latency_ms"]
@@ -43,6 +48,14 @@ def summary_rows(run: EvalRun, human: Optional[Mapping[str, Estimate]] = None) -
         row["$ per 1k answers"] = round(cost, 4) if cost is not None else None
         rows.append(row)
     return rows
+
+
+def _failure_scores_zero(metric: str) -> bool:
+    return metric not in CATALOG or CATALOG[metric].failure_scores_zero
+
+
+def _about_the_judge(metric: str) -> bool:
+    return metric in CATALOG and CATALOG[metric].about_the_judge
 
 
 def format_estimate(estimate: dict[str, Any]) -> str:
@@ -58,10 +71,11 @@ def format_all_questions(estimate: dict[str, Any]) -> str:
 
 
 def metric_bars(run: EvalRun) -> go.Figure:
-    """Each metric's mean per system, with its 95% bootstrap interval as error bars."""
+    """Each metric's mean per system, with its 95% bootstrap interval as error bars (measures of the judge
+    are in the table, not among the systems' scores)."""
     figure = go.Figure()
     for system, stats in run.summary.items():
-        metrics = sorted(m for m, e in stats["metrics"].items() if e["mean"] is not None)
+        metrics = sorted(m for m, e in stats["metrics"].items() if e["mean"] is not None and not _about_the_judge(m))
         estimates = [stats["metrics"][m] for m in metrics]
         figure.add_bar(name=system, x=metrics, y=[e["mean"] for e in estimates],
                        error_y=dict(type="data", symmetric=False, array=[e["high"] - e["mean"] for e in estimates],
@@ -92,6 +106,20 @@ def question_rows(db: Database, run: EvalRun, item_id: str) -> list[dict[str, An
             for a in answers]
 
 
+def unstable_rows(db: Database, run: EvalRun) -> list[dict[str, Any]]:
+    """The answers the judge graded UNSTABLE_SPREAD or more apart over its repeats, widest first: where a
+    judge score is the luck of the draw, and a human label settles it."""
+    with db.session(immediate=False) as session:
+        unstable = session.exec(select(EvalResult.item_id, EvalResult.system, EvalScore.value, EvalScore.reason)
+                                .join(EvalResult, col(EvalResult.id) == EvalScore.result_id)
+                                .where(EvalScore.run_id == run.id, EvalScore.metric == JUDGE_SPREAD,
+                                       col(EvalScore.value) >= UNSTABLE_SPREAD)
+                                .order_by(col(EvalScore.value).desc(), EvalResult.position, EvalResult.system)).all()
+    questions = dict(item_choices(db, run))
+    return [{"question id": item_id, "question": questions.get(item_id, ""), "system": system, "spread": spread,
+             "grades": grades} for item_id, system, spread, grades in unstable]
+
+
 def item_choices(db: Database, run: EvalRun) -> list[tuple[str, str]]:
     """(item id, question) of the questions the run asked, in file order."""
     return [(item.item_id, item.question) for item in run_items(db, run)]
@@ -119,6 +147,16 @@ def score_line(scores: Mapping[str, float]) -> str:
 def agreement_line(agreement: Mapping[str, Any]) -> str:
     return (f"Judge-human agreement: Cohen's kappa {agreement['kappa']:.2f} ({agreement['agreement']:.0%} the same "
             f"grade, {agreement['pairs']} labelled answers).")
+
+
+NOT_CALIBRATED = ("Judge not calibrated: no human labels of its judged answers yet, so nobody has checked its "
+                  "scores. Label some answers to see how far reviewers agree with it.")
+
+
+def calibration_line(agreement: Optional[Mapping[str, Any]]) -> str:
+    """What to read beside a judge's scores: how far reviewers agree with it (`labels.judge_agreement`), or
+    that nobody has checked."""
+    return agreement_line(agreement) if agreement else NOT_CALIBRATED
 
 
 def pairwise_rows(run: EvalRun) -> list[dict[str, Any]]:

@@ -110,8 +110,14 @@ def compare_runs(db: Database, run_a: int, run_b: int, system_a: Optional[str] =
     system_a, system_b = _systems(a, b, system_a, system_b)
     scores_a, scores_b = _scores(db, a.id, system_a), _scores(db, b.id, system_b)
     metrics = [_compare_metric(metric, scores_a[metric], scores_b[metric])
-               for metric in sorted(scores_a.keys() & scores_b.keys())]
+               for metric in sorted(scores_a.keys() & scores_b.keys()) if _grades_answers(metric)]
     return RunComparison(a.id, b.id, system_a, system_b, with_holm([m for m in metrics if m is not None]), notes)
+
+
+def _grades_answers(metric: str) -> bool:
+    """A measure of the judge (its spread) is no quality of the systems: runs are not compared, nor gated, on it."""
+    info = CATALOG.get(metric)
+    return info is None or not info.about_the_judge
 
 
 def _same_questions(a: EvalRun, b: EvalRun) -> tuple[str, ...]:

@@ -55,25 +55,25 @@ def test_a_system_that_failed_every_question_scores_0_over_all_questions(db, fai
     assert broken["mean"] is None and (broken[ALL_QUESTIONS]["mean"], broken[ALL_QUESTIONS]["n"]) == (0.0, 5)
 
 
-def test_the_table_and_the_cli_show_both_means(failing_run):
+def test_the_table_and_the_cli_show_both_means(db, failing_run):
     rows = rows_by_system(failing_run)
     steady, brittle = rows["steady"], rows["brittle"]
     assert brittle["token_f1"].startswith("1.000 [") and brittle["token_f1 (failures as 0)"].startswith("0.600 [")
     assert steady["token_f1 (failures as 0)"].startswith("1.000 [")
-    assert "token_f1=1.000 [1.000, 1.000] (all questions 0.600 [" in describe(failing_run)
+    assert "token_f1=1.000 [1.000, 1.000] (all questions 0.600 [" in describe(db, failing_run)
 
 
 def rows_by_system(run: EvalRun) -> dict[str, dict]:
     return {row["system"]: row for row in summary_rows(run)}
 
 
-def test_a_summary_stored_before_failures_counted_still_reads(failing_run):
+def test_a_summary_stored_before_failures_counted_still_reads(db, failing_run):
     for stats in failing_run.summary.values():
         for estimate in stats["metrics"].values():
             del estimate[ALL_QUESTIONS]
     brittle = rows_by_system(failing_run)["brittle"]
     assert brittle["token_f1"].startswith("1.000 [") and brittle["token_f1 (failures as 0)"] == "-"
-    assert "token_f1=1.000 [1.000, 1.000] (all questions -)" in describe(failing_run)
+    assert "token_f1=1.000 [1.000, 1.000] (all questions -)" in describe(db, failing_run)
 
 
 def test_without_failures_the_table_has_no_failure_columns(failing_run):
