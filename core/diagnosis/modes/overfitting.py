@@ -16,14 +16,15 @@ from typing import Optional
 from core.diagnosis.evidence import Evidence, RunEvidence, adapter_of
 from core.diagnosis.finding import Action, Figure, Finding, Mode, Question, Status
 from core.evaluation.catalog import CATALOG
+from core.evaluation.paraphrase import PARAPHRASE_TAG
 from core.evaluation.stats import bootstrap_mean, wilson_mean
+from core.finetune.analysis import TRAINING_PHRASING_TAG
 from core.history.compare import BETTER, verdict_of
 from core.history.stats import PairedTest, mcnemar, paired_permutation
 
 MODE = Mode("overfitting", "Fine-tuned model overfits to training phrasing: brittle on paraphrased inputs",
             "Fine-tuning", "Training set too small (fewer than 500 examples) or too homogeneous in phrasing",
             "Augment the training examples with paraphrases; use DPO pairs instead of raw SFT completions")
-TRAINING_TAG, PARAPHRASE_TAG = "training-phrasing", "paraphrase"
 METRICS = ("contains_reference", "token_f1")  # the first one both runs scored is read
 RISKY_BELOW = 500  # training examples: the seed's line for "too small"
 WOULD_TELL = ("run the adapter on its training questions (a set tagged training-phrasing) and on their paraphrases "
@@ -59,7 +60,7 @@ def detect(evidence: Evidence) -> list[Finding]:
 
 
 def newest_pair(evidence: Evidence, system: str) -> Optional[PhrasingPair]:
-    trained = _runs_tagged(evidence, system, TRAINING_TAG)
+    trained = _runs_tagged(evidence, system, TRAINING_PHRASING_TAG)
     reworded = _runs_tagged(evidence, system, PARAPHRASE_TAG)
     for paraphrase_run in reworded:
         for training_run in trained:
@@ -76,7 +77,7 @@ def _runs_tagged(evidence: Evidence, system: str, tag: str) -> list[RunEvidence]
 
 def _paired(system: str, trained: RunEvidence, reworded: RunEvidence) -> Optional[PhrasingPair]:
     for metric in METRICS:
-        a = _tagged_values(trained, system, metric, TRAINING_TAG)
+        a = _tagged_values(trained, system, metric, TRAINING_PHRASING_TAG)
         b = _tagged_values(reworded, system, metric, PARAPHRASE_TAG)
         questions = [item_id for item_id in a if item_id in b]
         if questions:
