@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from core.evaluation.demo import DEFAULT_DEMO, DEMOS
+from core.evaluation.paraphrase import DEFAULT_LIMIT, paraphrase_eval_sets
 from core.evaluation.sets import eval_items, get_eval_set, import_eval_file, list_eval_sets, remove_eval_set
 from core.paths import operator_paths
 from core.store import current_database
@@ -29,6 +31,13 @@ def register(subparsers) -> None:
     show.add_argument("--json", action="store_true")
     remove = add_command(commands, "remove", "delete an eval set", run_remove)
     remove.add_argument("name")
+    paraphrase = add_command(commands, "paraphrase", "a fine-tuning dataset's training questions as trained and as "
+                             "a system rewords them: DATASET-training and DATASET-paraphrased, the pair Diagnose "
+                             "reads for brittleness on paraphrases", run_paraphrase)
+    paraphrase.add_argument("dataset", metavar="DATASET")
+    paraphrase.add_argument("--system", required=True, metavar="SPEC", help="who rewords, e.g. local or anthropic")
+    paraphrase.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
+                            help=f"reword at most N training questions, spread over the set (default: {DEFAULT_LIMIT})")
     demo = add_command(subparsers, "demo", "set up a shipped demo as a background job and wait for it; what exists "
                        "already is kept", run_demo)
     demo.add_argument("name", nargs="?", default=DEFAULT_DEMO, choices=list(DEMOS), help=" ".join(
@@ -69,6 +78,15 @@ def run_show(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     remove_eval_set(current_database(), args.name, actor=args.actor)
     print(f"Removed eval set {args.name}")
+    return 0
+
+
+def run_paraphrase(args: argparse.Namespace) -> int:
+    made = paraphrase_eval_sets(current_database(), args.dataset, args.system, args.limit,
+                                lambda stage, _fraction: print(stage, file=sys.stderr), actor=args.actor)
+    for reason, count in made.dropped.items():
+        print(f"dropped {count}: {reason}", file=sys.stderr)
+    print(f"{made.training_set} and {made.paraphrase_set}: {made.kept} of {made.asked} question(s) kept")
     return 0
 
 

@@ -1,8 +1,9 @@
 """The shipped demos: each described once here (the Evaluate page and `python -m core demo --help` read
 `DEMOS`), and set up as a list of steps.
 
-- `ledgerly`: Ledgerly's docs (v1 and v2) as knowledge bases, their eval sets, and the fine-tuning
-  dataset built from v1 plus the house-style sample (`eval_sets/demo/README.md`).
+- `ledgerly`: Ledgerly's docs (v1 and v2) as knowledge bases, their eval sets, the fine-tuning
+  dataset built from v1 plus the house-style sample (`eval_sets/demo/README.md`), and 40 of its
+  questions as trained and reworded, to measure an adapter's brittleness on paraphrases.
 - `urllib3` and `jinja2`: an installed package's source as a knowledge base, and the eval set
   about its internals (`eval_sets/PACKAGE/`, each question with the lines that answer it).
 
@@ -84,7 +85,8 @@ def _ledgerly() -> list[Step]:
     for version in VERSIONS:
         name = f"ledgerly-{version}"
         steps += [_knowledge_base(name, DEMO_DIR / "docs" / version), _eval_set(DEMO_DIR / f"{name}.jsonl")]
-    return steps + [_dataset(DATASET, (SAMPLE_FILE.parent / "ledgerly-docs-v1.jsonl", SAMPLE_FILE))]
+    steps.append(_dataset(DATASET, (SAMPLE_FILE.parent / "ledgerly-docs-v1.jsonl", SAMPLE_FILE)))
+    return steps + [_eval_set(DEMO_DIR / f"ledgerly-{phrasing}.jsonl") for phrasing in ("training", "paraphrased")]
 
 
 def _codebase(package: str) -> Callable[[], list[Step]]:
@@ -153,7 +155,8 @@ def _exists(find: Callable[[Database, str], Any], db: Database, name: str) -> bo
 DEMOS = {demo.name: demo for demo in (
     Demo("ledgerly", "Ledgerly's docs v1 and v2",
          "Two knowledge bases (`ledgerly-v1`, `ledgerly-v2`), their eval sets, and the fine-tuning dataset "
-         "`ledgerly-docs-v1` (v1's facts plus the house-style sample).", _ledgerly),
+         "`ledgerly-docs-v1` (v1's facts plus the house-style sample), and `ledgerly-training` / "
+         "`ledgerly-paraphrased`: 40 of its questions as trained and reworded.", _ledgerly),
     Demo("urllib3", "A real codebase: urllib3",
          "The installed urllib3 package's source as the knowledge base `urllib3`, and `urllib3-internals`: 30 "
          "questions about its internals, each with the lines that answer it.", _codebase("urllib3")),

@@ -4,7 +4,9 @@ Lengths are counted in the base model's tokens, over the chat-templated conversa
 sees, so they can be compared with the maximum sequence length. The leakage check flags training
 examples whose user messages nearly repeat an evaluation question: a model trained on them would
 score well on that question for the wrong reason. It takes plain (where, question) pairs, so any
-source of eval questions (the files in `eval_sets/`, sets kept in the store) can be checked.
+source of eval questions (the files in `eval_sets/`, sets kept in the store) can be checked. Questions
+tagged "training-phrasing" repeat training questions on purpose (they are asked against their
+paraphrases, to measure brittleness), so they are not leaks.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from core.store.tables import EvalItem, EvalSet
 
 JACCARD_THRESHOLD = 0.8  # share of distinct words in common
 RATIO_THRESHOLD = 0.9  # difflib's character-level similarity
+TRAINING_PHRASING_TAG = "training-phrasing"  # an eval question that is a training question, as it was trained
 _PUNCTUATION = re.compile(r"[^\w\s]")
 
 
@@ -90,10 +93,13 @@ def eval_questions(folder: Path = EVAL_SETS_DIR) -> list[tuple[str, str]]:
             if not line.strip():
                 continue
             try:
-                question = json.loads(line)["question"]
+                item = json.loads(line)
+                question = item["question"]
             except (ValueError, KeyError, TypeError) as exc:
                 raise InvalidInputError(f"{path}:{number} is not an eval question ({exc}): fix the line; "
                                         "eval_sets/README.md describes the format.") from exc
+            if TRAINING_PHRASING_TAG in item.get("tags", []):
+                continue
             found.append((f"{path.relative_to(folder.parent)}:{number}", str(question)))
     return found
 
@@ -101,9 +107,10 @@ def eval_questions(folder: Path = EVAL_SETS_DIR) -> list[tuple[str, str]]:
 def stored_questions(db: Database) -> list[tuple[str, str]]:
     """("eval set NAME:ID", question) for every stored item: what the leakage check compares against."""
     with db.session(immediate=False) as session:
-        rows = session.exec(select(EvalSet.name, EvalItem.item_id, EvalItem.question)
+        rows = session.exec(select(EvalSet.name, EvalItem.item_id, EvalItem.question, EvalItem.tags)
                             .where(EvalItem.set_id == EvalSet.id).order_by(EvalSet.name, EvalItem.position)).all()
-    return [(f"eval set {name}:{item_id}", question) for name, item_id, question in rows]
+    return [(f"eval set {name}:{item_id}", question) for name, item_id, question, tags in rows
+            if TRAINING_PHRASING_TAG not in tags]
 
 
 def leakage_report(examples: Sequence[dict], questions: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:

@@ -6,8 +6,8 @@ import pytest
 
 from core.access import LOCAL_ADMIN, Actor, Role
 from core.cli import main
-from core.evaluation.demo import DEMO_DIR, DEMOS, Demo, _eval_set, set_up_demo
-from core.evaluation.sets import eval_items, get_eval_set
+from core.evaluation.demo import DATASET, DEMO_DIR, DEMOS, Demo, _eval_set, set_up_demo
+from core.evaluation.sets import eval_items, get_eval_set, import_eval_file
 from core.finetune.datasets import get_dataset
 from core.paths import operator_paths
 from core.rag.config import KnowledgeBaseConfig
@@ -30,12 +30,13 @@ def test_the_demo_is_set_up_once_and_its_versions_disagree_where_the_docs_change
     steps = []
     setup = set_up_demo(db, progress=lambda what, fraction: steps.append((what, fraction)), actor=LOCAL_ADMIN)
     assert setup.created == ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge base ledgerly-v2",
-                             "eval set ledgerly-v2", "dataset ledgerly-docs-v1"]
+                             "eval set ledgerly-v2", "dataset ledgerly-docs-v1", "eval set ledgerly-training",
+                             "eval set ledgerly-paraphrased"]
     assert steps[0] == ("knowledge base ledgerly-v1", 0.0) and steps[-1] == ("Done", 1.0)
     assert [fraction for _, fraction in steps] == sorted(fraction for _, fraction in steps)
     assert main(["demo"]) == 0  # a job, followed to its end
     out, err = capsys.readouterr()
-    assert "Demo ready: 0 created, 5 already there." in out and "[succeeded] Done" in err
+    assert "Demo ready: 0 created, 7 already there." in out and "[succeeded] Done" in err
 
     question = next(item for item in eval_items(db, "ledgerly-v2") if item.item_id == "f01")
     for version, price in (("v1", "$9"), ("v2", "$12")):
@@ -70,3 +71,28 @@ def test_a_codebase_demo_indexes_the_installed_package_and_its_set_is_answerable
     recall = mean([recall_at_k([hit.source for hit in retriever.search(item.question, k=5)], item.relevant_sources, 5)
                    for item in items])
     assert recall > min_recall  # the knowledge base really holds the answers (bench/rag_retrieval.py measures)
+
+
+def test_the_paraphrased_set_asks_the_trained_questions_reworded_with_the_same_ids_and_fair_references(db):
+    from core.evaluation.metrics import Graded, contains_reference, normalise
+    from core.finetune.builders import SAMPLE_FILE
+    from core.finetune.datasets import DEFAULT_VALIDATION_FRACTION, split_examples
+    from core.finetune.formats import read_dataset
+
+    for phrasing in ("training", "paraphrased"):
+        import_eval_file(db, DEMO_DIR / f"ledgerly-{phrasing}.jsonl", actor=LOCAL_ADMIN)
+    trained, reworded = eval_items(db, "ledgerly-training"), eval_items(db, "ledgerly-paraphrased")
+    assert len(trained) == 40 and [i.item_id for i in trained] == [i.item_id for i in reworded]
+    assert {tuple(i.tags) for i in trained} == {("training-phrasing",)}
+    assert {tuple(i.tags) for i in reworded} == {("paraphrase",)}
+    # the demo's dataset as the demo imports it, split as its default split does: each question is a train one
+    files = (SAMPLE_FILE.parent / f"{DATASET}.jsonl", SAMPLE_FILE)
+    _, examples = read_dataset(b"\n".join(path.read_bytes() for path in files), "demo")
+    train, _ = split_examples(examples, DEFAULT_VALIDATION_FRACTION, seed=0)
+    answer_to = {e["messages"][0]["content"]: e["messages"][1]["content"] for e in train}
+    for asked, paraphrase in zip(trained, reworded):
+        assert asked.reference_answer == paraphrase.reference_answer
+        assert normalise(asked.question) != normalise(paraphrase.question)
+        assert contains_reference(Graded(answer_to[asked.question], asked.reference_answer)) == 1.0
+        for question in (asked.question, paraphrase.question):  # echoing the question does not pass
+            assert contains_reference(Graded(question, asked.reference_answer)) == 0.0

@@ -87,6 +87,15 @@ def test_stored_sets_are_part_of_the_leakage_check(db):
     assert leaks and all(leak["question_source"] == "eval set support:r1" for leak in leaks)
 
 
+def test_a_question_asked_as_trained_on_purpose_is_not_a_leak(db):
+    question = "How long do refunds take to arrive?"
+    import_eval_set(db, "as-trained", lines({"id": "t1", "question": question, "tags": ["training-phrasing"]}), "x",
+                    actor=LOCAL_ADMIN)
+    import_eval_set(db, "reworded", lines({"id": "t1", "question": "When will my refund arrive?",
+                                           "tags": ["paraphrase"]}), "x", actor=LOCAL_ADMIN)
+    assert stored_questions(db) == [("eval set reworded:t1", "When will my refund arrive?")]
+
+
 def test_the_command_line(db, capsys):
     assert main(["evalset", "import", DEMO, "--name", "demo"]) == 0
     assert "Imported eval set demo: 40 questions" in capsys.readouterr().out

@@ -136,7 +136,8 @@ def test_eval_questions_are_read_with_their_file_and_line(tmp_path):
     folder = tmp_path / "eval_sets"
     folder.mkdir()
     (folder / "support.jsonl").write_text('{"id": "q1", "question": "Refunds?"}\n\n'
-                                          '{"id": "q2", "question": "Tokens?"}\n')
+                                          '{"id": "q2", "question": "Tokens?"}\n'
+                                          '{"id": "q3", "question": "Tokens?", "tags": ["training-phrasing"]}\n')
     (folder / "README.md").write_text("not a set")
     assert eval_questions(folder) == [("eval_sets/support.jsonl:1", "Refunds?"),
                                       ("eval_sets/support.jsonl:3", "Tokens?")]
