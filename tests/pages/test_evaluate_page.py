@@ -44,9 +44,9 @@ def test_the_demo_button_submits_a_job_and_the_page_follows_it(db):
     assert at.button(key="job_cancel_1")
     wait_until(db, job.id, [queue.SUCCEEDED])
     at.run()  # the live list sees the job end, and the whole page runs again
-    assert any("Ledgerly's docs v1 and v2 ready: 5 created, 0 already there." in c.value for c in at.caption)
-    assert [s.name for s in list_eval_sets(db)] == ["ledgerly-v1", "ledgerly-v2"]
-    assert at.selectbox(key="ev_chosen").value == "ledgerly-v1"
+    assert any("Ledgerly's docs v1 and v2 ready: 6 created, 0 already there." in c.value for c in at.caption)
+    assert [s.name for s in list_eval_sets(db)] == ["general-knowledge", "ledgerly-v1", "ledgerly-v2"]
+    assert at.selectbox(key="ev_chosen").value == "general-knowledge"
 
 
 def test_a_run_started_on_the_page_shows_its_results_and_answers(db, tiny_model_dir):
