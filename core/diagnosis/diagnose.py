@@ -8,14 +8,14 @@ from typing import Callable, Optional, Sequence
 
 from core.diagnosis.evidence import Evidence, load_evidence
 from core.diagnosis.finding import Finding, Mode, Status
-from core.diagnosis.modes import retrieval_recall
+from core.diagnosis.modes import forgetting, retrieval_recall
 from core.store import Database
 
 Detector = Callable[[Evidence], list[Finding]]
 
 # In the seed's order: the RAG modes, then fine-tuning's, then both.
 DETECTORS: tuple[tuple[Mode, Detector], ...] = tuple(
-    (module.MODE, module.detect) for module in (retrieval_recall,))
+    (module.MODE, module.detect) for module in (retrieval_recall, forgetting))
 MODES: dict[str, Mode] = {mode.key: mode for mode, _ in DETECTORS}
 
 
