@@ -72,7 +72,9 @@ def _newest_pairs(evidence: Evidence) -> list[Pair]:
     newest: dict[str, Pair] = {}
     for run in evidence.runs:  # oldest first: a newer run replaces an older one
         general = {item_id for item_id, item in run.items.items() if GENERAL_TAG in (item.tags or [])}
-        for system in run.run.systems if general else ():
+        if not general:
+            continue
+        for system in run.run.systems:
             base = without_adapter(system)
             if adapter_of(system) and base in run.run.systems and (pair := _pair(run, system, base, general)):
                 newest[system] = pair
@@ -111,7 +113,7 @@ def _verdict(pair: Pair, drop: Estimate, p_value: float, measured: str,
         return Status.FOUND, (f"Forgetting: {measured}; the seed counts more than {FORGETTING_POINTS:g}-10 points "
                               f"as forgetting. {_training_note(adapter)}")
     if drop.n >= CLEARING_QUESTIONS and drop.high < FORGETTING_POINTS:
-        return Status.NOT_FOUND, (f"No forgetting: {measured}, so it stays under the {FORGETTING_POINTS:g} points "
+        return Status.NOT_FOUND, (f"No forgetting: {measured}, so the interval stays under the {FORGETTING_POINTS:g} points "
                                   "the seed counts as forgetting.")
     return Status.CANNOT_TELL, (f"Cannot tell: {measured}, which allows a drop of {FORGETTING_POINTS:g} points or "
                                 f"more. Run all of {GENERAL_SET} (or more general questions) on {pair.base} and "
