@@ -13,7 +13,7 @@ from core.evaluation.catalog import JUDGE_CORRECTNESS
 from core.evaluation.runs import RunOptions, get_run, submit_eval
 from core.finetune.config import TrainingConfig
 from core.finetune.job import submit_training
-from core.llm.adapters import get_adapter
+from core.llm.adapters import find_adapter, get_adapter
 from core.llm.spec import parse_spec
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.index_job import submit_index
@@ -77,15 +77,21 @@ def rerun_with(db: Database, params: dict[str, Any], actor: Actor) -> ActionDone
 
 
 def retrain_adapter(db: Database, params: dict[str, Any], actor: Actor) -> ActionDone:
-    """The adapter's training again as a new adapter, with the settings the finding advises (e.g. a lower rank
-    or learning rate); the old adapter stays, so both can be asked the same questions."""
+    """The adapter's training again as a new adapter, with the settings the finding advises (a lower rank, a
+    lower learning rate, ...); the old adapter stays, so both can be asked the same questions."""
     adapter = get_adapter(db, params["adapter"])
     changes = {key: value for key, value in params.items() if key != "adapter"}
-    suffix = "-".join(f"{key.replace('_', '')}{value}" for key, value in sorted(changes.items())) or "again"
-    training = TrainingConfig.from_dict({**adapter.config, **changes, "adapter_name": f"{adapter.name}-{suffix}"})
+    name = _free_adapter_name(db, adapter.name)
+    training = TrainingConfig.from_dict({**adapter.config, **changes, "adapter_name": name})
     job = submit_training(db, training, actor)
-    return ActionDone(f"Training {training.adapter_name} as job {job.id} ({suffix}); then ask it the questions "
+    changed = ", ".join(f"{key} {adapter.config.get(key, '-')} -> {value}" for key, value in sorted(changes.items()))
+    return ActionDone(f"Training {training.adapter_name} as job {job.id} ({changed}); then ask it the questions "
                       f"{adapter.name} was asked and compare the runs on History.", (job.id,))
+
+
+def _free_adapter_name(db: Database, name: str) -> str:
+    candidates = (f"{name}{ADVISED_SUFFIX}" + (f"-{n}" if n > 1 else "") for n in range(1, 100))
+    return next(candidate for candidate in candidates if find_adapter(db, candidate) is None)
 
 
 def with_knowledge_base(system: str, knowledge_base: str) -> str:

@@ -8,15 +8,15 @@ from typing import Callable, Optional, Sequence
 
 from core.diagnosis.evidence import Evidence, load_evidence
 from core.diagnosis.finding import Finding, Mode, Status
-from core.diagnosis.modes import (context_ignored, latency, overfitting, retrieval_recall, self_disagreement,
-                                  stale_facts)
+from core.diagnosis.modes import (context_ignored, forgetting, latency, overfitting, retrieval_recall,
+                                  self_disagreement, stale_facts)
 from core.store import Database
 
 Detector = Callable[[Evidence], list[Finding]]
 
 # In the seed's order: the RAG modes, then fine-tuning's, then both.
 DETECTORS: tuple[tuple[Mode, Detector], ...] = tuple(
-    (module.MODE, module.detect) for module in (retrieval_recall, context_ignored, latency, stale_facts,
+    (module.MODE, module.detect) for module in (retrieval_recall, context_ignored, latency, stale_facts, forgetting,
                                                 overfitting, self_disagreement))
 MODES: dict[str, Mode] = {mode.key: mode for mode, _ in DETECTORS}
 

@@ -2,8 +2,10 @@
 `DEMOS`), and set up as a list of steps.
 
 - `ledgerly`: Ledgerly's docs (v1 and v2) as knowledge bases, their eval sets, the fine-tuning
-  dataset built from v1 plus the house-style sample (`eval_sets/demo/README.md`), and 40 of its
-  questions as trained and reworded, to measure an adapter's brittleness on paraphrases.
+  dataset built from v1 plus the house-style sample (`eval_sets/demo/README.md`), 40 of its
+  questions as trained and reworded, to measure an adapter's brittleness on paraphrases, and the
+  general-knowledge set, which shows whether an adapter made the base model forget what it knew
+  (`eval_sets/general/README.md`).
 - `urllib3` and `jinja2`: an installed package's source as a knowledge base, and the eval set
   about its internals (`eval_sets/PACKAGE/`, each question with the lines that answer it).
 
@@ -27,6 +29,7 @@ from core.store import Database
 DEMO_DIR = EVAL_SETS_DIR / "demo"
 VERSIONS = ("v1", "v2")
 DATASET = "ledgerly-docs-v1"
+GENERAL_FILE = EVAL_SETS_DIR / "general" / "general-knowledge.jsonl"
 DEFAULT_DEMO = "ledgerly"
 Progress = Callable[[str, float], None]  # (what is being done, fraction done), as the indexer reports
 
@@ -86,7 +89,8 @@ def _ledgerly() -> list[Step]:
         name = f"ledgerly-{version}"
         steps += [_knowledge_base(name, DEMO_DIR / "docs" / version), _eval_set(DEMO_DIR / f"{name}.jsonl")]
     steps.append(_dataset(DATASET, (SAMPLE_FILE.parent / "ledgerly-docs-v1.jsonl", SAMPLE_FILE)))
-    return steps + [_eval_set(DEMO_DIR / f"ledgerly-{phrasing}.jsonl") for phrasing in ("training", "paraphrased")]
+    steps += [_eval_set(DEMO_DIR / f"ledgerly-{phrasing}.jsonl") for phrasing in ("training", "paraphrased")]
+    return steps + [_eval_set(GENERAL_FILE)]
 
 
 def _codebase(package: str) -> Callable[[], list[Step]]:
@@ -154,9 +158,10 @@ def _exists(find: Callable[[Database, str], Any], db: Database, name: str) -> bo
 
 DEMOS = {demo.name: demo for demo in (
     Demo("ledgerly", "Ledgerly's docs v1 and v2",
-         "Two knowledge bases (`ledgerly-v1`, `ledgerly-v2`), their eval sets, and the fine-tuning dataset "
-         "`ledgerly-docs-v1` (v1's facts plus the house-style sample), and `ledgerly-training` / "
-         "`ledgerly-paraphrased`: 40 of its questions as trained and reworded.", _ledgerly),
+         "Two knowledge bases (`ledgerly-v1`, `ledgerly-v2`), their eval sets, the fine-tuning dataset "
+         "`ledgerly-docs-v1` (v1's facts plus the house-style sample), `ledgerly-training` / "
+         "`ledgerly-paraphrased` (40 of its questions as trained and reworded), and `general-knowledge`: 131 "
+         "short questions to ask a base model and its adapter: a drop between them is forgetting.", _ledgerly),
     Demo("urllib3", "A real codebase: urllib3",
          "The installed urllib3 package's source as the knowledge base `urllib3`, and `urllib3-internals`: 30 "
          "questions about its internals, each with the lines that answer it.", _codebase("urllib3")),

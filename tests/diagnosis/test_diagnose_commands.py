@@ -108,7 +108,8 @@ def test_training_again_at_a_lower_rank_makes_a_second_adapter_from_the_first_on
 
     [job_id] = done.job_ids
     job = queue.get_job(db, job_id)
-    assert job.config["training"]["adapter_name"] == "house-lorar4" and job.config["training"]["lora_r"] == 4
+    assert job.config["training"]["adapter_name"] == "house-advised" and job.config["training"]["lora_r"] == 4
+    assert "lora_r 8 -> 4" in done.message
     assert job.config["training"]["dataset"] == first.dataset and job.config["training"]["lora_alpha"] == 16
     scheduler.cancel(db, job_id)
     wait_until(db, job_id, (queue.CANCELLED, queue.SUCCEEDED, queue.INTERRUPTED))

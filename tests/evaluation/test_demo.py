@@ -1,4 +1,4 @@
-"""The shipped demo in one step: two knowledge bases, two eval sets, one fine-tuning dataset."""
+"""The shipped demo in one step: two knowledge bases, three eval sets, one fine-tuning dataset."""
 
 from pathlib import Path
 
@@ -31,12 +31,12 @@ def test_the_demo_is_set_up_once_and_its_versions_disagree_where_the_docs_change
     setup = set_up_demo(db, progress=lambda what, fraction: steps.append((what, fraction)), actor=LOCAL_ADMIN)
     assert setup.created == ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge base ledgerly-v2",
                              "eval set ledgerly-v2", "dataset ledgerly-docs-v1", "eval set ledgerly-training",
-                             "eval set ledgerly-paraphrased"]
+                             "eval set ledgerly-paraphrased", "eval set general-knowledge"]
     assert steps[0] == ("knowledge base ledgerly-v1", 0.0) and steps[-1] == ("Done", 1.0)
     assert [fraction for _, fraction in steps] == sorted(fraction for _, fraction in steps)
     assert main(["demo"]) == 0  # a job, followed to its end
     out, err = capsys.readouterr()
-    assert "Demo ready: 0 created, 7 already there." in out and "[succeeded] Done" in err
+    assert "Demo ready: 0 created, 8 already there." in out and "[succeeded] Done" in err
 
     question = next(item for item in eval_items(db, "ledgerly-v2") if item.item_id == "f01")
     for version, price in (("v1", "$9"), ("v2", "$12")):

@@ -16,7 +16,8 @@ from core.rag.knowledge import list_knowledge_bases
 from tests.training_fixtures import wait_for_progress, wait_until
 
 LEDGERLY = ["knowledge base ledgerly-v1", "eval set ledgerly-v1", "knowledge base ledgerly-v2", "eval set ledgerly-v2",
-            "dataset ledgerly-docs-v1", "eval set ledgerly-training", "eval set ledgerly-paraphrased"]
+            "dataset ledgerly-docs-v1", "eval set ledgerly-training", "eval set ledgerly-paraphrased",
+            "eval set general-knowledge"]
 
 
 @pytest.mark.slow  # the embedding model, loaded by a worker or the CLI
@@ -37,10 +38,10 @@ def test_a_cancelled_demo_keeps_whole_steps_only_and_resuming_makes_the_rest(db)
     assert sorted(job.result["created"] + job.result["existing"]) == sorted(LEDGERLY)
     assert "knowledge base ledgerly-v2" in job.result["created"]
     assert (job.progress, job.progress_text) == (1.0, "Done")
-    assert [s.name for s in list_eval_sets(db)] == ["ledgerly-paraphrased", "ledgerly-training", "ledgerly-v1",
-                                                    "ledgerly-v2"]
+    assert [s.name for s in list_eval_sets(db)] == ["general-knowledge", "ledgerly-paraphrased", "ledgerly-training",
+                                                    "ledgerly-v1", "ledgerly-v2"]
     made = list_knowledge_bases(db) + list_eval_sets(db) + list_datasets(db)  # by the demo's submitter
-    assert len(made) == 7 and {row.created_by for row in made} == {"lead@example.com"}
+    assert len(made) == 8 and {row.created_by for row in made} == {"lead@example.com"}
 
 
 def test_an_unknown_demo_is_refused_before_a_job_exists(db):

@@ -44,10 +44,10 @@ def test_the_demo_button_submits_a_job_and_the_page_follows_it(db):
     assert at.button(key="job_cancel_1")
     wait_until(db, job.id, [queue.SUCCEEDED])
     at.run()  # the live list sees the job end, and the whole page runs again
-    assert any("Ledgerly's docs v1 and v2 ready: 7 created, 0 already there." in c.value for c in at.caption)
-    assert [s.name for s in list_eval_sets(db)] == ["ledgerly-paraphrased", "ledgerly-training", "ledgerly-v1",
-                                                    "ledgerly-v2"]
-    assert at.selectbox(key="ev_chosen").value == "ledgerly-paraphrased"  # the first by name
+    assert any("Ledgerly's docs v1 and v2 ready: 8 created, 0 already there." in c.value for c in at.caption)
+    assert [s.name for s in list_eval_sets(db)] == ["general-knowledge", "ledgerly-paraphrased", "ledgerly-training",
+                                                    "ledgerly-v1", "ledgerly-v2"]
+    assert at.selectbox(key="ev_chosen").value == "general-knowledge"  # the first by name
 
 
 def test_a_run_started_on_the_page_shows_its_results_and_answers(db, tiny_model_dir):
