@@ -19,7 +19,11 @@ def test_the_demo_eval_runs_on_two_systems_and_shows_its_results(browser, app_ur
     page.get_by_text(re.compile(r"Job 1 · set up the ledgerly demo")).wait_for(timeout=30_000)  # running now
     page.get_by_role("link", name="Follow job 1").click()
     page.get_by_role("button", name="Cancel").wait_for(timeout=30_000)  # the Evaluate page follows it live
-    page.get_by_text("Ledgerly's docs v1 and v2 ready: 5 created").wait_for(timeout=180_000)
+    page.get_by_text("Ledgerly's docs v1 and v2 ready: 8 created").wait_for(timeout=180_000)
+
+    chosen_set = page.get_by_role("combobox", name="Eval set")
+    chosen_set.click()
+    page.get_by_role("option", name="ledgerly-v1", exact=True).click()
 
     systems = page.get_by_role("combobox", name="Systems")
     systems.click()
