@@ -4,13 +4,16 @@ the advised re-index, and how a found mode bears on a workshop's verdict."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from core.access import LOCAL_ADMIN, Actor, Role
 from core.checklist.sessions import create_session
 from core.cli import main
-from core.diagnosis.actions import advised_config, carry_out
+from core.diagnosis import modes
+from core.diagnosis.actions import ACTIONS, advised_config, carry_out
 from core.diagnosis.bearing import SUPPORTS, WEAKENS, bearing
 from core.diagnosis.diagnose import diagnose
 from core.errors import AccessDeniedError, AlreadyExistsError
@@ -124,3 +127,9 @@ def test_a_rerun_asks_the_same_set_with_the_same_options_and_the_systems_named(d
     assert (rerun.eval_set, rerun.systems, rerun.metrics) == ("code", ["local:smollm2"], run.metrics)
     scheduler.cancel(db, job_id)
     wait_until(db, job_id, (queue.CANCELLED, queue.SUCCEEDED, queue.INTERRUPTED))
+
+
+def test_every_fix_a_detector_offers_is_one_the_lab_can_carry_out():
+    offered = {kind for path in Path(modes.__file__).parent.glob("*.py")
+               for kind in re.findall(r'Action\(\s*"(\w+)"', path.read_text())}
+    assert offered and offered <= set(ACTIONS), offered - set(ACTIONS)
