@@ -19,6 +19,7 @@ st.caption("Each failure mode of the seed's table, looked for in the runs below:
            "tell (and which run would tell). Every figure comes with its 95% interval and the questions behind it.")
 show_flash()
 SCOPES = ("Newest runs", "A decision session", "Chosen runs")
+QUESTION_LINKS = 5  # the table lists every question; the first few are links
 
 
 def scope(db) -> tuple[list[int], int | None]:
@@ -47,9 +48,15 @@ def show_finding(db, number: int, finding: Finding) -> None:
         st.markdown(finding.summary)
         if finding.figures:
             st.dataframe(figure_rows(finding), hide_index=True, key=f"diag_figures_{number}")
+        for run_id in finding.runs:
+            st.page_link("pages/evaluate.py", label=f"Run {run_id} on Evaluate", icon=":material/fact_check:",
+                         query_params={"run": str(run_id)})
         if finding.questions:
-            st.caption("The questions that show it")
+            st.caption("The questions that show it (open one to read every system's answer and context)")
             st.dataframe(question_rows(finding), hide_index=True, key=f"diag_questions_{number}")
+            for question in finding.questions[:QUESTION_LINKS]:
+                st.page_link("pages/evaluate.py", label=f"Run {question.run_id}, question {question.item_id}",
+                             query_params={"run": str(question.run_id), "question": question.item_id})
         st.markdown(f"**The seed's fix ({finding.mode.approach}):** {finding.mode.fix}.  \n"
                     f"*Root cause:* {finding.mode.cause}.")
         if finding.action is not None:

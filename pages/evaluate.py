@@ -30,6 +30,7 @@ from ui.auth import acting_user, missing_role, own_name_field
 from ui.common import database, ensure_router, flash, job_controls, live_jobs, reported_errors, show_flash
 
 LIVE_REFRESH_S = 2
+REQUESTED_QUESTION = "ev_requested_question"  # a question a link asked to open, until its run is shown
 
 ensure_router()
 st.title("Evaluate")
@@ -164,10 +165,12 @@ def runs_section(db) -> None:
         if not runs:
             return
         st.subheader("Runs")
-        requested = st.query_params.get("run")  # History links to a run
+        requested = st.query_params.get("run")  # History and Diagnose link to a run (and Diagnose to a question)
         if requested and requested.isdigit() and int(requested) in runs:
             st.session_state["ev_run_select"] = int(requested)
+            st.session_state[REQUESTED_QUESTION] = st.query_params.get("question")
             del st.query_params["run"]
+            st.query_params.pop("question", None)
         chosen = st.selectbox("Run", list(runs), key="ev_run_select", format_func=lambda i: run_choice_label(*runs[i]))
         run, job = runs[chosen]
         if job is not None:
@@ -191,6 +194,8 @@ def results_view(db, run) -> None:
     st.plotly_chart(metric_bars(run), key=f"ev_bars_{run.id}")
     pairwise_section(db, run)
     items = dict(item_choices(db, run))
+    if st.session_state.get(REQUESTED_QUESTION) in items:
+        st.session_state[f"ev_item_{run.id}"] = st.session_state.pop(REQUESTED_QUESTION)
     item = st.selectbox("Question", list(items), key=f"ev_item_{run.id}", format_func=lambda i: f"{i} · {items[i]}")
     reviewer = own_name_field("Your name, to label answers", "ev_reviewer")
     for column, answer in zip(st.columns(len(run.systems)), question_rows(db, run, item)):

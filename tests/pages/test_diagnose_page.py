@@ -19,12 +19,12 @@ def low_recall_run(db, session_id=None):
 def test_an_empty_store_cannot_tell_and_says_which_run_would(db):
     at = open_page("pages/diagnose.py")
     assert not at.exception
-    assert at.metric[2].value == "1" and at.metric[0].value == "0"
+    assert at.metric[2].value == "7" and at.metric[0].value == "0"  # each of the seven modes
     assert "relevant_sources" in at.expander[0].markdown[0].value
 
 
 def test_a_found_mode_shows_its_figures_questions_fix_and_action(db):
-    low_recall_run(db)
+    run = low_recall_run(db)
     at = open_page("pages/diagnose.py")
     assert not at.exception and at.metric[0].value == "1"
     found = at.expander[0]
@@ -33,6 +33,9 @@ def test_a_found_mode_shows_its_figures_questions_fix_and_action(db):
     assert found.dataframe[1].value["question"].tolist() == ["q0", "q1", "q3"]
     assert "recursive or code-aware chunking" in found.markdown[1].value
     assert found.button[0].label == "Index docs again with the advised chunking"
+    links = [(link.proto.label, link.proto.page) for link in found.get("page_link")]
+    assert links[0][0] == f"Run {run.id} on Evaluate" and "evaluate" in links[0][1]
+    assert [label for label, _ in links[1:]] == [f"Run {run.id}, question {q}" for q in ("q0", "q1", "q3")]
 
 
 def test_a_sessions_runs_are_weighed_against_its_verdict(db):
@@ -41,7 +44,7 @@ def test_a_sessions_runs_are_weighed_against_its_verdict(db):
     at = open_page("pages/diagnose.py")
     at.radio(key="diag_scope").set_value("A decision session").run()
     assert not at.exception
-    assert at.dataframe[0].value["verdict"].tolist() == ["weakens"]
+    assert at.dataframe[0].value["verdict"].tolist() == ["weakens"] + ["-"] * 6  # the modes not found: no bearing
 
 
 def test_a_viewer_sees_the_fix_but_cannot_carry_it_out(db, password_auth):

@@ -112,6 +112,21 @@ def test_a_link_from_history_opens_its_run(db):
     assert not at.exception and at.selectbox(key="ev_run_select").value == first.id  # not the newest
 
 
+def test_a_link_from_diagnose_opens_its_run_at_the_question(db):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.history.runs_fixtures import eval_set, stored_run
+    from tests.pages.conftest import APP_PATH
+
+    name = eval_set(db)
+    first, _ = stored_run(db, name, {"token_f1": [0.5] * 20}), stored_run(db, name, {"token_f1": [0.6] * 20})
+    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
+    at.query_params["run"], at.query_params["question"] = str(first.id), "q7"
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception and at.selectbox(key="ev_run_select").value == first.id
+    assert at.selectbox(key=f"ev_item_{first.id}").value == "q7"
+
+
 def test_contains_reference_is_defaulted_for_a_set_of_short_references_only(db):
     import json
 
