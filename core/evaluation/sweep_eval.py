@@ -18,17 +18,24 @@ from core.finetune.sweep import member_system
 from core.store import Database
 
 
-def eval_request(db: Database, eval_set: str, metric: Optional[str]) -> dict[str, Any]:
-    """What a sweep keeps of its eval: the set, the metric and its direction. `metric` must grade an adapter's
-    answers to the set without a judge (and without retrieval); without one, the first headline metric that can."""
+def usable_metrics(db: Database, eval_set: str) -> list[str]:
+    """The metrics that grade an adapter's answers to the set without a judge (an adapter retrieves nothing),
+    headline metrics first."""
     present = [item_needs(item) for item in eval_items(db, eval_set)]
     usable = [name for name in OFFLINE_METRICS
               if not CATALOG[name].rag_only and any(CATALOG[name].applies(needs) for needs in present)]
+    return sorted(usable, key=lambda name: not CATALOG[name].headline)
+
+
+def eval_request(db: Database, eval_set: str, metric: Optional[str]) -> dict[str, Any]:
+    """What a sweep keeps of its eval: the set, the metric and its direction. `metric` must be one of the set's
+    `usable_metrics`; without one, the first of them."""
+    usable = usable_metrics(db, eval_set)
     if not usable:
         raise InvalidInputError(f"No metric grades eval set {eval_set!r} without a judge: give its questions "
                                 "reference answers or keywords.")
     if metric is None:
-        metric = next((name for name in usable if CATALOG[name].headline), usable[0])
+        metric = usable[0]
     elif metric not in usable:
         raise InvalidInputError(f"{metric!r} cannot grade an adapter's answers to {eval_set!r} without a judge: "
                                 f"choose from {', '.join(usable)}.")

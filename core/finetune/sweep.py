@@ -72,8 +72,22 @@ class SweepPlan:
 
 def member_name(sweep: str, learning_rate: float, rank: int) -> str:
     """"house-lr3e-4-r16": the adapter of the grid point (3e-4, 16)."""
+    return f"{sweep}-lr{rate_text(learning_rate)}-r{rank}"
+
+
+def rate_text(learning_rate: float) -> str:
+    """"3e-4", "2.5e-5": a learning rate as the seed writes it."""
     mantissa, exponent = f"{learning_rate:e}".split("e")
-    return f"{sweep}-lr{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}-r{rank}"
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def parse_grid(text: str, kind: type, what: str) -> list:
+    """"1e-4, 3e-4" -> [0.0001, 0.0003]: the values of one axis of the grid, typed in a form."""
+    try:
+        return [kind(word) for word in text.replace(",", " ").split()]
+    except ValueError:
+        raise InvalidInputError(f"{what} must be numbers separated by commas, e.g. "
+                                f"{'1e-4, 3e-4' if kind is float else '8, 16'}; not {text!r}.") from None
 
 
 def submit_sweep(db: Database, plan: SweepPlan, actor: Actor) -> list[Job]:

@@ -6,7 +6,6 @@ run for real on the tiny model, one worker at a time."""
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
 
 import pytest
 
@@ -16,14 +15,11 @@ from core.errors import AccessDeniedError, AlreadyExistsError, InvalidInputError
 from core.evaluation.runs import get_run
 from core.evaluation.sets import import_eval_set
 from core.finetune.config import TrainingConfig
-from core.finetune.sweep import (VALIDATION_LOSS, SweepPlan, member_name, member_system, submit_sweep, sweep_table,
-                                 sweep_tables)
+from core.finetune.sweep import VALIDATION_LOSS, SweepPlan, member_name, submit_sweep, sweep_table, sweep_tables
 from core.jobs import queue
 from core.llm.adapters import get_adapter
-from core.store.tables import EvalRun
+from tests.finetune.sweep_fixtures import METRIC, stored_member
 from tests.training_fixtures import wait_until
-
-METRIC = "token_f1"
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -65,24 +61,6 @@ def test_a_metric_that_cannot_grade_the_eval_set_is_refused_before_queueing(db, 
     assert queue.list_jobs(db) == []
 
 
-def stored_member(db, sweep: dict[str, Any], learning_rate: float, loss: Optional[float] = None,
-                  mean: Optional[float] = None) -> int:
-    """A member's job as the worker leaves it: trained when it has a `loss`, evaluated when it has a `mean`."""
-    config = TrainingConfig(dataset="ds", adapter_name=member_name(sweep["name"], learning_rate, 8),
-                            learning_rate=learning_rate, lora_r=8, lora_alpha=16)
-    job = queue.submit_job(db, "train", {"training": config.to_dict(), "sweep": sweep})
-    result: dict[str, Any] = {} if loss is None else {"final_validation_loss": loss}
-    if mean is not None:
-        system = member_system(config)
-        with db.session() as session:
-            run = EvalRun(eval_set="set", systems=[system], metrics=[METRIC], summary={system: {"metrics": {
-                METRIC: {"mean": mean, "low": mean - 0.1, "high": mean + 0.1, "n": 20}}}})
-            session.add(run)
-        result["eval_run_id"] = run.id
-    queue.set_fields(db, job.id, status=queue.SUCCEEDED if loss is not None else queue.RUNNING, result=result)
-    return job.id
-
-
 def test_the_best_is_the_lowest_validation_loss_until_every_member_has_its_eval_metric(db):
     sweep = {"name": "s", "eval_set": "set", "metric": METRIC, "higher_is_better": True}
     stored_member(db, sweep, 1e-4, loss=0.9, mean=0.7)
@@ -119,7 +97,8 @@ def test_a_2x1_sweep_trains_both_members_and_marks_the_lowest_validation_loss(db
         submit_sweep(db, SweepPlan("grid", training(), ranks=(2,)), LOCAL_ADMIN)
 
     code, out, _ = run_cli(capsys, "train", "sweeps")
-    assert code == 0 and out == f"grid\ttiny-style\t{training().base_model}\t2/2 trained\tbest {best} by validation loss\n"
+    base = training().base_model
+    assert code == 0 and out == f"grid\ttiny-style\t{base}\t2/2 trained\tbest {best} by validation loss\n"
     code, out, _ = run_cli(capsys, "train", "sweep-show", "grid")
     marked = [line for line in out.splitlines() if line.startswith("* ")]
     assert code == 0 and marked == [line for line in out.splitlines() if line.startswith(f"* {best}\t")]
