@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional, Sequence
 
 from core.finetune.monitor import Estimate
-from core.finetune.sweep import VALIDATION_LOSS, SweepTable
+from core.finetune.sweep import VALIDATION_LOSS, SweepTable, rate_text
 from core.store.tables import Adapter, Job
 
 PREVIEW_EXAMPLES = 20
@@ -45,11 +45,11 @@ def adapter_rows(adapters: Sequence[Adapter]) -> list[dict[str, Any]]:
 
 def sweep_rows(table: SweepTable) -> list[dict[str, Any]]:
     """One row per member: its grid point, how far it got, and the numbers the best is picked by."""
-    metric = table.metric or "Eval"
-    return [{"Best": "★" if member.best else "", "Learning rate": f"{member.learning_rate:g}", "Rank": member.rank,
-             "Adapter": member.adapter, "Job": member.job_id, "Training": member.status,
+    return [{"Best": "★" if member.best else "", "Learning rate": rate_text(member.learning_rate),
+             "Rank": member.rank, "Adapter": member.adapter, "Job": member.job_id, "Training": member.status,
              "Validation loss": member.validation_loss,
-             **({metric: estimate_text(member.estimate), "Eval": member.eval_status or ""} if table.eval_set else {})}
+             **({table.metric: estimate_text(member.estimate), "Eval run": member.eval_status or ""}
+                if table.eval_set else {})}
             for member in table.members]
 
 
@@ -58,7 +58,7 @@ def best_line(table: SweepTable) -> str:
     if table.best is None:
         return "No member has finished training yet: the best is picked once one has a validation loss."
     unranked = sum(member.validation_loss is None for member in table.members)
-    by = (f"the highest mean {table.best_by}" if table.best_by != VALIDATION_LOSS
+    by = (f"the best mean {table.best_by} ({table.best.estimate['mean']:.2f})" if table.best_by != VALIDATION_LOSS
           else f"the lowest final validation loss ({table.best.validation_loss:.4f})")
     waiting = (f"; {unranked} member(s) not trained yet" if unranked else "")
     pending_eval = (" (by validation loss until every member has its eval result)"
@@ -74,8 +74,8 @@ def sweep_lines(table: SweepTable) -> list[str]:
         loss = "-" if member.validation_loss is None else f"{member.validation_loss:.4f}"
         evaluation = (f"\t{table.metric}={estimate_text(member.estimate) or '-'}\teval {member.eval_status or '-'}"
                       if table.eval_set else "")
-        lines.append(f"{'*' if member.best else ' '} {member.adapter}\tlr={member.learning_rate:g}\tr={member.rank}\t"
-                     f"job {member.job_id} {member.status}\tval_loss={loss}{evaluation}")
+        lines.append(f"{'*' if member.best else ' '} {member.adapter}\tlr={rate_text(member.learning_rate)}\t"
+                     f"r={member.rank}\tjob {member.job_id} {member.status}\tval_loss={loss}{evaluation}")
     lines.append(best_line(table))
     return lines
 

@@ -36,6 +36,10 @@ def test_the_grid_is_every_learning_rate_with_every_rank_alpha_twice_the_rank():
         ("house-lr3e-4-r8", 3e-4, 8, 16), ("house-lr3e-4-r16", 3e-4, 16, 32)]
     assert {(m.dataset, m.max_steps) for m in members} == {("house-style", 50)}
     assert member_name("s", 2.5e-5, 4) == "s-lr2.5e-5-r4"
+    with pytest.raises(InvalidInputError, match="Two grid points would share an adapter name"):
+        SweepPlan("s", plan.template, learning_rates=(1e-4, 1.0000001e-4)).members()
+    with pytest.raises(InvalidInputError, match="A sweep of 18 grid points is more than the 16"):
+        SweepPlan("s", plan.template, learning_rates=[i / 1000 for i in range(1, 10)]).members()
 
 
 def test_a_viewer_may_not_start_a_sweep(db, training):

@@ -124,9 +124,9 @@ def test_a_sweeps_table_marks_its_best_member_and_a_mistyped_grid_is_refused(db,
     assert not at.exception and not at.error
     assert at.selectbox(key="ft_sweep_select").value == "grid"
     table = next(frame.value for frame in at.dataframe if "Best" in frame.value.columns)
-    assert list(table["Best"]) == ["★", ""] and list(table["Learning rate"]) == ["0.0001", "0.0003"]
+    assert list(table["Best"]) == ["★", ""] and list(table["Learning rate"]) == ["1e-4", "3e-4"]
     assert table[METRIC][0] == "0.70 [0.60, 0.80] (n=20)"
-    assert any(f"Best: grid-lr1e-4-r8, by the highest mean {METRIC}." in c.value for c in at.caption)
+    assert any(f"Best: grid-lr1e-4-r8, by the best mean {METRIC} (0.70)." in c.value for c in at.caption)
     at.text_input(key="ft_sweep_lrs").input("1e-4, fast")
     at.button(key="ft_sweep_start").click().run()
     assert any("Learning rates must be numbers separated by commas" in e.value for e in at.error)
