@@ -1,18 +1,18 @@
-"""Fine-tune: build a dataset, launch a LoRA / QLoRA job, watch it live, use the adapter."""
+"""Fine-tune: build a dataset, launch a LoRA / QLoRA job (or a sweep of them), watch it live, use the adapter."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.access import Role
+from core.evaluation.sets import list_eval_sets
+from core.evaluation.sweep_eval import usable_metrics
 from core.finetune import builders
 from core.finetune.analysis import base_tokenizer, length_histogram, token_lengths
 from core.finetune.datasets import get_dataset, list_datasets, read_split
 from core.finetune.job import TrainingJob, submit_training
 from core.finetune.kb_dataset_job import KbDatasetJob, submit_kb_dataset
 from core.finetune.merge_job import MergeJob, submit_merge
-from core.evaluation.sets import list_eval_sets
-from core.evaluation.sweep_eval import usable_metrics
 from core.finetune.monitor import estimate
 from core.finetune.sweep import (DEFAULT_LEARNING_RATES, DEFAULT_RANKS, SweepPlan, parse_grid, rate_text, submit_sweep,
                                  sweep_tables)
