@@ -1,10 +1,12 @@
-"""Fine-tune: build a dataset, launch a LoRA / QLoRA job, watch it live, use the adapter."""
+"""Fine-tune: build a dataset, launch a LoRA / QLoRA job (or a sweep of them), watch it live, use the adapter."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.access import Role
+from core.evaluation.sets import list_eval_sets
+from core.evaluation.sweep_eval import usable_metrics
 from core.finetune import builders
 from core.finetune.analysis import base_tokenizer, length_histogram, token_lengths
 from core.finetune.datasets import get_dataset, list_datasets, read_split
@@ -12,8 +14,10 @@ from core.finetune.job import TrainingJob, submit_training
 from core.finetune.kb_dataset_job import KbDatasetJob, submit_kb_dataset
 from core.finetune.merge_job import MergeJob, submit_merge
 from core.finetune.monitor import estimate
-from core.finetune.views import (adapter_rows, estimate_line, example_rows, skipped_line, training_job_label,
-                                 training_job_rows)
+from core.finetune.sweep import (DEFAULT_LEARNING_RATES, DEFAULT_RANKS, SweepPlan, parse_grid, rate_text, submit_sweep,
+                                 sweep_tables)
+from core.finetune.views import (adapter_rows, best_line, estimate_line, example_rows, skipped_line, sweep_rows,
+                                 training_job_label, training_job_rows)
 from core.jobs import queue, scheduler
 from core.llm.adapters import list_adapters
 from core.rag.knowledge import ready_knowledge_bases
@@ -116,6 +120,41 @@ def train_section(db, dataset: str) -> None:
             job = submit_training(db, config, acting_user())
             st.session_state["ft_job"] = job.id
             flash(f"Job {job.id} {job.status}: {estimate_line(planned)}.")
+        sweep_form(db, config)
+
+
+def sweep_form(db, template) -> None:
+    blocked = missing_role(Role.ADMIN, "Starting a sweep")
+    with st.expander("Sweep learning rate x rank with these settings"):
+        st.caption("One adapter per grid point, named NAME-lrX-rY, with alpha twice the rank. They queue and train "
+                   "RAGTUNE_MAX_JOBS at a time; with an eval set, each adapter is evaluated once trained.")
+        name = st.text_input("Sweep name", f"{template.dataset}-sweep", key="ft_sweep_name")
+        left, right = st.columns(2)
+        rates = left.text_input("Learning rates", ", ".join(map(rate_text, DEFAULT_LEARNING_RATES)), key="ft_sweep_lrs")
+        ranks = right.text_input("Ranks", ", ".join(map(str, DEFAULT_RANKS)), key="ft_sweep_ranks")
+        eval_set = left.selectbox("Evaluate on", [None, *(s.name for s in list_eval_sets(db))], key="ft_sweep_set",
+                                  format_func=lambda set_name: set_name or "no eval set: the best by validation loss")
+        metric = right.selectbox("Metric", usable_metrics(db, eval_set) if eval_set else [], key="ft_sweep_metric",
+                                 disabled=not eval_set)
+        if st.button("Start the sweep", key="ft_sweep_start", disabled=bool(blocked), help=blocked):
+            plan = SweepPlan(name, template, parse_grid(rates, float, "Learning rates"),
+                             parse_grid(ranks, int, "Ranks"), eval_set, metric)
+            jobs = submit_sweep(db, plan, acting_user())
+            flash(f"Sweep {plan.name}: {len(jobs)} training job(s) queued; follow them under Sweeps below.")
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def sweeps_section(db) -> None:
+    """Each member's training, eval and numbers, the best marked; re-read as jobs finish."""
+    with reported_errors():
+        tables = sweep_tables(db)
+        if not tables:
+            return
+        st.subheader("Sweeps")
+        chosen = st.selectbox("Sweep", [table.name for table in tables], key="ft_sweep_select")
+        table = next(table for table in tables if table.name == chosen)
+        st.dataframe(sweep_rows(table), hide_index=True)
+        st.caption(best_line(table))
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
@@ -185,5 +224,6 @@ if db is not None:
         if dataset:
             train_section(db, dataset)
     jobs_section(db)
+    sweeps_section(db)
     with reported_errors():
         adapters_section(db)

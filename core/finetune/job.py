@@ -35,12 +35,15 @@ def checkpoint_dir(job_id: int) -> Path:
     return job_dir(job_id) / "checkpoints"
 
 
-def submit_training(db: Database, training: TrainingConfig, actor: Actor) -> Job:
-    """Queue a training job (it starts at once when a slot is free); admins only."""
+def submit_training(db: Database, training: TrainingConfig, actor: Actor,
+                    sweep: Optional[dict[str, Any]] = None) -> Job:
+    """Queue a training job (it starts at once when a slot is free); admins only. A member of a sweep
+    (`core.finetune.sweep`) carries the sweep's record, which may ask for an eval run once it has trained."""
     require(actor, Role.ADMIN, "train an adapter")
-    return submit(db, TrainingJob.name, {"training": training.to_dict()},
+    in_sweep = f" in sweep {sweep['name']}" if sweep else ""
+    return submit(db, TrainingJob.name, {"training": training.to_dict(), **({"sweep": sweep} if sweep else {})},
                   title=f"train {training.adapter_name} on {training.dataset} ({training.base_model}"
-                        f"{', QLoRA' if training.qlora else ''})", created_by=actor.email)
+                        f"{', QLoRA' if training.qlora else ''}){in_sweep}", created_by=actor.email)
 
 
 def torch_cuda_available() -> bool:
@@ -71,6 +74,7 @@ class TrainingJob(JobKind):
 
     def run(self, context: JobContext) -> dict[str, Any]:
         from core.finetune.datasets import get_dataset, read_split
+        from core.finetune.sweep import evaluate_member
         from core.finetune.trainer import train
 
         attempt_started = time.monotonic()
@@ -95,9 +99,13 @@ class TrainingJob(JobKind):
             "config": training.to_dict(), "final_validation_loss": outcome.final_validation_loss,
             "train_seconds": seconds, "cost_usd": hourly_cost(seconds), "created_by": context.job.created_by})
         context.log(f"adapter {adapter.name} saved to {adapter.path} ({adapter.size_bytes / 1e6:.1f} MB)")
+        evaluated = evaluate_member(context.db, context.job, context.submitter(Role.ADMIN))
+        if evaluated:
+            context.log(f"eval run {evaluated['eval_run_id']} queued" if "eval_run_id" in evaluated
+                        else evaluated["eval_error"])
         return {"adapter": adapter.name, "train_seconds": seconds, "steps": outcome.steps,
                 "final_validation_loss": outcome.final_validation_loss, "tokens_seen": outcome.tokens_seen,
-                "truncated_examples": outcome.truncated_examples}
+                "truncated_examples": outcome.truncated_examples, **evaluated}
 
     def resume_problem(self, job: Job) -> Optional[str]:
         from core.finetune.trainer import last_checkpoint

@@ -13,6 +13,7 @@ from core.finetune.merge_job import MergeJob
 from core.jobs import queue
 from core.rag.config import KnowledgeBaseConfig
 from core.rag.knowledge import create_knowledge_base
+from tests.finetune.sweep_fixtures import METRIC, stored_member
 from tests.llm.fake_servers import FakeServer, openai_chat
 from tests.pages.conftest import open_page
 from tests.training_fixtures import wait_until
@@ -113,3 +114,20 @@ def test_merging_an_adapter_is_a_job_the_page_follows(db, adapter):
     assert job.status == queue.SUCCEEDED, job.error
     at.run()
     assert any(f"ask it as `local:{job.result['merged_path']}`" in c.value for c in at.caption)
+
+
+def test_a_sweeps_table_marks_its_best_member_and_a_mistyped_grid_is_refused(db, dataset):
+    sweep = {"name": "grid", "eval_set": "set", "metric": METRIC, "higher_is_better": True}
+    stored_member(db, sweep, 1e-4, loss=0.9, mean=0.7)
+    stored_member(db, sweep, 3e-4, loss=0.5, mean=0.2)
+    at = finetune()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="ft_sweep_select").value == "grid"
+    table = next(frame.value for frame in at.dataframe if "Best" in frame.value.columns)
+    assert list(table["Best"]) == ["★", ""] and list(table["Learning rate"]) == ["1e-4", "3e-4"]
+    assert table[METRIC][0] == "0.70 [0.60, 0.80] (n=20)"
+    assert any(f"Best: grid-lr1e-4-r8, by the best mean {METRIC} (0.70)." in c.value for c in at.caption)
+    at.text_input(key="ft_sweep_lrs").input("1e-4, fast")
+    at.button(key="ft_sweep_start").click().run()
+    assert any("Learning rates must be numbers separated by commas" in e.value for e in at.error)
+    assert len(queue.list_jobs(db)) == 2
