@@ -9,7 +9,7 @@ from dataclasses import fields
 
 from core.finetune.adapters import remove_adapter
 from core.llm.adapters import list_adapters
-from core.finetune.config import TrainingConfig
+from core.finetune.config import DEFAULT_LEARNING_RATES, METHODS, TrainingConfig
 from core.finetune.job import submit_training
 from core.finetune.merge_job import submit_merge
 from core.jobs import queue
@@ -27,10 +27,15 @@ def register(subparsers) -> None:
     train.add_argument("dataset", help="a dataset name (`python -m core dataset list`)")
     train.add_argument("--name", help="the adapter's name (default: DATASET-YYYYmmdd-HHMMSS)")
     train.add_argument("--base", default=_DEFAULTS["base_model"], help="base model: smollm2, or a local model folder")
+    train.add_argument("--method", choices=METHODS, default="sft",
+                       help="sft on chats, or dpo on a preferences dataset (`dataset preferences`)")
+    train.add_argument("--beta", type=float, default=_DEFAULTS["beta"],
+                       help="DPO: how close the adapter stays to the base (higher: closer)")
     train.add_argument("--qlora", action="store_true", help="4-bit NF4 base weights (bitsandbytes), CPU or CUDA")
     train.add_argument("--max-steps", type=int, default=0, metavar="N", help="stop after N steps (overrides --epochs)")
     train.add_argument("--epochs", type=float, default=_DEFAULTS["epochs"])
-    train.add_argument("--lr", type=float, default=_DEFAULTS["learning_rate"], help="learning rate")
+    train.add_argument("--lr", type=float, help=f"learning rate (default: {DEFAULT_LEARNING_RATES['sft']} for sft, "
+                       f"{DEFAULT_LEARNING_RATES['dpo']} for dpo)")
     train.add_argument("--batch-size", type=int, default=_DEFAULTS["batch_size"])
     train.add_argument("--max-length", type=int, default=_DEFAULTS["max_seq_length"], help="max sequence tokens")
     train.add_argument("--lora-r", type=int, default=_DEFAULTS["lora_r"])
@@ -55,8 +60,9 @@ def register(subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     config = TrainingConfig(
         dataset=args.dataset, adapter_name=args.name or f"{args.dataset}-{utc_now():%Y%m%d-%H%M%S}",
-        base_model=args.base, qlora=args.qlora, max_steps=args.max_steps, epochs=args.epochs,
-        learning_rate=args.lr, batch_size=args.batch_size, max_seq_length=args.max_length, lora_r=args.lora_r,
+        method=args.method, beta=args.beta, base_model=args.base, qlora=args.qlora, max_steps=args.max_steps,
+        epochs=args.epochs, learning_rate=DEFAULT_LEARNING_RATES[args.method] if args.lr is None else args.lr,
+        batch_size=args.batch_size, max_seq_length=args.max_length, lora_r=args.lora_r,
         lora_alpha=2 * args.lora_r, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
         precision=args.precision, device=args.device, seed=args.seed)
     job = submit_training(current_database(), config, args.actor)
