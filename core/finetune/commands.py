@@ -16,6 +16,7 @@ from core.errors import InvalidInputError
 from core.finetune import builders, git_history
 from core.finetune.datasets import (DEFAULT_VALIDATION_FRACTION, check_validation_fraction, get_dataset,
                                     list_datasets, read_split, remove_dataset)
+from core.finetune.formats import shown_messages
 from core.finetune.kb_dataset_job import submit_kb_dataset
 from core.finetune.preferences import build_preferences
 from core.jobs.commands import follow
@@ -131,18 +132,9 @@ def run_show(args: argparse.Namespace) -> int:
     print(describe(row))
     for number, example in enumerate(examples, start=1):
         print(f"\n--- example {number}" + (f" ({example['source']})" if example.get("source") else ""))
-        for role, message in _shown_messages(example):
-            content = message["content"]
-            print(f"{role}: {content[:PREVIEW_CHARS]}" + ("..." if len(content) > PREVIEW_CHARS else ""))
+        for heading, content in shown_messages(example):
+            print(f"{heading}: {content[:PREVIEW_CHARS]}" + ("..." if len(content) > PREVIEW_CHARS else ""))
     return 0
-
-
-def _shown_messages(example: dict) -> list[tuple[str, dict]]:
-    """(what to call it, message): a chat's messages by role; a preference pair's prompt, then both answers."""
-    if "messages" in example:
-        return [(message["role"], message) for message in example["messages"]]
-    return ([(message["role"], message) for message in example["prompt"]]
-            + [(answer, example[answer][0]) for answer in ("chosen", "rejected")])
 
 
 def run_remove(args: argparse.Namespace) -> int:

@@ -117,6 +117,15 @@ def as_chat(example: dict) -> dict:
     return {"messages": [*example["prompt"], *longer]}
 
 
+def shown_messages(example: dict) -> list[tuple[str, str]]:
+    """(heading, text) of each message as pages and the CLI show it: a chat's messages under their roles, a
+    preference pair's prompt, then its answers under "chosen" and "rejected"."""
+    if "messages" in example:
+        return [(message["role"], message["content"]) for message in example["messages"]]
+    return ([(message["role"], message["content"]) for message in example["prompt"]]
+            + [(answer, example[answer][0]["content"]) for answer in ("chosen", "rejected")])
+
+
 def _from_messages(record: dict[str, Any]) -> dict:
     return _example(_conversation(_messages(record["messages"], "'messages'"), "'messages'"), record)
 

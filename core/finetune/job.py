@@ -84,8 +84,9 @@ class TrainingJob(JobKind):
             training, read_split(dataset, "train"), read_split(dataset, "validation"), checkpoint_dir(context.job.id),
             context.metrics, context.progress, context.cancel_requested, resume=context.resuming)
         if outcome.truncated_examples:
-            context.log(f"{outcome.truncated_examples} example(s) were longer than max_seq_length="
-                        f"{training.max_seq_length} tokens: their answers were cut to fit.")
+            what = "pair(s) had an answer" if training.method == "dpo" else "example(s) were"
+            context.log(f"{outcome.truncated_examples} {what} longer than max_seq_length={training.max_seq_length} "
+                        "tokens: their answers were cut to fit.")
         seconds = context.job.result.get("train_seconds", 0.0) + time.monotonic() - attempt_started
         if outcome.stopped_early:
             raise JobCancelled({"train_seconds": seconds, "steps": outcome.steps})

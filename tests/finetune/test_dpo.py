@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.diagnosis.fixtures import BASE, RAG, Answer, reference_set, stored_answers_run
-from tests.training_fixtures import metric_steps, wait_until
+from tests.training_fixtures import metric_steps, wait_for_metric_step, wait_until
 
 from core.access import LOCAL_ADMIN
 from core.cli import main
@@ -17,10 +17,13 @@ from core.evaluation.labels import save_label
 from core.evaluation.review import human_verdicts, settle
 from core.evaluation.runs import results
 from core.finetune.builders import Split
+from core.finetune.config import METHODS
 from core.finetune.datasets import PREFERENCES, read_split
 from core.finetune.job import submit_training
+from core.finetune.monitor import LOAD_SECONDS, estimate
 from core.finetune.preferences import build_preferences, labelled_answers
-from core.jobs import queue
+from core.finetune.views import example_rows
+from core.jobs import queue, scheduler
 from core.llm.adapters import get_adapter
 
 
@@ -121,24 +124,42 @@ def test_the_method_must_fit_the_dataset(db, questions, base, training):
     assert queue.list_jobs(db) == []
 
 
+def test_the_page_shows_a_pair_as_its_prompt_and_both_answers():
+    pair = {"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital?"}],
+            "chosen": [{"role": "assistant", "content": "Paris."}],
+            "rejected": [{"role": "assistant", "content": "Lyon."}]}
+    assert example_rows([pair]) == [{"#": 1, "system": "Be brief.", "user": "Capital?", "chosen": "Paris.",
+                                     "rejected": "Lyon."}]
+
+
+def test_a_dpo_run_is_estimated_on_two_sequences_a_pair(db, dataset, training):
+    planned = {method: estimate(db, training(method=method, eval_every=100), dataset).seconds - LOAD_SECONDS
+               for method in METHODS}
+    assert planned["dpo"] == pytest.approx(2 * planned["sft"])
+
+
 def test_the_training_config_checks_the_method_and_beta(training):
     with pytest.raises(InvalidInputError, match=r"beta must be more than 0 \(it is 0.0\); method 'ppo' is not one of "
                                                 r"sft, dpo\."):
         training(method="ppo", beta=0.0)
 
 
-@pytest.mark.slow
-@pytest.mark.sqlite_only
-def test_a_dpo_job_trains_on_pairs_reports_its_rewards_and_registers_an_adapter(db, base, training):
-    references = [f"Answer {n}" for n in range(10)]
-    set_name = reference_set(db, "many", references)
+@pytest.fixture
+def pairs_dataset(db, base) -> str:
+    """Ten pairs: a house-style answer labelled correct over a non-answer labelled wrong."""
+    set_name = reference_set(db, "many", [f"Answer {n}" for n in range(10)])
     run_id = labelled_run(db, set_name, {BASE: [["wrong"]] * 10, RAG: [["correct"]] * 10},
                           {BASE: [f"I do not know {n}." for n in range(10)],
                            RAG: [f"TL;DR: answer {n}.\n— Acme" for n in range(10)]})
     dataset = build_preferences(db, "prefs", [run_id], Split(base=base), actor=LOCAL_ADMIN)
     assert dataset.source == PREFERENCES and len(read_split(dataset, "train")) == 9
+    return dataset.name
 
-    job = submit_training(db, training("tiny-dpo", dataset="prefs", method="dpo", learning_rate=5e-4), LOCAL_ADMIN)
+
+@pytest.mark.slow
+def test_a_dpo_job_trains_on_pairs_reports_its_rewards_and_registers_an_adapter(db, pairs_dataset, training):
+    job = submit_training(db, training("tiny-dpo", dataset=pairs_dataset, method="dpo", learning_rate=5e-4),
+                          LOCAL_ADMIN)
     assert job.title.endswith(", DPO)")
     job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.SUCCEEDED, job.error
@@ -148,12 +169,33 @@ def test_a_dpo_job_trains_on_pairs_reports_its_rewards_and_registers_an_adapter(
     assert set(metric_steps(db, job.id, "tokens_per_s")) == {1, 2, 3, 4, 5, 6}
     losses = [m.value for m in queue.job_metrics(db, [job.id]) if m.name == "train_loss"]
     assert losses[0] == pytest.approx(0.6931, abs=1e-3)  # log 2: the adapter starts equal to the reference
+    last = {m.name: m.value for m in queue.job_metrics(db, [job.id]) if m.step == 6}
+    # It learned the preference: the loss fell, and the adapter favours each chosen answer more than the base does.
+    assert losses[-1] < losses[0] and last["reward_accuracy"] == 1.0 and last["validation_reward_margin"] > 0
     adapter = get_adapter(db, "tiny-dpo")
     assert adapter.job_id == job.id and adapter.dataset == "prefs" and adapter.final_validation_loss > 0
     saved = json.loads((Path(adapter.path) / "training_config.json").read_text())
     assert (saved["config"]["method"], saved["config"]["beta"]) == ("dpo", 0.1)
     assert json.loads((Path(adapter.path) / "adapter_config.json").read_text())["r"] == 4
     assert not (Path(adapter.path) / "ref").exists()  # the reference was the base, not a second adapter
+
+
+@pytest.mark.slow
+def test_a_cancelled_dpo_job_resumes_from_its_checkpoint(db, pairs_dataset, training):
+    job = submit_training(db, training(dataset=pairs_dataset, method="dpo", max_steps=40, checkpoint_every=30),
+                          LOCAL_ADMIN)
+    wait_for_metric_step(db, job.id, 3)
+    scheduler.cancel(db, job.id)
+    job = wait_until(db, job.id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.CANCELLED, job.error
+    stopped_at = max(metric_steps(db, job.id, "train_loss"))
+    assert stopped_at < 40
+    checkpoints = list((Path(job.log_path).parent / "checkpoints").glob("checkpoint-*"))
+    assert [c.name for c in checkpoints] == [f"checkpoint-{stopped_at}"]
+    job = wait_until(db, scheduler.resume(db, job.id).id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    assert metric_steps(db, job.id, "train_loss") == list(range(1, 41))
+    assert get_adapter(db, "tiny-adapter").config["method"] == "dpo"
 
 
 def _pairs(db, name: str, base: str) -> list[dict]:
