@@ -22,6 +22,7 @@ from core.finetune.datasets import PREFERENCES, read_split
 from core.finetune.job import submit_training
 from core.finetune.monitor import LOAD_SECONDS, estimate
 from core.finetune.preferences import build_preferences, labelled_answers
+from core.finetune.trainer import check_lora_targets
 from core.finetune.views import example_rows
 from core.jobs import queue, scheduler
 from core.llm.adapters import get_adapter
@@ -124,6 +125,12 @@ def test_the_method_must_fit_the_dataset(db, questions, base, training):
     assert queue.list_jobs(db) == []
 
 
+def test_the_train_command_passes_the_method_on(db, dataset, capsys):
+    assert main(["train", dataset.name, "--method", "dpo", "--beta", "0.2"]) == 2
+    assert "DPO learns from preference pairs, and dataset 'tiny-style' holds chat examples" in capsys.readouterr().err
+    assert queue.list_jobs(db) == []
+
+
 def test_the_page_shows_a_pair_as_its_prompt_and_both_answers():
     pair = {"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital?"}],
             "chosen": [{"role": "assistant", "content": "Paris."}],
@@ -136,6 +143,17 @@ def test_a_dpo_run_is_estimated_on_two_sequences_a_pair(db, dataset, training):
     planned = {method: estimate(db, training(method=method, eval_every=100), dataset).seconds - LOAD_SECONDS
                for method in METHODS}
     assert planned["dpo"] == pytest.approx(2 * planned["sft"])
+
+
+def test_lora_targets_the_model_lacks_are_refused_before_either_method_builds_its_trainer(tiny_model_dir, training):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    check_lora_targets(model, training(target_modules=("c_attn", "v_proj")))  # one that fits is enough, as for peft
+    with pytest.raises(InvalidInputError, match=r"LoRA target modules c_attn do not fit .*tiny-chat: its linear layers "
+                                                r"are down_proj, gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, "
+                                                r"v_proj\."):
+        check_lora_targets(model, training(method="dpo", target_modules=("c_attn",)))
 
 
 def test_the_training_config_checks_the_method_and_beta(training):
