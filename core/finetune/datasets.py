@@ -22,7 +22,7 @@ from core.access import Actor, Role, audit, require
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StoreError
 from core.finetune.analysis import (base_tokenizer, eval_questions, leakage_report, length_stats, stored_questions,
                                     token_lengths)
-from core.finetune.formats import as_chat, check_examples, check_pairs
+from core.finetune.formats import check_examples, check_pairs
 from core.llm.defaults import DEFAULT_MODEL
 from core.rag.config import validate_name
 from core.settings import get_settings
@@ -53,7 +53,7 @@ def create_dataset(db: Database, name: str, examples: Sequence[dict], source: st
     check_validation_fraction(validation_fraction)
     (check_pairs if source == PREFERENCES else check_examples)(examples)
     train, validation = split_examples(examples, validation_fraction, seed)
-    lengths = token_lengths([as_chat(example) for example in examples], base_tokenizer(base))
+    lengths = token_lengths(examples, base_tokenizer(base))
     details = {**(details or {}), "seed": seed, "validation_fraction": validation_fraction,
                "token_lengths": {"base": base, **length_stats(lengths)},
                "leakage": _leakage({"train": train, "validation": validation},
@@ -150,7 +150,7 @@ def to_jsonl(examples: Sequence[dict]) -> str:
 def _leakage(splits: dict[str, list[dict]], questions: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """The leakage report of each split, each entry naming its split ("example" indexes into it)."""
     return [{"split": split, **leak} for split, examples in splits.items()
-            for leak in leakage_report([as_chat(example) for example in examples], questions)]
+            for leak in leakage_report(examples, questions)]
 
 
 def _find(db: Database, name: str) -> Optional[FineTuneDataset]:

@@ -16,6 +16,7 @@ from core.errors import InvalidInputError
 from core.evaluation.labels import save_label
 from core.evaluation.review import human_verdicts, settle
 from core.evaluation.runs import results
+from core.finetune.analysis import base_tokenizer, token_lengths
 from core.finetune.builders import Split
 from core.finetune.config import METHODS
 from core.finetune.datasets import PREFERENCES, read_split
@@ -137,6 +138,15 @@ def test_the_page_shows_a_pair_as_its_prompt_and_both_answers():
             "rejected": [{"role": "assistant", "content": "Lyon."}]}
     assert example_rows([pair]) == [{"#": 1, "system": "Be brief.", "user": "Capital?", "chosen": "Paris.",
                                      "rejected": "Lyon."}]
+
+
+def test_a_pair_is_measured_on_its_prompt_with_the_longer_answer(base):
+    tokenizer = base_tokenizer(base)
+    prompt = [{"role": "user", "content": "Capital of France?"}]
+    pair = {"prompt": prompt, "chosen": [{"role": "assistant", "content": "Paris, on the Seine, since 987."}],
+            "rejected": [{"role": "assistant", "content": "Lyon."}]}
+    assert token_lengths([pair], tokenizer) == token_lengths([{"messages": prompt + pair["chosen"]}], tokenizer)
+    assert token_lengths([pair], tokenizer) > token_lengths([{"messages": prompt + pair["rejected"]}], tokenizer)
 
 
 def test_a_dpo_run_is_estimated_on_two_sequences_a_pair(db, dataset, training):
