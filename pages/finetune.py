@@ -14,7 +14,7 @@ from core.finetune.job import TrainingJob, submit_training
 from core.finetune.kb_dataset_job import KbDatasetJob, submit_kb_dataset
 from core.finetune.merge_job import MergeJob, submit_merge
 from core.finetune.monitor import estimate
-from core.finetune.sweep import (DEFAULT_LEARNING_RATES, DEFAULT_RANKS, SweepPlan, parse_grid, rate_text, submit_sweep,
+from core.finetune.sweep import (SEED_LEARNING_RATES, SEED_RANKS, SweepPlan, parse_grid, rate_text, submit_sweep,
                                  sweep_tables)
 from core.finetune.views import (adapter_rows, best_line, estimate_line, example_rows, skipped_line, sweep_rows,
                                  training_job_label, training_job_rows)
@@ -130,8 +130,8 @@ def sweep_form(db, template) -> None:
                    "RAGTUNE_MAX_JOBS at a time; with an eval set, each adapter is evaluated once trained.")
         name = st.text_input("Sweep name", f"{template.dataset}-sweep", key="ft_sweep_name")
         left, right = st.columns(2)
-        rates = left.text_input("Learning rates", ", ".join(map(rate_text, DEFAULT_LEARNING_RATES)), key="ft_sweep_lrs")
-        ranks = right.text_input("Ranks", ", ".join(map(str, DEFAULT_RANKS)), key="ft_sweep_ranks")
+        rates = left.text_input("Learning rates", ", ".join(map(rate_text, SEED_LEARNING_RATES)), key="ft_sweep_lrs")
+        ranks = right.text_input("Ranks", ", ".join(map(str, SEED_RANKS)), key="ft_sweep_ranks")
         eval_set = left.selectbox("Evaluate on", [None, *(s.name for s in list_eval_sets(db))], key="ft_sweep_set",
                                   format_func=lambda set_name: set_name or "no eval set: the best by validation loss")
         metric = right.selectbox("Metric", usable_metrics(db, eval_set) if eval_set else [], key="ft_sweep_metric",

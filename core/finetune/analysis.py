@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 from sqlmodel import select
 
 from core.errors import InvalidInputError, NotFoundError
+from core.finetune.formats import as_chat
 from core.imports import first_imports
 from core.llm.defaults import DEFAULT_MODEL
 from core.project import EVAL_SETS_DIR
@@ -53,11 +54,12 @@ def base_tokenizer(base: str = DEFAULT_MODEL) -> Any:
 
 
 def token_lengths(examples: Sequence[dict], tokenizer: Any) -> list[int]:
-    """Tokens of each whole conversation as the model's chat template writes it."""
+    """Tokens of each whole conversation as the model's chat template writes it (a preference pair's:
+    the prompt with its longer answer)."""
     if not examples:
         return []
     try:
-        texts = [tokenizer.apply_chat_template(example["messages"], tokenize=False) for example in examples]
+        texts = [tokenizer.apply_chat_template(as_chat(example)["messages"], tokenize=False) for example in examples]
     except ValueError as exc:  # transformers' answer for a tokenizer without a chat template
         raise InvalidInputError(f"The base model's tokenizer cannot write chats ({exc}): pick an instruct or chat "
                                 "model as the base.") from exc
@@ -114,11 +116,12 @@ def stored_questions(db: Database) -> list[tuple[str, str]]:
 
 
 def leakage_report(examples: Sequence[dict], questions: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Examples whose user messages nearly repeat an eval question: one entry per (example, question)."""
+    """Examples (chats or preference pairs) whose user messages nearly repeat an eval question: one entry per
+    (example, question)."""
     targets = [(where, question, _words(question)) for where, question in questions]
     flagged = []
     for index, example in enumerate(examples):
-        asked = [_words(m["content"]) for m in example["messages"] if m["role"] == "user"]
+        asked = [_words(m["content"]) for m in as_chat(example)["messages"] if m["role"] == "user"]
         for where, question, target in targets:
             score = max((_similarity(text, target) for text in asked), default=0.0)
             if score:

@@ -16,7 +16,9 @@ from core.errors import InvalidInputError
 from core.finetune import builders, git_history
 from core.finetune.datasets import (DEFAULT_VALIDATION_FRACTION, check_validation_fraction, get_dataset,
                                     list_datasets, read_split, remove_dataset)
+from core.finetune.formats import shown_messages
 from core.finetune.kb_dataset_job import submit_kb_dataset
+from core.finetune.preferences import build_preferences
 from core.jobs.commands import follow
 from core.llm.defaults import DEFAULT_MODEL
 from core.paths import operator_paths
@@ -45,6 +47,12 @@ def register(subparsers) -> None:
     kb.add_argument("--system", required=True, metavar="SPEC", help="who writes the pairs, e.g. local or anthropic")
     kb.add_argument("--limit", type=int, default=20, metavar="N", help="ask about at most N chunks")
     kb.add_argument("--pairs-per-chunk", type=int, default=3, metavar="N")
+    preferences = add_command(commands, "preferences", "preference pairs for DPO from labelled answers: a question's "
+                              "answer labelled correct (chosen) over one labelled wrong (rejected)", run_preferences)
+    preferences.add_argument("name", help="the new dataset's name")
+    preferences.add_argument("--run", dest="runs", type=int, action="append", metavar="ID",
+                             help="read this eval run's labels (repeat for more; default: every run)")
+    _split_options(preferences)
     listing = add_command(commands, "list", "list datasets", run_list)
     listing.add_argument("--json", action="store_true", help="print the datasets as JSON")
     show = add_command(commands, "show", "a dataset's details, statistics and leakage report", run_show)
@@ -59,10 +67,14 @@ def _builder(commands, name: str, help_text: str, run) -> argparse.ArgumentParse
     """A command that builds a dataset: the options every way of building shares."""
     parser = add_command(commands, name, help_text, run)
     parser.add_argument("--name", required=True, help="the new dataset's name")
+    _split_options(parser)
+    return parser
+
+
+def _split_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation-fraction", type=float, default=DEFAULT_VALIDATION_FRACTION, metavar="F")
     parser.add_argument("--seed", type=int, default=0, help="the train/validation split's seed")
     parser.add_argument("--base", default=DEFAULT_MODEL, help="the base model whose tokens measure lengths")
-    return parser
 
 
 @operator_paths()  # the file is read here, in the operator's shell
@@ -92,6 +104,10 @@ def run_from_kb(args: argparse.Namespace) -> int:
     return _report(get_dataset(db, job.result["dataset"]))
 
 
+def run_preferences(args: argparse.Namespace) -> int:
+    return _report(build_preferences(current_database(), args.name, args.runs, split=_split(args), actor=args.actor))
+
+
 def run_list(args: argparse.Namespace) -> int:
     rows = list_datasets(current_database())
     if args.json:
@@ -116,9 +132,8 @@ def run_show(args: argparse.Namespace) -> int:
     print(describe(row))
     for number, example in enumerate(examples, start=1):
         print(f"\n--- example {number}" + (f" ({example['source']})" if example.get("source") else ""))
-        for message in example["messages"]:
-            content = message["content"]
-            print(f"{message['role']}: {content[:PREVIEW_CHARS]}" + ("..." if len(content) > PREVIEW_CHARS else ""))
+        for heading, content in shown_messages(example):
+            print(f"{heading}: {content[:PREVIEW_CHARS]}" + ("..." if len(content) > PREVIEW_CHARS else ""))
     return 0
 
 

@@ -18,6 +18,10 @@ from core.llm.defaults import DEFAULT_MODEL, DEVICE_CHOICES
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")
 COMPUTE_DTYPES = ("bfloat16", "float16", "float32")
+METHODS = ("sft", "dpo")  # supervised answers, or preference pairs (chosen over rejected)
+# What `train` uses unless told: DPO's loss pushes on the gap between two answers' log-likelihoods, and LoRA
+# DPO recipes use 5e-6 to 5e-5, far below the rate that teaches SFT the sample's format here.
+DEFAULT_LEARNING_RATES = {"sft": 1e-3, "dpo": 5e-5}
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
@@ -25,6 +29,8 @@ DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 class TrainingConfig:
     dataset: str  # a registered dataset's name
     adapter_name: str  # the name the adapter is registered under: `local?adapter=NAME`
+    method: str = "sft"  # "dpo" trains on a preferences dataset (`core.finetune.preferences`)
+    beta: float = 0.1  # DPO only: how far the adapter may move from the base (higher stays closer); trl's default
     base_model: str = DEFAULT_MODEL  # `smollm2`, a local model folder, or a cached hub id
     lora_r: int = 16
     lora_alpha: int = 32
@@ -87,12 +93,14 @@ def _ranges(config: TrainingConfig):
         yield f"learning_rate must be between 0 and 1 (it is {config.learning_rate})"
     if not 0 <= config.warmup_ratio < 1:
         yield f"warmup_ratio must be in [0, 1) (it is {config.warmup_ratio})"
+    if config.beta <= 0:
+        yield f"beta must be more than 0 (it is {config.beta})"
     if config.max_steps < 0 or config.epochs < 0 or (config.max_steps == 0 and config.epochs == 0):
         yield "set epochs or max_steps to more than 0"
 
 
 def _choices(config: TrainingConfig):
-    for name, choices in (("precision", PRECISIONS), ("lr_schedule", SCHEDULES),
+    for name, choices in (("method", METHODS), ("precision", PRECISIONS), ("lr_schedule", SCHEDULES),
                           ("compute_dtype", COMPUTE_DTYPES), ("device", DEVICE_CHOICES)):
         if getattr(config, name) not in choices:
             yield f"{name} {getattr(config, name)!r} is not one of {', '.join(choices)}"

@@ -22,7 +22,7 @@ from core.access import Actor, Role, audit, require
 from core.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StoreError
 from core.finetune.analysis import (base_tokenizer, eval_questions, leakage_report, length_stats, stored_questions,
                                     token_lengths)
-from core.finetune.formats import check_examples
+from core.finetune.formats import check_examples, check_pairs
 from core.llm.defaults import DEFAULT_MODEL
 from core.rag.config import validate_name
 from core.settings import get_settings
@@ -32,6 +32,7 @@ from core.store.tables import FineTuneDataset
 SPLITS = ("train", "validation")
 DEFAULT_VALIDATION_FRACTION = 0.1
 MAX_VALIDATION_FRACTION = 0.5
+PREFERENCES = "preferences"  # the source of prompt/chosen/rejected pairs (DPO's data); every other source is chats
 
 
 def datasets_dir() -> Path:
@@ -50,7 +51,7 @@ def create_dataset(db: Database, name: str, examples: Sequence[dict], source: st
     eval set in the store)."""
     name = check_may_create(db, name, actor)
     check_validation_fraction(validation_fraction)
-    check_examples(examples)
+    (check_pairs if source == PREFERENCES else check_examples)(examples)
     train, validation = split_examples(examples, validation_fraction, seed)
     lengths = token_lengths(examples, base_tokenizer(base))
     details = {**(details or {}), "seed": seed, "validation_fraction": validation_fraction,

@@ -87,6 +87,45 @@ def check_examples(examples: Sequence[Any]) -> None:
         raise InvalidInputError("The dataset has no examples: a dataset needs at least one.")
 
 
+def check_pairs(pairs: Sequence[Any]) -> None:
+    """Raise `InvalidInputError` unless every pair is in trl's conversational preference form: `prompt`, a
+    conversation ending with the user's turn, and `chosen` and `rejected`, one assistant message each."""
+    problems = []
+    for number, pair in enumerate(pairs, start=1):
+        try:
+            if not isinstance(pair, dict) or not {"prompt", "chosen", "rejected"} <= pair.keys():
+                raise _Problem("must be an object with 'prompt', 'chosen' and 'rejected'")
+            for side in ("chosen", "rejected"):
+                answer = _messages(pair[side], f"'{side}'")
+                if len(answer) != 1 or answer[0]["role"] != "assistant":
+                    raise _Problem(f"'{side}' must be a list of exactly one assistant message")
+                _conversation(_messages(pair["prompt"], "'prompt'") + answer, "'prompt'")
+        except _Problem as exc:
+            problems.append(f"pair {number}: {exc}")
+    if problems:
+        raise InvalidInputError(_summary("The preference pairs", problems))
+    if not pairs:
+        raise InvalidInputError("There are no preference pairs: a dataset needs at least one.")
+
+
+def as_chat(example: dict) -> dict:
+    """The conversation an example's length and leakage are measured on: its own messages, or a preference
+    pair's prompt with the longer of its two answers (what must fit the max sequence length)."""
+    if "messages" in example:
+        return example
+    longer = max(example["chosen"], example["rejected"], key=lambda answer: len(answer[0]["content"]))
+    return {"messages": [*example["prompt"], *longer]}
+
+
+def shown_messages(example: dict) -> list[tuple[str, str]]:
+    """(heading, text) of each message as pages and the CLI show it: a chat's messages under their roles, a
+    preference pair's prompt, then its answers under "chosen" and "rejected"."""
+    if "messages" in example:
+        return [(message["role"], message["content"]) for message in example["messages"]]
+    return ([(message["role"], message["content"]) for message in example["prompt"]]
+            + [(answer, example[answer][0]["content"]) for answer in ("chosen", "rejected")])
+
+
 def _from_messages(record: dict[str, Any]) -> dict:
     return _example(_conversation(_messages(record["messages"], "'messages'"), "'messages'"), record)
 

@@ -28,7 +28,7 @@ from core.llm.sources import resolve_source, smollm2_cache_dir, smollm2_gguf
 from core.llm.pricing import hourly_cost
 from core.serving.routing import release_local_models
 from core.store import Database, current_database
-from core.store.tables import Job
+from core.store.tables import FineTuneDataset, Job
 
 
 def checkpoint_dir(job_id: int) -> Path:
@@ -43,7 +43,8 @@ def submit_training(db: Database, training: TrainingConfig, actor: Actor,
     in_sweep = f" in sweep {sweep['name']}" if sweep else ""
     return submit(db, TrainingJob.name, {"training": training.to_dict(), **({"sweep": sweep} if sweep else {})},
                   title=f"train {training.adapter_name} on {training.dataset} ({training.base_model}"
-                        f"{', QLoRA' if training.qlora else ''}){in_sweep}", created_by=actor.email)
+                        f"{', QLoRA' if training.qlora else ''}{', DPO' if training.method == 'dpo' else ''})"
+                        f"{in_sweep}", created_by=actor.email)
 
 
 def torch_cuda_available() -> bool:
@@ -60,7 +61,7 @@ class TrainingJob(JobKind):
 
         training = TrainingConfig.from_dict(config.get("training", {}))
         db = current_database()
-        get_dataset(db, training.dataset)
+        check_method_fits(training, get_dataset(db, training.dataset))
         validate_adapter_name(db, training.adapter_name)
         for job in queue.list_jobs(db, kind=TrainingJob.name, statuses=queue.ACTIVE + queue.RESUMABLE):
             if job.config.get("training", {}).get("adapter_name") == training.adapter_name:
@@ -87,8 +88,9 @@ class TrainingJob(JobKind):
             training, read_split(dataset, "train"), read_split(dataset, "validation"), checkpoint_dir(context.job.id),
             context.metrics, context.progress, context.cancel_requested, resume=context.resuming)
         if outcome.truncated_examples:
-            context.log(f"{outcome.truncated_examples} example(s) were longer than max_seq_length="
-                        f"{training.max_seq_length} tokens: their answers were cut to fit.")
+            what = "pair(s) had an answer" if training.method == "dpo" else "example(s) were"
+            context.log(f"{outcome.truncated_examples} {what} longer than max_seq_length={training.max_seq_length} "
+                        "tokens: their answers were cut to fit.")
         seconds = context.job.result.get("train_seconds", 0.0) + time.monotonic() - attempt_started
         if outcome.stopped_early:
             raise JobCancelled({"train_seconds": seconds, "steps": outcome.steps})
@@ -121,6 +123,21 @@ class TrainingJob(JobKind):
 
         device = job.config.get("training", {}).get("device", "auto")
         return torch.cuda.device_count() if device in ("auto", "cuda") else 0
+
+
+def check_method_fits(training: TrainingConfig, dataset: FineTuneDataset) -> None:
+    """DPO learns from preference pairs and SFT from chats: a dataset of the other kind is refused."""
+    from core.finetune.datasets import PREFERENCES
+
+    if training.method == "dpo" and dataset.source != PREFERENCES:
+        raise InvalidInputError(
+            f"DPO learns from preference pairs, and dataset {dataset.name!r} holds chat examples (from "
+            f"{dataset.source}): build pairs from labelled answers (`python -m core dataset preferences NAME`), "
+            "or train on it with --method sft.")
+    if training.method == "sft" and dataset.source == PREFERENCES:
+        raise InvalidInputError(
+            f"Dataset {dataset.name!r} holds preference pairs (a chosen and a rejected answer to each question), "
+            "which SFT does not learn from: train on it with --method dpo.")
 
 
 def check_base_model(source: str) -> None:

@@ -23,6 +23,7 @@ from core.store.tables import FineTuneDataset
 # batch 8 x 256 tokens, measured with bench/lora_training.py on 2 CPU cores).
 ASSUMED_TOKENS_PER_S = {"cpu-bf16": 450.0, "cpu": 200.0, "cuda": 8000.0}
 LOAD_SECONDS = 15.0  # start the worker, import torch, load the base model
+SEQUENCES_PER_EXAMPLE = {"sft": 1, "dpo": 2}  # DPO reads a pair as two sequences: prompt + chosen, prompt + rejected
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def estimate(db: Database, config: TrainingConfig, dataset: FineTuneDataset) -> 
     reached on the last finished run of the same kind, or an assumed one."""
     steps = planned_steps(config, dataset.train_count)
     mean_tokens = dataset.details.get("token_lengths", {}).get("mean") or config.max_seq_length
-    tokens = steps * config.batch_size * config.gradient_accumulation * min(mean_tokens, config.max_seq_length)
+    tokens = (steps * config.batch_size * config.gradient_accumulation * SEQUENCES_PER_EXAMPLE[config.method]
+              * min(mean_tokens, config.max_seq_length))
     measured = _measured_tokens_per_s(db, config)
     if measured:
         rate, basis = measured, "measured on this machine's last similar run"
@@ -74,7 +76,9 @@ def _hardware_key(config: TrainingConfig) -> str:
 def _measured_tokens_per_s(db: Database, config: TrainingConfig) -> Optional[float]:
     for job in queue.list_jobs(db, kind=TrainingJob.name, statuses=[queue.SUCCEEDED], limit=20):
         other = job.config.get("training", {})
-        same = all(other.get(key) == getattr(config, key) for key in ("base_model", "qlora", "precision", "device"))
+        # A DPO step also runs the reference model, so its tokens/s are no guide to SFT's, nor SFT's to it.
+        same = other.get("method", "sft") == config.method and all(
+            other.get(key) == getattr(config, key) for key in ("base_model", "qlora", "precision", "device"))
         if same:
             rates = [m.value for m in queue.job_metrics(db, [job.id]) if m.name == "tokens_per_s"]
             if rates:

@@ -37,8 +37,8 @@ from core.rag.config import validate_name
 from core.store import Database
 from core.store.tables import EvalRun, Job
 
-DEFAULT_LEARNING_RATES = (1e-4, 3e-4)  # the seed's range, both ends
-DEFAULT_RANKS = (8, 16)
+SEED_LEARNING_RATES = (1e-4, 3e-4)  # the seed's range, both ends
+SEED_RANKS = (8, 16)
 MAX_MEMBERS = 16  # a small sweep: a bigger grid is more likely a typo than a plan, and queues hours of training
 VALIDATION_LOSS = "validation loss"
 EVALUATION = "core.evaluation.sweep_eval"
@@ -48,8 +48,8 @@ EVALUATION = "core.evaluation.sweep_eval"
 class SweepPlan:
     name: str
     template: TrainingConfig  # every setting but the grid's (learning rate, rank, alpha) and the adapter name
-    learning_rates: Sequence[float] = DEFAULT_LEARNING_RATES
-    ranks: Sequence[int] = DEFAULT_RANKS
+    learning_rates: Sequence[float] = SEED_LEARNING_RATES
+    ranks: Sequence[int] = SEED_RANKS
     eval_set: Optional[str] = None  # each trained adapter is evaluated on it, graded by `metric`
     metric: Optional[str] = None  # default: the first headline metric the set's items can be graded by
 

@@ -10,11 +10,10 @@ from dataclasses import asdict, fields
 
 from core.finetune.adapters import remove_adapter
 from core.llm.adapters import list_adapters
-from core.finetune.config import TrainingConfig
+from core.finetune.config import DEFAULT_LEARNING_RATES, METHODS, TrainingConfig
 from core.finetune.job import submit_training
 from core.finetune.merge_job import submit_merge
-from core.finetune.sweep import (DEFAULT_LEARNING_RATES, DEFAULT_RANKS, SweepPlan, submit_sweep, sweep_table,
-                                 sweep_tables)
+from core.finetune.sweep import SEED_LEARNING_RATES, SEED_RANKS, SweepPlan, submit_sweep, sweep_table, sweep_tables
 from core.finetune.views import sweep_lines
 from core.jobs import queue
 from core.jobs.commands import follow, wait_for
@@ -75,7 +74,8 @@ def _one_adapter(prog: str) -> argparse.ArgumentParser:
     one.set_defaults(run=run_train)
     one.add_argument("dataset", help="a dataset name (`python -m core dataset list`)")
     one.add_argument("--name", help="the adapter's name (default: DATASET-YYYYmmdd-HHMMSS)")
-    one.add_argument("--lr", type=float, default=_DEFAULTS["learning_rate"], help="learning rate")
+    one.add_argument("--lr", type=float, help=f"learning rate (default: {DEFAULT_LEARNING_RATES['sft']} for sft, "
+                     f"{DEFAULT_LEARNING_RATES['dpo']} for dpo)")
     one.add_argument("--lora-r", type=int, default=_DEFAULTS["lora_r"])
     _training_options(one)
     one.add_argument("--wait", action="store_true", help="follow the job; exit 0 only when it succeeded (1 otherwise)")
@@ -90,9 +90,9 @@ def _sweep_commands(prog: str) -> dict[str, argparse.ArgumentParser]:
     sweep.add_argument("dataset", help="a dataset name (`python -m core dataset list`)")
     sweep.add_argument("--name", required=True, help="the sweep's name, the start of its adapters' names")
     sweep.add_argument("--lr", type=float, action="append", metavar="LR", help="a learning rate, repeated for "
-                       f"several (default: {' '.join(map(str, DEFAULT_LEARNING_RATES))})")
+                       f"several (default: {' '.join(map(str, SEED_LEARNING_RATES))})")
     sweep.add_argument("--rank", type=int, action="append", metavar="R",
-                       help=f"a LoRA rank, repeated for several (default: {' '.join(map(str, DEFAULT_RANKS))})")
+                       help=f"a LoRA rank, repeated for several (default: {' '.join(map(str, SEED_RANKS))})")
     sweep.add_argument("--eval-set", metavar="SET", help="evaluate each adapter on this eval set once it is trained")
     sweep.add_argument("--metric", help="what grades the eval (default: the first headline metric the set allows)")
     _training_options(sweep)
@@ -107,6 +107,10 @@ def _sweep_commands(prog: str) -> dict[str, argparse.ArgumentParser]:
 def _training_options(parser: argparse.ArgumentParser) -> None:
     """The training settings one adapter and a sweep share (a sweep's grid sets learning rate and rank)."""
     parser.add_argument("--base", default=_DEFAULTS["base_model"], help="base model: smollm2, or a local model folder")
+    parser.add_argument("--method", choices=METHODS, default="sft",
+                        help="sft on chats, or dpo on a preferences dataset (`dataset preferences`)")
+    parser.add_argument("--beta", type=float, default=_DEFAULTS["beta"],
+                        help="DPO: how close the adapter stays to the base (higher: closer)")
     parser.add_argument("--qlora", action="store_true", help="4-bit NF4 base weights (bitsandbytes), CPU or CUDA")
     parser.add_argument("--max-steps", type=int, default=0, metavar="N", help="stop after N steps (overrides --epochs)")
     parser.add_argument("--epochs", type=float, default=_DEFAULTS["epochs"])
@@ -120,7 +124,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    config = _training_config(args, args.name or f"{args.dataset}-{utc_now():%Y%m%d-%H%M%S}", args.lr, args.lora_r)
+    learning_rate = DEFAULT_LEARNING_RATES[args.method] if args.lr is None else args.lr
+    config = _training_config(args, args.name or f"{args.dataset}-{utc_now():%Y%m%d-%H%M%S}", learning_rate,
+                              args.lora_r)
     job = submit_training(current_database(), config, args.actor)
     print(job.id, flush=True)
     if not args.wait:
@@ -135,14 +141,15 @@ def run_train(args: argparse.Namespace) -> int:
 
 def _training_config(args: argparse.Namespace, adapter_name: str, learning_rate: float, rank: int) -> TrainingConfig:
     return TrainingConfig(
-        dataset=args.dataset, adapter_name=adapter_name, base_model=args.base, qlora=args.qlora,
+        dataset=args.dataset, adapter_name=adapter_name, method=args.method, beta=args.beta, base_model=args.base,
+        qlora=args.qlora,
         max_steps=args.max_steps, epochs=args.epochs, learning_rate=learning_rate, batch_size=args.batch_size,
         max_seq_length=args.max_length, lora_r=rank, lora_alpha=2 * rank, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, precision=args.precision, device=args.device, seed=args.seed)
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    learning_rates, ranks = args.lr or DEFAULT_LEARNING_RATES, args.rank or DEFAULT_RANKS
+    learning_rates, ranks = args.lr or SEED_LEARNING_RATES, args.rank or SEED_RANKS
     plan = SweepPlan(args.name, _training_config(args, args.name, learning_rates[0], ranks[0]), learning_rates, ranks,
                      args.eval_set, args.metric)
     for job in submit_sweep(current_database(), plan, args.actor):

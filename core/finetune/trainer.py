@@ -1,6 +1,10 @@
 """One LoRA / QLoRA run: transformers' Trainer over a peft model, reporting to a callback.
 
-Each example is a prompt (every message but the last, through the model's chat
+What both training methods share lives here: loading the base, the LoRA settings, the Trainer's
+arguments, the callback that reports metrics and stops on cancel, checkpoints and resuming. SFT
+(below) and DPO (`preference_trainer`) differ only in the data and the Trainer they build.
+
+For SFT, each example is a prompt (every message but the last, through the model's chat
 template) and an answer (the last message); the loss covers the answer tokens
 only. The Trainer does the loop, the schedule, mixed precision, checkpoints and
 resuming from them; this module prepares the tokens, chooses the settings and
@@ -92,31 +96,22 @@ def load_for_training(config: TrainingConfig, device: str) -> tuple[Any, Any]:
 def train(config: TrainingConfig, train_examples: Sequence[dict], validation_examples: Sequence[dict],
           checkpoint_dir: Path, report_metrics: ReportMetrics, report_progress: ReportProgress,
           should_stop: Callable[[], bool], resume: bool = False) -> tuple[Any, RunOutcome]:
-    """Train; returns the peft model (adapter attached) and how the run went."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import DataCollatorForSeq2Seq, Trainer
+    """Train by `config.method` (SFT on chats, DPO on preference pairs); returns the peft model (adapter
+    attached) and how the run went."""
+    from core.finetune.preference_trainer import dpo_trainer
 
     device = resolve_device(config.device)
     model, tokenizer = load_for_training(config, device)
-    train_rows, truncated = tokenise(tokenizer, train_examples, config.max_seq_length)
-    validation_rows, truncated_validation = tokenise(tokenizer, validation_examples, config.max_seq_length)
-    try:
-        model = cpu_share.watch(get_peft_model(model, LoraConfig(
-            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=list(config.target_modules), task_type="CAUSAL_LM")))
-    except ValueError as exc:  # peft names the modules it could not find
-        raise InvalidInputError(f"LoRA target modules {', '.join(config.target_modules)} do not fit "
-                                f"{config.base_model}: {exc}") from exc
+    check_lora_targets(model, config)
     callback = MetricsCallback(report_metrics, report_progress, should_stop)
-    trainer = Trainer(
-        model=model, args=training_arguments(config, checkpoint_dir, device, bool(validation_rows)),
-        train_dataset=train_rows, eval_dataset=validation_rows or None, callbacks=[callback],
-        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORED))
+    build = dpo_trainer if config.method == "dpo" else sft_trainer
+    trainer, truncated = build(config, cpu_share.watch(model), tokenizer, train_examples, validation_examples,
+                               trainer_settings(config, checkpoint_dir, device, bool(validation_examples)), callback)
     checkpoint = last_checkpoint(checkpoint_dir) if resume else None
     with cpu_share.computing(device):
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         final_loss = None
-        if validation_rows and not callback.stopped:
+        if validation_examples and not callback.stopped:
             final_loss = trainer.evaluate()["eval_loss"]
     state = trainer.state
     if final_loss is not None:
@@ -124,32 +119,77 @@ def train(config: TrainingConfig, train_examples: Sequence[dict], validation_exa
     return trainer.model, RunOutcome(
         stopped_early=callback.stopped, steps=state.global_step, max_steps=state.max_steps,
         final_validation_loss=final_loss, train_seconds=callback.train_seconds,
-        tokens_seen=int(state.num_input_tokens_seen or 0), truncated_examples=truncated + truncated_validation)
+        tokens_seen=int(state.num_input_tokens_seen or 0), truncated_examples=truncated)
+
+
+def sft_trainer(config: TrainingConfig, model: Any, tokenizer: Any, train_examples: Sequence[dict],
+                validation_examples: Sequence[dict], settings: dict[str, Any], callback: TrainerCallback):
+    """transformers' Trainer learning each example's answer, and how many examples were cut to fit."""
+    from peft import get_peft_model
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    train_rows, truncated = tokenise(tokenizer, train_examples, config.max_seq_length)
+    validation_rows, truncated_validation = tokenise(tokenizer, validation_examples, config.max_seq_length)
+    trainer = Trainer(
+        model=get_peft_model(model, lora_config(config)), args=TrainingArguments(**settings),
+        train_dataset=train_rows, eval_dataset=validation_rows or None, callbacks=[callback],
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORED))
+    return trainer, truncated + truncated_validation
+
+
+def lora_config(config: TrainingConfig) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+
+
+def check_lora_targets(model: Any, config: TrainingConfig) -> None:
+    """peft needs at least one of the target modules in the model (it matches them by their last name)."""
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    if not names & set(config.target_modules):
+        linear = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                         if type(module).__name__.startswith("Linear")})
+        raise InvalidInputError(f"LoRA target modules {', '.join(config.target_modules)} do not fit "
+                                f"{config.base_model}: its linear layers are {', '.join(linear) or 'unknown'}.")
 
 
 IGNORED = -100  # the label PyTorch's cross-entropy skips: prompt tokens and padding
+# What trl's DPOTrainer logs beside its loss, as our metric names: how often, and by how much, the adapter
+# prefers the chosen answer over the rejected one more than the base does.
+PREFERENCE_LOGS = {"rewards/accuracies": "reward_accuracy", "rewards/margins": "reward_margin",
+                   "eval_rewards/accuracies": "validation_reward_accuracy",
+                   "eval_rewards/margins": "validation_reward_margin"}
 
 
 def tokenise(tokenizer: Any, examples: Sequence[dict], max_length: int) -> tuple[list[dict], int]:
     """Token ids with labels on the answer only, cut to `max_length`; returns the rows
-    and how many were cut. An example whose prompt alone fills `max_length` would
-    teach nothing, so it is refused with the examples named."""
-    rows, truncated, hopeless = [], 0, []
-    for number, example in enumerate(examples, start=1):
-        prompt_ids, answer_ids = _prompt_and_answer_ids(tokenizer, example["messages"])
-        if len(prompt_ids) >= max_length:
-            hopeless.append((number, len(prompt_ids)))
-            continue
+    and how many were cut."""
+    rows, truncated = [], 0
+    for prompt_ids, answer_ids in prompts_and_answers(tokenizer, [e["messages"] for e in examples], max_length):
         truncated += len(prompt_ids) + len(answer_ids) > max_length
         ids = (prompt_ids + answer_ids)[:max_length]
         labels = ([IGNORED] * len(prompt_ids) + answer_ids)[:max_length]
         rows.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels})
+    return rows, truncated
+
+
+def prompts_and_answers(tokenizer: Any, conversations: Sequence[list[dict]],
+                        max_length: int) -> list[tuple[list[int], list[int]]]:
+    """Each conversation's prompt and answer token ids. A conversation whose prompt alone fills `max_length`
+    would teach nothing, so it is refused with the conversations named."""
+    split, hopeless = [], []
+    for number, messages in enumerate(conversations, start=1):
+        prompt_ids, answer_ids = _prompt_and_answer_ids(tokenizer, messages)
+        if len(prompt_ids) >= max_length:
+            hopeless.append((number, len(prompt_ids)))
+        split.append((prompt_ids, answer_ids))
     if hopeless:
         shown = ", ".join(f"#{n} ({tokens} tokens)" for n, tokens in hopeless[:5])
         raise InvalidInputError(
             f"{len(hopeless)} example(s) have prompts of max_seq_length={max_length} tokens or more, which leaves "
             f"no room for the answer to learn from: {shown}. Raise max_seq_length or shorten those prompts.")
-    return rows, truncated
+    return split
 
 
 def _prompt_and_answer_ids(tokenizer: Any, messages: list[dict]) -> tuple[list[int], list[int]]:
@@ -164,11 +204,10 @@ def _prompt_and_answer_ids(tokenizer: Any, messages: list[dict]) -> tuple[list[i
     return encode(prompt), encode(full[len(prompt):])
 
 
-def training_arguments(config: TrainingConfig, checkpoint_dir: Path, device: str, has_validation: bool):
-    from transformers import TrainingArguments
-
+def trainer_settings(config: TrainingConfig, checkpoint_dir: Path, device: str, has_validation: bool) -> dict[str, Any]:
+    """The TrainingArguments both methods share (DPO's config extends them)."""
     precision = resolved_precision(config, device)
-    return TrainingArguments(
+    return dict(
         output_dir=str(checkpoint_dir), seed=config.seed, data_seed=config.seed,
         num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
@@ -222,4 +261,5 @@ class MetricsCallback(TrainerCallback):
             self._tokens_at_log, self._seconds_since_log = tokens, 0.0
         if "eval_loss" in logs:
             values["validation_loss"] = logs["eval_loss"]
+        values.update({name: logs[key] for key, name in PREFERENCE_LOGS.items() if key in logs})
         self.report_metrics(state.global_step, {k: v for k, v in values.items() if v is not None})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
+from core.finetune.formats import shown_messages
 from core.finetune.monitor import Estimate
 from core.finetune.sweep import VALIDATION_LOSS, SweepTable, rate_text
 from core.store.tables import Adapter, Job
@@ -17,8 +18,8 @@ def skipped_line(skipped: Mapping[str, int]) -> str:
 
 
 def example_rows(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The first examples, one column per role."""
-    return [{"#": number, **{message["role"]: message["content"] for message in example["messages"]}}
+    """The first examples, one column per role (a preference pair's answers: chosen, rejected)."""
+    return [{"#": number, **dict(shown_messages(example))}
             for number, example in enumerate(examples[:PREVIEW_EXAMPLES], start=1)]
 
 

@@ -173,9 +173,10 @@ class FineTuneDataset(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column_kwargs={"unique": True})
     created_by: str = "unknown"  # who made it: an email, "local" (the operator's shell), "anyone" (no sign-in)
-    source: str  # import | git | kb
+    source: str  # import | git | kb | preferences
     source_format: str  # the format detected on import (alpaca | messages | prompt_completion), or the builder
-    folder: str  # holds train.jsonl and validation.jsonl in the chat `messages` format
+    # holds train.jsonl and validation.jsonl in the chat `messages` format (preferences: prompt/chosen/rejected)
+    folder: str
     train_count: int = 0
     validation_count: int = 0
     # How it was built (file, repo and revision, knowledge base and system, seed, split) and its
