@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from core.access import Role
+from core.evaluation.runs import list_runs
 from core.evaluation.sets import list_eval_sets
 from core.evaluation.sweep_eval import usable_metrics
 from core.finetune import builders
 from core.finetune.analysis import base_tokenizer, length_histogram, token_lengths
-from core.finetune.datasets import get_dataset, list_datasets, read_split
+from core.finetune.datasets import PREFERENCES, get_dataset, list_datasets, read_split
+from core.finetune.preferences import build_preferences
 from core.finetune.job import TrainingJob, submit_training
 from core.finetune.kb_dataset_job import KbDatasetJob, submit_kb_dataset
 from core.finetune.merge_job import MergeJob, submit_merge
@@ -29,7 +31,10 @@ from ui.finetune import LIVE_REFRESH_S, job_panel, training_form
 def build_section(db) -> None:
     st.subheader("Build a dataset")
     blocked = missing_role(Role.ADMIN, "Building a dataset")
-    sample, upload, git, kb = st.tabs(["Sample", "Import JSONL", "Git history", "Knowledge base"])
+    sample, upload, git, kb, labelled = st.tabs(["Sample", "Import JSONL", "Git history", "Knowledge base",
+                                                 "Labelled answers (DPO)"])
+    with labelled:
+        preferences_builder(db, blocked)
     with sample:
         st.caption("A small dataset that teaches a house answer format SmolLM2 does not follow by itself: "
                    "a `TL;DR:` line, bullets, a sign-off. Trains in a few minutes on a laptop CPU.")
@@ -72,6 +77,19 @@ def build_section(db) -> None:
                       "the page.")
 
 
+def preferences_builder(db, blocked: str | None) -> None:
+    st.caption("Preference pairs for DPO: for each eval question with an answer labelled correct and one labelled "
+               "wrong (on Evaluate or Review), the pair (question, correct, wrong). The seed's fix for brittle SFT.")
+    name = st.text_input("Dataset name", key="ft_pref_name", placeholder="support-preferences")
+    runs = {run.id: f"run {run.id}: {run.eval_set}" for run, _ in list_runs(db) if run.finished_at}
+    chosen = st.multiselect("From runs (none: every run)", list(runs), format_func=runs.get, key="ft_pref_runs")
+    if st.button("Build the pairs", key="ft_pref_build", disabled=bool(blocked), help=blocked):
+        with reported_errors():
+            row = build_preferences(db, name, chosen or None, actor=acting_user())
+            flash(f"Built {row.name}: {row.train_count} train / {row.validation_count} validation pair(s).",
+                  ft_dataset=row.name)
+
+
 def kb_dataset_outcome(job) -> None:
     result = job.result
     st.caption(f"Built {result['dataset']}: {result['examples']} pairs from {result['chunks']} chunk(s); "
@@ -110,7 +128,7 @@ def dataset_section(db) -> str | None:
 def train_section(db, dataset: str) -> None:
     st.subheader("Train a LoRA adapter")
     with reported_errors():
-        config = training_form(dataset)
+        config = training_form(dataset, "dpo" if get_dataset(db, dataset).source == PREFERENCES else "sft")
         planned = estimate(db, config, get_dataset(db, dataset))
         st.caption(f"{estimate_line(planned).capitalize()} ({planned.basis}).")
         blocked = missing_role(Role.ADMIN, "Launching training")

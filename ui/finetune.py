@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.finetune.config import PRECISIONS, SCHEDULES, TrainingConfig
+from core.finetune.config import DEFAULT_LEARNING_RATES, PRECISIONS, SCHEDULES, TrainingConfig
 from core.finetune.monitor import curves
 from core.jobs import queue
 from core.jobs.runners import log_tail, runner_for
@@ -16,17 +16,25 @@ _DEFAULTS = TrainingConfig(dataset="-", adapter_name="-")
 LIVE_REFRESH_S = 2
 
 
-def training_form(dataset: str) -> TrainingConfig:
+def training_form(dataset: str, method: str = "sft") -> TrainingConfig:
     """The config widgets, live (the estimate below them follows every change); the
-    validated config, or `InvalidInputError` naming the fields to fix."""
+    validated config, or `InvalidInputError` naming the fields to fix. The method follows the
+    dataset: preference pairs train with DPO, chats with supervised fine-tuning."""
     with st.container(border=True):
         name = st.text_input("Adapter name", f"{dataset}-lora", key="ft_adapter_name")
+        beta = _DEFAULTS.beta
+        if method == "dpo":
+            st.caption("Preference pairs: trained with DPO (trl's DPOTrainer), the base model with the adapter "
+                       "switched off as the reference.")
+            beta = st.number_input("DPO beta (higher: the adapter stays closer to the base)", 0.01, 10.0,
+                                   _DEFAULTS.beta, 0.05, key="ft_beta")
         left, middle, right = st.columns(3)
         base = left.text_input("Base model", _DEFAULTS.base_model, key="ft_base",
                                help="`smollm2` (the packaged default) or a local model folder")
         max_steps = middle.number_input("Max steps (0: use epochs)", 0, 100_000, 0, key="ft_max_steps")
         epochs = right.number_input("Epochs", 0.0, 100.0, _DEFAULTS.epochs, 0.5, key="ft_epochs")
-        lr = left.number_input("Learning rate", 1e-6, 0.5, _DEFAULTS.learning_rate, format="%.5f", key="ft_lr")
+        lr = left.number_input("Learning rate", 1e-6, 0.5, DEFAULT_LEARNING_RATES[method], format="%.5f",
+                               key=f"ft_lr_{method}")
         schedule = middle.selectbox("Schedule", SCHEDULES, key="ft_schedule")
         batch = right.number_input("Batch size", 1, 256, _DEFAULTS.batch_size, key="ft_batch")
         max_len = left.number_input("Max sequence length", 16, 8192, _DEFAULTS.max_seq_length, 16, key="ft_max_len")
@@ -46,7 +54,8 @@ def training_form(dataset: str) -> TrainingConfig:
             seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="ft_seed")
             accumulation = a.number_input("Gradient accumulation", 1, 512, 1, key="ft_accum")
     return TrainingConfig(
-        dataset=dataset, adapter_name=name, base_model=base, max_steps=int(max_steps), epochs=float(epochs),
+        dataset=dataset, adapter_name=name, method=method, beta=float(beta), base_model=base,
+        max_steps=int(max_steps), epochs=float(epochs),
         learning_rate=float(lr), lr_schedule=schedule, batch_size=int(batch), max_seq_length=int(max_len),
         eval_every=int(eval_every), checkpoint_every=int(checkpoint_every), lora_r=int(r), lora_alpha=int(alpha),
         lora_dropout=float(dropout), target_modules=tuple(t.strip() for t in targets.split(",") if t.strip()),

@@ -131,3 +131,25 @@ def test_a_sweeps_table_marks_its_best_member_and_a_mistyped_grid_is_refused(db,
     at.button(key="ft_sweep_start").click().run()
     assert any("Learning rates must be numbers separated by commas" in e.value for e in at.error)
     assert len(queue.list_jobs(db)) == 2
+
+
+def test_labelled_answers_become_a_preferences_dataset_that_the_form_trains_with_dpo(db):
+    from core.access import LOCAL_ADMIN
+    from core.evaluation.labels import save_label
+    from core.evaluation.runs import results
+    from tests.diagnosis.fixtures import BASE, RAG, Answer, reference_set, stored_answers_run
+
+    reference_set(db, "support", ["Paris", "Rome"])
+    run = stored_answers_run(db, "support", {BASE: [Answer("Lyon."), Answer("Milan.")],
+                                             RAG: [Answer("Paris."), Answer("Rome.")]})
+    for result in results(db, run.id):
+        save_label(db, result.id, "reviewer", "correct" if result.system == RAG else "wrong", actor=LOCAL_ADMIN)
+    at = finetune()
+    at.text_input(key="ft_pref_name").input("support-pairs")
+    at.button(key="ft_pref_build").click().run()
+    assert not at.exception and not at.error
+    assert any("Built support-pairs: " in s.value for s in at.success)
+    assert at.selectbox(key="ft_dataset").value == "support-pairs"
+    assert any("trained with DPO" in c.value for c in at.caption)
+    assert at.number_input(key="ft_beta").value == 0.1
+    assert at.number_input(key="ft_lr_dpo").value == 5e-5
