@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from core.access import Actor, Role
+from core.diagnosis.modes.retrieval_recall import ADVISED_SUFFIX
 from core.errors import InvalidInputError
 from core.evaluation.catalog import JUDGE_CORRECTNESS
 from core.evaluation.runs import RunOptions, get_run, submit_eval
@@ -21,7 +22,6 @@ from core.rag.knowledge import get_knowledge_base
 from core.store import Database
 
 EMBEDDER_WINDOW_CHARS = 1000  # ~256 tokens, all-MiniLM-L6-v2's window: longer chunks are cut before embedding
-ADVISED_SUFFIX = "-advised"
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,15 @@ def test_the_newest_run_of_a_knowledge_base_speaks_for_it(db):
     new = stored_answers_run(db, "code", {RAG: [Answer(scores={"recall_at_5": 1.0})] * 3})
     [finding] = diagnose(db, [old.id, new.id], modes=["retrieval_recall"]).findings
     assert finding.status is Status.NOT_FOUND and finding.runs == (new.id,)
+
+
+def test_the_advised_knowledge_base_is_shown_beside_the_original_on_the_same_questions(db):
+    old = recall_run(db, [0.0, 0.0, 1.0, 0.0])
+    new = stored_answers_run(db, "code", {"local:smollm2?kb=docs-advised": [
+        Answer(scores={"recall_at_5": r}) for r in (1.0, 0.0, 1.0, 1.0)]})
+    findings = {f.subject: f for f in diagnose(db, [old.id, new.id], modes=["retrieval_recall"]).findings}
+    after = findings["knowledge base docs-advised"]
+    assert after.summary.startswith("Before and after the advised re-index: file recall@5 0.250 on docs "
+                                    f"(run {old.id}), 0.750 on docs-advised (run {new.id}), a gain of +0.500")
+    assert after.figures[-1].name == "file recall@5 gain over the original" and after.runs == (old.id, new.id)
+    assert findings["knowledge base docs"].status is Status.FOUND  # the original's own finding stays

@@ -3,6 +3,8 @@ in the top 5, so the model answers without them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.diagnosis.evidence import Evidence, RunEvidence, spec_of
 from core.diagnosis.finding import Action, Figure, Finding, Mode, Question, Status
 from core.evaluation.stats import bootstrap_mean
@@ -12,6 +14,7 @@ MODE = Mode("retrieval_recall", "Retrieval recall below 70%", "RAG",
             "Use recursive or code-aware chunking at 256-512 tokens, widen hits with neighbouring chunks, "
             "add a re-ranker")
 THRESHOLD = 0.70
+ADVISED_SUFFIX = "-advised"  # the knowledge base the advised re-index builds beside the original
 RECALL_METRICS = {"recall_at_5": "file recall@5", "evidence_recall_at_5": "evidence recall@5"}
 WOULD_TELL = ("run a RAG system on an eval set whose questions list their relevant_sources or evidence lines "
               "(the urllib3 and jinja2 demo sets do), with recall_at_5 or evidence_recall_at_5 among the metrics.")
@@ -27,7 +30,12 @@ def detect(evidence: Evidence) -> list[Finding]:
                 newest[_retrieval_key(system)] = (run, system)
     if not newest:
         return [Finding.cannot_tell(MODE, WOULD_TELL)]
-    return [_finding(run, system) for run, system in newest.values()]
+    findings = {key: _finding(run, system) for key, (run, system) in newest.items()}
+    for key, (run, system) in newest.items():
+        before = newest.get(key.replace(ADVISED_SUFFIX, "", 1)) if ADVISED_SUFFIX in key else None
+        if before is not None and before[0].run.eval_set_sha256 == run.run.eval_set_sha256:
+            findings[key] = _beside_before(findings[key], before, (run, system))
+    return list(findings.values())
 
 
 def _retrieval_key(system: str) -> str:
@@ -53,3 +61,19 @@ def _finding(run: RunEvidence, system: str) -> Finding:
                    "files in the top 5.", subject, tuple(figures), (run.id,), tuple(missed),
                    Action("reindex_advised", f"Index {spec_of(system).kb} again with the advised chunking",
                           {"knowledge_base": spec_of(system).kb, "run_id": run.id, "system": system}))
+
+
+def _beside_before(after: Finding, before: tuple[RunEvidence, str], advised: tuple[RunEvidence, str]) -> Finding:
+    """The advised knowledge base's finding with the original's recall beside it, paired on the same questions."""
+    (old_run, old_system), (new_run, new_system) = before, advised
+    old, new = old_run.metric_values(old_system, "recall_at_5"), new_run.metric_values(new_system, "recall_at_5")
+    questions = [item_id for item_id in new if item_id in old]
+    if not questions:
+        return after
+    gain = bootstrap_mean([new[q] - old[q] for q in questions])
+    mean_old, mean_new = (sum(values[q] for q in questions) / len(questions) for values in (old, new))
+    text = (f"Before and after the advised re-index: file recall@5 {mean_old:.3f} on {spec_of(old_system).kb} "
+            f"(run {old_run.id}), {mean_new:.3f} on {spec_of(new_system).kb} (run {new_run.id}), a gain of "
+            f"{gain.mean:+.3f} [{gain.low:+.3f}, {gain.high:+.3f}] over {len(questions)} questions. ")
+    return replace(after, summary=text + after.summary, figures=after.figures + (
+        Figure.of("file recall@5 gain over the original", gain),), runs=(old_run.id, *after.runs))
