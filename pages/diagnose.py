@@ -57,8 +57,8 @@ def show_finding(db, number: int, finding: Finding) -> None:
             for question in finding.questions[:QUESTION_LINKS]:
                 st.page_link("pages/evaluate.py", label=f"Run {question.run_id}, question {question.item_id}",
                              query_params={"run": str(question.run_id), "question": question.item_id})
-        st.markdown(f"**The seed's fix ({finding.mode.approach}):** {finding.mode.fix}.  \n"
-                    f"*Root cause:* {finding.mode.cause}.")
+        st.markdown(f"**What to do:** {finding.fix}.  \n*The seed's root cause ({finding.mode.approach}):* "
+                    f"{finding.mode.cause}; *its fix:* {finding.mode.fix}.")
         if finding.action is not None:
             kind = ACTIONS[finding.action.kind]
             refused = missing_role(kind.role, kind.doing)

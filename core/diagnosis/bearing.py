@@ -41,5 +41,5 @@ def bearing_lines(findings: list[Finding], recommendation: Optional[str]) -> lis
             continue
         effect = bearing(finding, recommendation) or "does not bear on"
         about = f" ({finding.subject})" if finding.subject else ""
-        lines.append(f"- {finding.mode.title}{about} {effect} the verdict: {finding.summary} Fix: {finding.mode.fix}.")
+        lines.append(f"- {finding.mode.title}{about} {effect} the verdict: {finding.summary} Fix: {finding.fix}.")
     return lines

@@ -79,6 +79,11 @@ class Finding:
     runs: tuple[int, ...] = ()
     questions: tuple[Question, ...] = ()
     action: Optional[Action] = None
+    advice: str = ""  # what to do where the evidence rules the seed's fix out (e.g. generation, not the index, is slow)
+
+    @property
+    def fix(self) -> str:
+        return self.advice or self.mode.fix
 
     @classmethod
     def cannot_tell(cls, mode: Mode, what_would_tell: str, subject: str = "", runs: tuple[int, ...] = ()) -> "Finding":

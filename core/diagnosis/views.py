@@ -38,7 +38,7 @@ def diagnosis_markdown(diagnosis: Diagnosis, recommendation: Optional[str] = Non
     found = diagnosis.with_status(Status.FOUND)
     if found:
         lines += ["", f"{heading}# What to do", ""]
-        lines += [f"- {f.mode.title}{f' ({f.subject})' if f.subject else ''}: {f.mode.fix}." for f in found]
+        lines += [f"- {f.mode.title}{f' ({f.subject})' if f.subject else ''}: {f.fix}." for f in found]
     if recommendation and found:
         lines += ["", f"{heading}# How it bears on the verdict", "", *bearing_lines(found, recommendation)]
     return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from sqlmodel import select
 from core.diagnosis.diagnose import diagnose
 from core.diagnosis.finding import Status
 from core.diagnosis.modes.latency import MIN_ANSWERS
+from core.diagnosis.views import diagnosis_markdown
 from core.store.tables import EvalResult, KnowledgeBase
 from tests.diagnosis.fixtures import BASE, RAG, Answer, reference_set, stored_answers_run
 
@@ -85,3 +86,11 @@ def test_each_system_is_judged_on_its_answers_across_the_runs_in_scope(db):
     by_subject = {f.subject: f for f in diagnose(db, [first.id, second.id], modes=["latency"]).findings}
     assert by_subject[BASE].status is Status.NOT_FOUND and by_subject[BASE].runs == (first.id, second.id)
     assert by_subject[RAG].status is Status.CANNOT_TELL
+
+
+def test_what_to_do_follows_the_part_that_spikes_not_only_the_seeds_row(db):
+    reference_set(db, "slow", ["x"] * 25)
+    run = stored_answers_run(db, "slow", {BASE: [Answer(latency_ms=100.0 if n else 9_000.0) for n in range(25)]})
+    printed = diagnosis_markdown(diagnose(db, [run.id], modes=["latency"]))
+    assert "Generation, not the index, is slow: cache frequent questions" in printed
+    assert "Migrate to an HNSW index" not in printed

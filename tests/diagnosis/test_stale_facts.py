@@ -87,6 +87,14 @@ def test_an_adapter_stating_the_new_values_is_not_found(db):
     assert finding.status is Status.NOT_FOUND and "4 of 4" in finding.summary and finding.action is None
 
 
+def test_an_adapter_that_never_learnt_the_facts_cannot_show_stale_ones(db):
+    docs_sets(db)
+    run = stored_answers_run(db, "docs-v2", {ADAPTED: said(["nothing"] * 8)})  # as the demo's short training did
+    [finding] = diagnose(db, [run.id], modes=["stale_facts"]).findings
+    assert finding.status is Status.CANNOT_TELL and "did not learn the facts it was trained on" in finding.summary
+    assert "0 of 4 unchanged" in finding.summary
+
+
 def test_the_first_version_of_a_set_announces_changes_it_does_not_hold_so_it_cannot_tell(db):
     docs_sets(db)
     run = stored_answers_run(db, "docs-v1", {ADAPTED: said(OLD + UNCHANGED)})

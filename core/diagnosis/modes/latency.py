@@ -25,6 +25,8 @@ SPIKE_MS = 2000.0  # the seed's symptom
 TAIL_RATIO = 5.0
 FELT_MS = 500.0
 MIN_ANSWERS = 20  # under this, p99 is little more than the slowest answer or two
+GENERATION_ADVICE = ("Generation, not the index, is slow: cache frequent questions, and try a faster model, shorter "
+                     "answers or smaller batches")
 WOULD_TELL = "run an eval of at least {n} questions on the system (RAG systems record retrieval time apart)."
 # How the lab's retrieval finds chunks, by the spec's `mode` (hybrid when not given: `core.rag.system`), and
 # what to tune there.
@@ -81,7 +83,7 @@ def _finding(system: str, timings: Timings, kb: Optional[KnowledgeBase]) -> Find
         return Finding(MODE, Status.NOT_FOUND, f"{shown}: no spike (p99 at most {SPIKE_MS:,.0f} ms and at most "
                        f"{TAIL_RATIO:g} times p50).", system, tuple(figures), timings.runs)
     return Finding(MODE, Status.FOUND, f"{shown}. {_cause(system, timings, kb)}", system, tuple(figures),
-                   timings.runs)
+                   timings.runs, advice="" if _retrieval_dominates(timings) else GENERATION_ADVICE)
 
 
 def _p99_figure(name: str, values: Sequence[float]) -> Figure:
@@ -110,13 +112,23 @@ def _index_figures(kb: Optional[KnowledgeBase]) -> list[Figure]:
             Figure(f"size of knowledge base {kb.name}", kb.size_bytes / 1e6, unit="MB")]
 
 
+def _p99s(timings: Timings) -> tuple[float, float]:
+    """(retrieval, generation) p99 in ms."""
+    retrieval_p99 = float(np.percentile(timings.retrieval, 99)) if timings.retrieval else 0.0
+    return retrieval_p99, float(np.percentile(timings.generation, 99))
+
+
+def _retrieval_dominates(timings: Timings) -> bool:
+    retrieval_p99, generation_p99 = _p99s(timings)
+    return retrieval_p99 > generation_p99
+
+
 def _cause(system: str, timings: Timings, kb: Optional[KnowledgeBase]) -> str:
     """Which part spikes, and so which of the seed's fixes applies."""
-    retrieval_p99 = float(np.percentile(timings.retrieval, 99)) if timings.retrieval else 0.0
-    generation_p99 = float(np.percentile(timings.generation, 99))
+    retrieval_p99, generation_p99 = _p99s(timings)
     spec = spec_of(system)
     index, advice = INDEX_KINDS[spec.retrieval.get("mode", "hybrid")]
-    if retrieval_p99 <= generation_p99:
+    if not _retrieval_dominates(timings):
         where = (f"Generation dominates (p99 {generation_p99:,.0f} ms against retrieval's {retrieval_p99:,.0f} ms): "
                  f"the index ({index}) is not the cause" if spec.kb else "It does not retrieve: no index is the cause")
         return (f"{where} and HNSW settings would not help; caching frequent questions would, or a faster model or "

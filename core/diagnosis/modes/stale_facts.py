@@ -12,7 +12,8 @@ keywords the new reference lacks and not the new value.
 
 Found when the adapter states the old value on at least MIN_OLD_ANSWERS changed questions, or when the 95%
 Wilson interval of its new-value rate lies wholly below that of its rate on unchanged factual questions (intervals
-apart: a conservative test, for sets whose old values are unknown)."""
+apart: a conservative test, for sets whose old values are unknown). An adapter that states fewer than half of the
+unchanged facts never learnt the facts, so it cannot tell."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ MODE = Mode("stale_facts", "Fine-tuned model states facts that changed after its
 CHANGED_TAG = "changed-after-training"
 VERSION_TAG_PREFIX = "changes-in-"
 MIN_OLD_ANSWERS = 2  # one old value could be a lucky guess; two are what the adapter learnt
+LEARNT_SHARE = 0.5  # stating fewer of the unchanged facts than this, the adapter never learnt the facts
 WOULD_TELL = (f"ask the adapter questions whose facts changed after its training: run it on the demo's ledgerly-v2 "
               f"set (ledgerly-v1 imported before it), or tag your eval set's changed facts '{CHANGED_TAG}'.")
 
@@ -135,6 +137,10 @@ def _finding(evidence: Evidence, system: str, run: RunEvidence) -> Finding:
     lower = bool(unchanged) and new.high < unchanged.low
     shown = _shown(system, run, counted)
     questions = _questions(run, system, counted)
+    if old_count < MIN_OLD_ANSWERS and not lower and unchanged and unchanged.mean < LEARNT_SHARE:
+        return Finding(MODE, Status.CANNOT_TELL, f"Cannot tell: {shown}: it did not learn the facts it was trained "
+                       "on, so it cannot show stale ones; train it further (more epochs or steps) and ask it again.",
+                       system, tuple(figures), (run.id,), questions)
     if old_count < MIN_OLD_ANSWERS and not lower:
         return Finding(MODE, Status.NOT_FOUND, f"{shown}: no sign of facts learnt in fine-tuning.", system,
                        tuple(figures), (run.id,), questions)
