@@ -89,3 +89,22 @@ def wait_for_progress(db, job_id: int, text: str, timeout: float = 120.0):
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} never reported {text!r}: {queue.get_job(db, job_id)}")
+
+
+def cancelled_with_a_checkpoint(db, config: TrainingConfig):
+    """A training job cancelled a few steps in, checked to have stopped early with its one checkpoint where it
+    stopped (not at the next `checkpoint_every`); returns the job and that step."""
+    from pathlib import Path
+
+    from core.finetune.job import submit_training
+
+    job = submit_training(db, config, LOCAL_ADMIN)
+    wait_for_metric_step(db, job.id, 3)
+    scheduler.cancel(db, job.id)
+    job = wait_until(db, job.id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.CANCELLED, job.error
+    stopped_at = max(metric_steps(db, job.id, "train_loss"))
+    assert stopped_at < config.max_steps
+    checkpoints = list((Path(job.log_path).parent / "checkpoints").glob("checkpoint-*"))
+    assert [c.name for c in checkpoints] == [f"checkpoint-{stopped_at}"]
+    return job, stopped_at

@@ -73,39 +73,45 @@ def _detect_format(record: dict[str, Any]) -> str:
 
 def check_examples(examples: Sequence[Any]) -> None:
     """Raise `InvalidInputError` unless every example is in the canonical form."""
-    problems = []
-    for number, example in enumerate(examples, start=1):
-        try:
-            if not isinstance(example, dict) or "messages" not in example:
-                raise _Problem("must be an object with 'messages'")
-            _from_messages(example)
-        except _Problem as exc:
-            problems.append(f"example {number}: {exc}")
-    if problems:
-        raise InvalidInputError(_summary("The dataset", problems))
-    if not examples:
-        raise InvalidInputError("The dataset has no examples: a dataset needs at least one.")
+    _check_each(examples, "example", _check_example, "The dataset",
+                "The dataset has no examples: a dataset needs at least one.")
 
 
 def check_pairs(pairs: Sequence[Any]) -> None:
     """Raise `InvalidInputError` unless every pair is in trl's conversational preference form: `prompt`, a
     conversation ending with the user's turn, and `chosen` and `rejected`, one assistant message each."""
+    _check_each(pairs, "pair", _check_pair, "The preference pairs",
+                "There are no preference pairs: a dataset needs at least one.")
+
+
+def _check_each(items: Sequence[Any], noun: str, check: Callable[[Any], None], whole: str, empty: str) -> None:
+    """Every item's problem, numbered, in one message; then the refusal of an empty list."""
     problems = []
-    for number, pair in enumerate(pairs, start=1):
+    for number, item in enumerate(items, start=1):
         try:
-            if not isinstance(pair, dict) or not {"prompt", "chosen", "rejected"} <= pair.keys():
-                raise _Problem("must be an object with 'prompt', 'chosen' and 'rejected'")
-            for side in ("chosen", "rejected"):
-                answer = _messages(pair[side], f"'{side}'")
-                if len(answer) != 1 or answer[0]["role"] != "assistant":
-                    raise _Problem(f"'{side}' must be a list of exactly one assistant message")
-                _conversation(_messages(pair["prompt"], "'prompt'") + answer, "'prompt'")
+            check(item)
         except _Problem as exc:
-            problems.append(f"pair {number}: {exc}")
+            problems.append(f"{noun} {number}: {exc}")
     if problems:
-        raise InvalidInputError(_summary("The preference pairs", problems))
-    if not pairs:
-        raise InvalidInputError("There are no preference pairs: a dataset needs at least one.")
+        raise InvalidInputError(_summary(whole, problems))
+    if not items:
+        raise InvalidInputError(empty)
+
+
+def _check_example(example: Any) -> None:
+    if not isinstance(example, dict) or "messages" not in example:
+        raise _Problem("must be an object with 'messages'")
+    _from_messages(example)
+
+
+def _check_pair(pair: Any) -> None:
+    if not isinstance(pair, dict) or not {"prompt", "chosen", "rejected"} <= pair.keys():
+        raise _Problem("must be an object with 'prompt', 'chosen' and 'rejected'")
+    for side in ("chosen", "rejected"):
+        answer = _messages(pair[side], f"'{side}'")
+        if len(answer) != 1 or answer[0]["role"] != "assistant":
+            raise _Problem(f"'{side}' must be a list of exactly one assistant message")
+        _conversation(_messages(pair["prompt"], "'prompt'") + answer, "'prompt'")
 
 
 def as_chat(example: dict) -> dict:

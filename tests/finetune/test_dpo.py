@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.diagnosis.fixtures import BASE, RAG, Answer, reference_set, stored_answers_run
-from tests.training_fixtures import metric_steps, wait_for_metric_step, wait_until
+from tests.training_fixtures import cancelled_with_a_checkpoint, metric_steps, wait_until
 
 from core.access import LOCAL_ADMIN
 from core.cli import main
@@ -210,16 +210,8 @@ def test_a_dpo_job_trains_on_pairs_reports_its_rewards_and_registers_an_adapter(
 
 @pytest.mark.slow
 def test_a_cancelled_dpo_job_resumes_from_its_checkpoint(db, pairs_dataset, training):
-    job = submit_training(db, training(dataset=pairs_dataset, method="dpo", max_steps=40, checkpoint_every=30),
-                          LOCAL_ADMIN)
-    wait_for_metric_step(db, job.id, 3)
-    scheduler.cancel(db, job.id)
-    job = wait_until(db, job.id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
-    assert job.status == queue.CANCELLED, job.error
-    stopped_at = max(metric_steps(db, job.id, "train_loss"))
-    assert stopped_at < 40
-    checkpoints = list((Path(job.log_path).parent / "checkpoints").glob("checkpoint-*"))
-    assert [c.name for c in checkpoints] == [f"checkpoint-{stopped_at}"]
+    job, _ = cancelled_with_a_checkpoint(db, training(dataset=pairs_dataset, method="dpo", max_steps=40,
+                                                      checkpoint_every=30))
     job = wait_until(db, scheduler.resume(db, job.id).id, [queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.SUCCEEDED, job.error
     assert metric_steps(db, job.id, "train_loss") == list(range(1, 41))

@@ -16,7 +16,7 @@ from core.finetune.job import submit_training
 from core.jobs import queue, scheduler
 from core.llm.base import GenerationOptions, Prompt
 from core.llm.local import LocalBackend
-from tests.training_fixtures import metric_steps, wait_for_metric_step, wait_until
+from tests.training_fixtures import cancelled_with_a_checkpoint, metric_steps, wait_for_metric_step, wait_until
 
 
 def test_only_an_admin_may_train(db, training):
@@ -48,15 +48,7 @@ def test_a_short_run_trains_registers_an_adapter_and_records_its_curves(db, trai
 
 @pytest.mark.sqlite_only
 def test_cancel_leaves_a_checkpoint_to_resume_from(db, training):
-    job = submit_training(db, training(max_steps=60, checkpoint_every=50), LOCAL_ADMIN)
-    wait_for_metric_step(db, job.id, 3)
-    scheduler.cancel(db, job.id)
-    job = wait_until(db, job.id, [queue.CANCELLED, queue.SUCCEEDED, queue.FAILED])
-    assert job.status == queue.CANCELLED, job.error
-    stopped_at = max(metric_steps(db, job.id, "train_loss"))
-    assert stopped_at < 60
-    checkpoints = list((Path(job.log_path).parent / "checkpoints").glob("checkpoint-*"))
-    assert [c.name for c in checkpoints] == [f"checkpoint-{stopped_at}"]  # saved where it stopped, not at 50
+    job, _ = cancelled_with_a_checkpoint(db, training(max_steps=60, checkpoint_every=50))  # saved where it stopped
     job = scheduler.resume(db, job.id)
     job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.SUCCEEDED, job.error
