@@ -57,9 +57,11 @@ class ServerBackend(Backend):
             raise self._lost(exc) from None
 
     def _lost(self, exc: Exception) -> BackendError:
-        """Why no answer came, as the user can act on it."""
+        """Why no answer came, as the user can act on it. The client's pooled connections go with it: one kept
+        alive to a server that died would fail the next question too, instead of finding the server gone."""
         import openai
 
+        self._connect(self.url)
         if _never_reached(exc):
             return BackendError(f"The local model server at {self.url} stopped answering: ask again "
                                 "(the app restarts it), or start one with `python -m core serve`.")
