@@ -1,5 +1,6 @@
-"""Fine-tuning in headless Chromium: launch a short real job, watch its curve
-appear, close the page, open it again and find the job still there."""
+"""Fine-tuning in headless Chromium: launch a short real job (on the tiny model, typed in as the base: the page
+is under test here, SmolLM2's training in tests/jobs/test_smollm2_training.py), watch its curve appear, close the
+page, open it again and find the job still there."""
 
 import re
 
@@ -20,13 +21,14 @@ def stop_jobs_after():
         scheduler.cancel(db, job.id)
 
 
-def test_a_job_survives_closing_the_page(browser, app_url, stop_jobs_after):
+def test_a_job_survives_closing_the_page(browser, app_url, stop_jobs_after, tiny_model_dir):
     page = browser.new_context().new_page()
     page.goto(f"{app_url}/finetune")
     page.get_by_role("button", name="Add the house-style sample").click()
     page.get_by_text("Added house-style").wait_for(timeout=120_000)
-    for label, value in (("Max steps (0: use epochs)", "4"), ("Validate every N steps", "2")):
-        field = page.get_by_label(label)
+    for label, value in (("Base model", str(tiny_model_dir)), ("Max steps (0: use epochs)", "4"),
+                         ("Validate every N steps", "2")):
+        field = page.get_by_label(label).and_(page.locator("input"))  # not the field's help icon
         expect(field).to_have_count(1)  # a rerun can show the old field beside the new one for a moment
         field.fill(value)
         field.press("Enter")

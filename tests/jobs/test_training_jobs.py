@@ -19,6 +19,20 @@ from core.llm.local import LocalBackend
 from tests.training_fixtures import cancelled_with_a_checkpoint, metric_steps, wait_for_metric_step, wait_until
 
 
+@pytest.mark.sqlite_only
+def test_qlora_trains_a_few_steps_on_the_cpu(db, training):
+    """QLoRA's path (4-bit NF4 weights from bitsandbytes, k-bit preparation, LoRA on top) on the tiny model:
+    the same code as on SmolLM2, whose 4-bit steps cost minutes on a CPU."""
+    job = submit_training(db, training(qlora=True, max_steps=2, batch_size=2), LOCAL_ADMIN)
+    job = wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED])
+    assert job.status == queue.SUCCEEDED, job.error
+    assert job.config["training"]["qlora"] is True
+    losses = [m.value for m in queue.job_metrics(db, [job.id]) if m.name == "train_loss"]
+    assert len(losses) == 2 and all(loss > 0 for loss in losses)
+    assert json.loads((Path(get_adapter(db, "tiny-adapter").path) / "training_config.json").read_text()
+                      )["config"]["qlora"] is True
+
+
 def test_only_an_admin_may_train(db, training):
     with pytest.raises(AccessDeniedError, match="To train an adapter you need the admin role; vi@example.com is a "
                                                 "reviewer"):
