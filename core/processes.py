@@ -20,16 +20,22 @@ DISTRIBUTED_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE",
 DISTRIBUTED_PREFIXES = ("ACCELERATE_", "TORCHELASTIC_")
 
 
-def spawn_detached(command: Sequence[str], log_path: Path) -> subprocess.Popen:
+def spawn_detached(command: Sequence[str], log_path: Path,
+                   environment: Optional[Mapping[str, str]] = None) -> subprocess.Popen:
     """Start `command` from the project root in a session of its own (a Streamlit restart or
     a Ctrl-C in the terminal that started it does not reach it), its output appended to
-    `log_path`. It computes in its own process, never through the model server."""
+    `log_path`, in `environment` (by default `background_environment()`)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(list(command), cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**undistributed(os.environ), "PYTHONUNBUFFERED": "1",
-                                     "RAGTUNE_MODEL_SERVER": "off"})
+                                env=dict(background_environment() if environment is None else environment))
+
+
+def background_environment() -> dict[str, str]:
+    """This process's environment as a background process gets it: it computes in its own process,
+    never through the model server, and its output reaches its log as it is printed."""
+    return {**undistributed(os.environ), "PYTHONUNBUFFERED": "1", "RAGTUNE_MODEL_SERVER": "off"}
 
 
 def undistributed(environment: Mapping[str, str]) -> dict[str, str]:
@@ -40,8 +46,25 @@ def undistributed(environment: Mapping[str, str]) -> dict[str, str]:
 
 def live_command(pid: int) -> Optional[list[str]]:
     """The command line of process `pid`, or None when it is gone or a zombie."""
+    process = _live(pid)
+    try:
+        return None if process is None else process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def live_name(pid: int) -> Optional[str]:
+    """The name of process `pid` (what it renamed itself to, if it did), or None when it is gone or a zombie."""
+    process = _live(pid)
+    try:
+        return None if process is None else process.name()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def _live(pid: int) -> Optional[psutil.Process]:
     try:
         process = psutil.Process(pid)
-        return None if process.status() == psutil.STATUS_ZOMBIE else process.cmdline()
+        return None if process.status() == psutil.STATUS_ZOMBIE else process
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None

@@ -39,6 +39,8 @@ class Settings:
     # (ray://HOST:PORT, or its dashboard's http://HOST:8265); core.jobs.runners reads it.
     jobs: str = "local"
     heartbeat_s: float = 5.0  # how often a job's worker stamps its row; a row 3 beats old has no worker beating
+    # Whether local job workers are forked by a warm launcher (core.jobs.launcher) instead of starting cold.
+    job_launcher: bool = True
 
     AUTH_MODES: ClassVar[tuple[str, ...]] = ("off", "password", "oidc")
 
@@ -61,7 +63,15 @@ class Settings:
             default_role=env.get(f"{ENV_PREFIX}DEFAULT_ROLE", "viewer"),
             jobs=_jobs_runner(env.get(f"{ENV_PREFIX}JOBS", "local")),
             heartbeat_s=_heartbeat_seconds(env.get(f"{ENV_PREFIX}HEARTBEAT_S", "5")),
+            job_launcher=_on_or_off("JOB_LAUNCHER", env.get(f"{ENV_PREFIX}JOB_LAUNCHER", "on")),
         )
+
+
+def _on_or_off(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("on", "off"):
+        raise InvalidInputError(f"{ENV_PREFIX}{name}={raw!r}: set it to on or off.")
+    return value == "on"
 
 
 def _jobs_runner(raw: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.jobs.launcher import stop_launchers
 from core.project import EVAL_SETS_DIR
 from core.store import open_database
 
@@ -22,6 +23,13 @@ def pytest_collection_modifyitems(items):
     """Long tests first: pytest-xdist's workers then steal the short ones at the end and finish together,
     instead of one worker running a minute-long test alone while the other waits."""
     items.sort(key=lambda item: not any(item.get_closest_marker(marker) for marker in LONG_RUNNING))
+
+
+def pytest_sessionfinish(session):
+    """The warm job launchers the tests' jobs started, stopped with the run (by pytest-xdist's controller,
+    once every worker is done), rather than left to exit when idle."""
+    if not hasattr(session.config, "workerinput"):
+        stop_launchers()
 
 
 SHARED_MODEL_CACHE = Path(__file__).resolve().parents[1] / "models" / "cache"

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from core.processes import live_command, spawn_detached
+from core.jobs.launcher import WORKER_MODULE, launch, process_name
+from core.processes import background_environment, live_command, live_name, spawn_detached
 from core.settings import get_settings
-
-WORKER_MODULE = "core.jobs.worker"
 
 
 def job_dir(job_id: int) -> Path:
@@ -30,9 +29,10 @@ def worker_command(job_id: int, gpus: int = 0, python: str = sys.executable) -> 
 
 
 def start_worker(command: list[str], log_path: Path) -> int:
-    """Start the worker in the background; returns its pid. Workers generate in
-    their own main thread, never through the model server."""
-    return spawn_detached(command, log_path).pid
+    """Start the worker in the background, forked by the warm launcher when one answers (core.jobs.launcher);
+    returns its pid. Workers generate in their own main thread, never through the model server."""
+    environment = background_environment()
+    return launch(command, log_path, environment) or spawn_detached(command, log_path, environment).pid
 
 
 def is_worker_alive(pid: Optional[int], job_id: int) -> bool:
@@ -41,6 +41,8 @@ def is_worker_alive(pid: Optional[int], job_id: int) -> bool:
     if not pid:
         return False
     _reap(pid)
+    if live_name(pid) == process_name(job_id):  # forked by the launcher
+        return True
     command = live_command(pid)
     return command is not None and WORKER_MODULE in command and str(job_id) in command
 

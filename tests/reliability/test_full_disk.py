@@ -33,7 +33,9 @@ DISK_FULL_MESSAGE = r"A write to .* failed: the disk is full \(No space left on 
 @pytest.fixture
 def full_disk(monkeypatch):
     """`full_disk(glob)`: workers started from now on cannot write files whose paths match `glob`;
-    `full_disk(None)` frees the space again."""
+    `full_disk(None)` frees the space again. The hook is a sitecustomize, which reads the glob as a worker's
+    interpreter starts: workers start cold here, not forked by the warm launcher."""
+    monkeypatch.setenv("RAGTUNE_JOB_LAUNCHER", "off")
     hook = str(Path(__file__).parent / "full_disk")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [hook, os.environ.get("PYTHONPATH")])))
 

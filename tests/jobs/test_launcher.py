@@ -1,0 +1,99 @@
+"""The warm launcher: real workers forked from a real launcher process, each test with a launcher of its own
+(an environment variable the launcher is keyed on), so that no test stops another's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from core.access import LOCAL_ADMIN
+from core.errors import InvalidInputError
+from core.finetune.job import submit_training
+from core.jobs import queue
+from core.jobs.launcher import LauncherPaths, launcher_pid
+from core.jobs.processes import is_worker_alive
+from core.llm.adapters import get_adapter
+from core.processes import background_environment, live_command, live_name
+from core.settings import Settings
+from tests.training_fixtures import wait_for, wait_until
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture
+def own_launcher(monkeypatch, request):
+    """A launcher key of this test's own (HF_HUB_DISABLE_TELEMETRY is read by the preloaded libraries), stopped
+    after it, its files removed."""
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", request.node.name)
+    yield
+    paths = LauncherPaths.for_environment(background_environment())
+    pid = launcher_pid(background_environment())
+    if pid and pid > 0:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: launcher_pid(background_environment()) is None, "the launcher to stop")
+    for path in (paths.socket, paths.lock, paths.log):
+        path.unlink(missing_ok=True)
+
+
+def serving() -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(LauncherPaths.for_environment(background_environment()).socket))
+            return True
+        except OSError:
+            return False
+
+
+def test_once_the_launcher_serves_a_job_is_forked_and_is_a_worker_of_its_own(db, training, own_launcher):
+    first = submit_training(db, training("first", max_steps=2), LOCAL_ADMIN)  # no launcher yet: a plain process
+    assert "core.jobs.worker" in live_command(first.pid)
+    wait_for(serving, "the launcher to serve", timeout=180)
+    assert wait_until(db, first.id, [queue.SUCCEEDED, queue.FAILED]).status == queue.SUCCEEDED  # one training slot
+    second = submit_training(db, training("second", max_steps=2), LOCAL_ADMIN)
+    assert live_name(second.pid) == f"rtjob-{second.id}" and is_worker_alive(second.pid, second.id)
+    assert os.getpgid(second.pid) == second.pid and second.pid != launcher_pid(background_environment())
+    assert wait_until(db, second.id, [queue.SUCCEEDED, queue.FAILED]).status == queue.SUCCEEDED
+    assert get_adapter(db, "second").job_id == second.id  # it ran under this test's data dir and store
+    log = Path(queue.get_job(db, second.id).log_path).read_text()
+    assert f"job {second.id} (train) attempt 1 started in pid {second.pid}" in log and "succeeded" in log
+    assert not is_worker_alive(second.pid, second.id)
+
+
+def test_a_killed_launcher_is_replaced_and_its_job_starts_as_a_plain_process(db, training, own_launcher):
+    first = submit_training(db, training("first", max_steps=2), LOCAL_ADMIN)
+    wait_for(serving, "the launcher to serve", timeout=180)
+    assert wait_until(db, first.id, [queue.SUCCEEDED, queue.FAILED]).status == queue.SUCCEEDED
+    killed = launcher_pid(background_environment())
+    os.kill(killed, signal.SIGKILL)
+    wait_for(lambda: launcher_pid(background_environment()) is None, "the launcher to die")
+    job = submit_training(db, training("second", max_steps=2), LOCAL_ADMIN)  # its socket is left, refusing
+    assert "core.jobs.worker" in live_command(job.pid)
+    assert wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED]).status == queue.SUCCEEDED
+    wait_for(lambda: launcher_pid(background_environment()) not in (None, killed), "a new launcher")
+
+
+def test_switched_off_workers_start_as_plain_processes_and_no_launcher_starts(db, training, own_launcher,
+                                                                              monkeypatch):
+    monkeypatch.setenv("RAGTUNE_JOB_LAUNCHER", "off")
+    job = submit_training(db, training(max_steps=2), LOCAL_ADMIN)
+    assert "core.jobs.worker" in live_command(job.pid)
+    assert wait_until(db, job.id, [queue.SUCCEEDED, queue.FAILED]).status == queue.SUCCEEDED
+    assert launcher_pid(background_environment()) is None
+
+
+def test_the_setting_is_on_or_off():
+    assert Settings.from_env({}).job_launcher and not Settings.from_env({"RAGTUNE_JOB_LAUNCHER": "OFF"}).job_launcher
+    with pytest.raises(InvalidInputError, match="RAGTUNE_JOB_LAUNCHER='sometimes': set it to on or off"):
+        Settings.from_env({"RAGTUNE_JOB_LAUNCHER": "sometimes"})
+
+
+def test_a_launcher_folder_others_may_write_in_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    folder = tmp_path / f"ragtune-launchers-{os.getuid()}"
+    assert LauncherPaths.for_environment({}).socket.parent == folder and folder.stat().st_mode & 0o777 == 0o700
+    folder.chmod(0o777)  # anyone could put a socket there that runs what they like as this user's job
+    assert LauncherPaths.for_environment({}) is None
