@@ -50,7 +50,7 @@ def index_once(db, number: int) -> dict[str, float]:
 
 
 def launcher_serving() -> bool:
-    from core.jobs.launcher import LauncherPaths
+    from core.launcher import LauncherPaths
     from core.processes import background_environment
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
@@ -67,7 +67,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["RAGTUNE_DATA_DIR"] = tempfile.mkdtemp(prefix="job-start-")
     os.environ["RAGTUNE_ALLOWED_ROOTS"] = str(DOCS)
-    from core.jobs.launcher import stop_launchers
+    from core.launcher import stop_launchers
     from core.store import current_database
 
     db = current_database()

@@ -34,8 +34,10 @@ def spawn_detached(command: Sequence[str], log_path: Path,
 
 def background_environment() -> dict[str, str]:
     """This process's environment as a background process gets it: it computes in its own process,
-    never through the model server, and its output reaches its log as it is printed."""
-    return {**undistributed(os.environ), "PYTHONUNBUFFERED": "1", "RAGTUNE_MODEL_SERVER": "off"}
+    never through the model server, never downloads from the Hugging Face hub, and its output reaches its
+    log as it is printed."""
+    return {**undistributed(os.environ), "PYTHONUNBUFFERED": "1", "RAGTUNE_MODEL_SERVER": "off",
+            "HF_HUB_OFFLINE": "1"}
 
 
 def undistributed(environment: Mapping[str, str]) -> dict[str, str]:
@@ -68,3 +70,11 @@ def _live(pid: int) -> Optional[psutil.Process]:
         return None if process.status() == psutil.STATUS_ZOMBIE else process
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of a process this one started, so it is not left a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.jobs.launcher import stop_launchers
+from core.launcher import stop_launchers
 from core.project import EVAL_SETS_DIR
 from core.store import open_database
 

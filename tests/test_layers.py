@@ -23,6 +23,7 @@ LAYERS = (
     ("core.errors",),
     ("core.settings", "core.project"),
     ("core.hardware", "core.cpu_share", "core.subcommands", "core.git", "core.processes", "core.imports"),
+    ("core.launcher",),  # forks the lab's background processes warm
     ("core.paths",),  # which files a typed path may reach
     ("core.store",),
     ("core.access",),  # users, roles, the audit log

@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from core.jobs.launcher import WORKER_MODULE, launch, process_name
-from core.processes import background_environment, live_command, live_name, spawn_detached
+from core.launcher import launch
+from core.processes import background_environment, live_command, live_name, reap, spawn_detached
 from core.settings import get_settings
+
+WORKER_MODULE = "core.jobs.worker"
 
 
 def job_dir(job_id: int) -> Path:
@@ -28,11 +30,17 @@ def worker_command(job_id: int, gpus: int = 0, python: str = sys.executable) -> 
     return [python, "-m", WORKER_MODULE, str(job_id)]
 
 
+def process_name(job_id: int) -> str:
+    """What a worker forked by the warm launcher is called."""
+    return f"rtjob-{job_id}"
+
+
 def start_worker(command: list[str], log_path: Path) -> int:
     """Start the worker in the background, forked by the warm launcher when one answers (core.jobs.launcher);
     returns its pid. Workers generate in their own main thread, never through the model server."""
     environment = background_environment()
-    return launch(command, log_path, environment) or spawn_detached(command, log_path, environment).pid
+    return (launch(command, log_path, environment, process_name(int(command[-1])))
+            or spawn_detached(command, log_path, environment).pid)
 
 
 def is_worker_alive(pid: Optional[int], job_id: int) -> bool:
@@ -40,7 +48,7 @@ def is_worker_alive(pid: Optional[int], job_id: int) -> bool:
     another program, or a finished worker not yet reaped (a zombie), is not."""
     if not pid:
         return False
-    _reap(pid)
+    reap(pid)
     if live_name(pid) == process_name(job_id):  # forked by the launcher
         return True
     command = live_command(pid)
@@ -52,12 +60,4 @@ def signal_worker(pid: int, sig: int = signal.SIGTERM) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status of a worker this process started, so it is not left a zombie."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
         pass

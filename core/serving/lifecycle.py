@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import sys
 import time
 import urllib.request
@@ -26,7 +27,8 @@ from typing import Iterator, Optional, Sequence
 import psutil
 
 from core.errors import BackendError
-from core.processes import live_command, spawn_detached
+from core.launcher import launch
+from core.processes import background_environment, live_command, live_name, reap, spawn_detached
 from core.settings import get_settings
 
 RECORD_NAME = "model-server.json"
@@ -100,7 +102,12 @@ def health(url: str, timeout: float = HEALTH_TIMEOUT_S) -> dict:
         return {}
 
 
+SERVER_NAME = "rtserve"  # what a server forked by the warm launcher (core.launcher) is called
+
+
 def _is_server_process(pid: int) -> bool:
+    if live_name(pid) == SERVER_NAME:
+        return True
     command = live_command(pid)
     return command is not None and "core" in command and "serve" in command
 
@@ -156,19 +163,26 @@ def server_command(parent_pid: int, options: Sequence[str] = ()) -> list[str]:
 def start_server(options: Sequence[str] = (), timeout: float = START_TIMEOUT_S) -> ServerRecord:
     """Start a server in the background (more `core serve` options may follow) and
     wait until it answers; its output goes to `<data_dir>/model-server.log`."""
-    log = log_path()
-    process = spawn_detached(server_command(os.getpid(), options), log)
+    log, command, environment = log_path(), server_command(os.getpid(), options), background_environment()
+    pid = launch(command, log, environment, SERVER_NAME) or spawn_detached(command, log, environment).pid
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BackendError(f"The local model server exited at start (code {process.returncode}): "
-                               f"{_tail(log)} (full log: {log})")
+        reap(pid)
+        if not _is_server_process(pid):
+            raise BackendError(f"The local model server exited at start: {_tail(log)} (full log: {log})")
         record = read_record()
-        if record is not None and record.pid == process.pid and is_serving(record):
+        if record is not None and record.pid == pid and is_serving(record):
             return record
         time.sleep(0.2)
-    process.kill()
+    _kill(pid)
     raise BackendError(f"The local model server did not start within {timeout:.0f} s: see {log}.")
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def stop_server(timeout: float = STOP_GRACE_S) -> Optional[ServerRecord]:

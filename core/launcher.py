@@ -1,15 +1,15 @@
-"""A warm start for job workers.
+"""A warm start for the lab's background processes: job workers and the model server.
 
 A fresh `python -m core.jobs.worker ID` spends 5-10 s of CPU importing torch, transformers, peft and
 sentence-transformers before its job does anything: on a 2-core machine, most of a short job, and
 time taken from the job beside it. The launcher is one long-lived process that has imported those
-libraries once and forks a worker per job.
+libraries once and forks each of those processes.
 
-A forked worker runs exactly what `python -m core.jobs.worker ID` runs. The lab's own modules are
+A forked process runs exactly what its `python -m MODULE ARGS` runs. The lab's own modules are
 imported after the fork, under the environment of whoever asked (their data dir, store and settings),
-so only third-party libraries are shared, and an edit to the lab's code reaches the next job. The
-worker leads a session of its own, writes to its job's log and is named `rtjob-ID`, which is how
-`core.jobs.processes` tells it is still that job's worker.
+so only third-party libraries are shared, and an edit to the lab's code reaches the next process. It
+leads a session of its own, writes to its log and takes the name it was given (a job's worker is
+`rtjob-ID`), which is how a recorded pid is told apart from a reused one.
 
 A launcher serves one environment: the variables its libraries read as they import (`KEYED_PREFIXES`)
 and the Python it runs on make its key. Nothing waits for it: with no launcher answering, a worker
@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import runpy
 import signal
 import socket
 import sys
@@ -40,20 +41,19 @@ KEYED_PREFIXES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "
                   "TOKENIZERS_", "BNB_", "PYTHON", "SENTENCE_TRANSFORMERS_", "LD_")
 IDLE_S = 3600.0
 ANSWER_TIMEOUT_S = 10.0
-WORKER_MODULE = "core.jobs.worker"
 
 
-def process_name(job_id: int) -> str:
-    """What a forked worker is called (at most 15 characters: Linux's limit)."""
-    return f"rtjob-{job_id}"
+LAUNCHABLE = ("core.jobs.worker", "core")  # `python -m core.jobs.worker ID`, `python -m core serve ...`
+NAME_LENGTH = 15  # Linux's limit on a process's name
 
 
-def launch(command: Sequence[str], log_path: Path, environment: Mapping[str, str]) -> Optional[int]:
-    """Have the launcher for `environment` fork `python -m core.jobs.worker ID` (`command`); returns the
-    worker's pid, or None when no launcher answers (one is then started for the next job).
+def launch(command: Sequence[str], log_path: Path, environment: Mapping[str, str], name: str) -> Optional[int]:
+    """Have the launcher for `environment` fork `command` (`python -m MODULE ARGS`, MODULE one of
+    `LAUNCHABLE`) as a process called `name`; returns its pid, or None when no launcher answers (one is
+    then started for the next time).
 
-    Raises OSError when a launcher took the request but gave no pid: it may have forked the worker, so
-    starting another could run the job twice (the scheduler records that the start failed, and a worker
+    Raises OSError when a launcher took the request but gave no pid: it may have forked the process, so
+    starting another could run a job twice (the scheduler records that the start failed, and a worker
     that did start then finds its row failed and does nothing)."""
     if not _launchable(command, environment):
         return None
@@ -67,19 +67,20 @@ def launch(command: Sequence[str], log_path: Path, environment: Mapping[str, str
         except OSError:
             _start_launcher(paths, environment)
             return None
-        request = {"job_id": int(command[-1]), "log": str(log_path), "env": dict(environment)}
+        request = {"module": command[2], "args": list(command[3:]), "name": name, "log": str(log_path),
+                   "env": dict(environment)}
         connection.sendall(json.dumps(request).encode() + b"\n")
         answer = json.loads(_read_line(connection) or b"{}")
     if "pid" not in answer:
-        raise OSError(f"the warm launcher (core.jobs.launcher) gave no worker: {answer.get('error', 'no answer')}")
+        raise OSError(f"the warm launcher (core.launcher) gave no process: {answer.get('error', 'no answer')}")
     return int(answer["pid"])
 
 
 def _launchable(command: Sequence[str], environment: Mapping[str, str]) -> bool:
     from core.settings import Settings
 
-    return (Settings.from_env(environment).job_launcher and sys.platform == "linux"
-            and list(command[:-1]) == [sys.executable, "-m", WORKER_MODULE] and command[-1].isdigit())
+    return (Settings.from_env(environment).job_launcher and sys.platform == "linux" and len(command) > 2
+            and list(command[:2]) == [sys.executable, "-m"] and command[2] in LAUNCHABLE)
 
 
 class LauncherPaths:
@@ -121,7 +122,7 @@ def _start_launcher(paths: LauncherPaths, environment: Mapping[str, str]) -> Non
     from core.processes import spawn_detached
 
     if _holder(paths) is None:
-        spawn_detached([sys.executable, "-m", "core.jobs.launcher", str(paths.socket)], paths.log, environment)
+        spawn_detached([sys.executable, "-m", "core.launcher", str(paths.socket)], paths.log, environment)
 
 
 def launcher_pid(environment: Mapping[str, str]) -> Optional[int]:
@@ -223,7 +224,9 @@ def _answer(connection: socket.socket, listener: socket.socket) -> None:
     connection.settimeout(ANSWER_TIMEOUT_S)
     try:
         request = json.loads(_read_line(connection))
-        pid = _fork_worker(int(request["job_id"]), Path(request["log"]), request["env"], (connection, listener))
+        if request["module"] not in LAUNCHABLE:
+            raise ValueError(f"{request['module']!r} is not a module the launcher starts")
+        pid = _fork(request, (connection, listener))
         answer = {"pid": pid}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         answer = {"error": f"{type(exc).__name__}: {exc}"}
@@ -233,36 +236,41 @@ def _answer(connection: socket.socket, listener: socket.socket) -> None:
         pass
 
 
-def _fork_worker(job_id: int, log_path: Path, environment: dict, sockets: tuple) -> int:
-    """Fork twice, so that the worker is nobody's child here (init reaps it); returns its pid."""
+def _fork(request: dict, sockets: tuple) -> int:
+    """Fork twice, so that the process is nobody's child here (init reaps it); returns its pid once it
+    leads its own session under its own name."""
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
     middle = os.fork()
     if middle == 0:
         os.close(read_end)
-        worker = os.fork()
-        if worker:
-            os.write(write_end, str(worker).encode())
+        if os.fork():
             os._exit(0)
-        os.close(write_end)
         for open_socket in sockets:
             open_socket.close()
-        _run_worker(job_id, log_path, environment)
+        _run(request, write_end)
     os.close(write_end)
     os.waitpid(middle, 0)
     with os.fdopen(read_end, "rb") as pipe:
-        text = pipe.read().decode()
+        text = pipe.read().decode()  # until the process closes its end
     if not text.isdigit():
-        raise OSError("the worker could not be forked")
+        raise OSError("the process could not be forked")
     return int(text)
 
 
-def _run_worker(job_id: int, log_path: Path, environment: dict) -> None:
-    """In the forked worker: become what `spawn_detached` makes, then run the worker; never returns."""
+def _run(request: dict, pid_pipe: int) -> None:
+    """In the forked process: become what `spawn_detached` makes, say so through `pid_pipe`, then run
+    `python -m MODULE ARGS`; never returns."""
     code = 1
     try:
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(number, signal.SIG_DFL)
         os.setsid()
+        Path("/proc/self/comm").write_text(str(request["name"])[:NAME_LENGTH])
+        os.write(pid_pipe, str(os.getpid()).encode())
+        os.close(pid_pipe)
+        log_path = Path(request["log"])
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -273,18 +281,15 @@ def _run_worker(job_id: int, log_path: Path, environment: dict) -> None:
         os.close(null)
         sys.stdout.reconfigure(line_buffering=True, write_through=True)
         sys.stderr.reconfigure(line_buffering=True, write_through=True)
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(number, signal.SIG_DFL)
         os.chdir(PROJECT_ROOT)
         os.environ.clear()
-        os.environ.update(environment)
-        Path("/proc/self/comm").write_text(process_name(job_id))
-        sys.argv = ["-m", str(job_id)]
-        for name in [name for name in sys.modules if name == "core" or name.startswith("core.")]:
-            del sys.modules[name]  # the lab's code, fresh and under this job's environment
-        from core.jobs.worker import main
-
-        code = main([str(job_id)])
+        os.environ.update(request["env"])
+        for loaded in [loaded for loaded in sys.modules if loaded == "core" or loaded.startswith("core.")]:
+            del sys.modules[loaded]  # the lab's code, fresh and under the asker's environment
+        module = request["module"]
+        sys.argv = [module, *map(str, request["args"])]  # runpy puts the module's file first
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        code = 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except BaseException:
