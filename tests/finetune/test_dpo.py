@@ -210,11 +210,11 @@ def test_a_dpo_job_trains_on_pairs_reports_its_rewards_and_registers_an_adapter(
 
 @pytest.mark.slow
 def test_a_cancelled_dpo_job_resumes_from_its_checkpoint(db, pairs_dataset, training):
-    job, _ = cancelled_with_a_checkpoint(db, training(dataset=pairs_dataset, method="dpo", max_steps=40,
-                                                      checkpoint_every=30))
+    job, _ = cancelled_with_a_checkpoint(db, training(dataset=pairs_dataset, method="dpo", max_steps=16,
+                                                      checkpoint_every=12))  # a DPO step takes ~1 s here
     job = wait_until(db, scheduler.resume(db, job.id).id, [queue.SUCCEEDED, queue.FAILED])
     assert job.status == queue.SUCCEEDED, job.error
-    assert metric_steps(db, job.id, "train_loss") == list(range(1, 41))
+    assert metric_steps(db, job.id, "train_loss") == list(range(1, 17))
     assert get_adapter(db, "tiny-adapter").config["method"] == "dpo"
 
 
