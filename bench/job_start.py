@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -49,31 +48,20 @@ def index_once(db, number: int) -> dict[str, float]:
     return {"first_progress_s": running or 0.0, "succeeded_s": time.perf_counter() - started}
 
 
-def launcher_serving() -> bool:
-    from core.launcher import LauncherPaths
-    from core.processes import background_environment
-
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(LauncherPaths.for_environment(background_environment()).socket))
-            return True
-        except OSError:
-            return False
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     os.environ["RAGTUNE_DATA_DIR"] = tempfile.mkdtemp(prefix="job-start-")
     os.environ["RAGTUNE_ALLOWED_ROOTS"] = str(DOCS)
-    from core.launcher import stop_launchers
+    from core.launcher import serving, stop_launchers
+    from core.processes import background_environment
     from core.store import current_database
 
     db = current_database()
     os.environ["RAGTUNE_JOB_LAUNCHER"] = "on"
     index_once(db, 0)  # starts the launcher (this job itself starts cold)
-    while not launcher_serving():
+    while not serving(background_environment()):
         time.sleep(0.2)
     times: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
     for number in range(1, args.repeats + 1):

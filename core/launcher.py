@@ -11,10 +11,10 @@ so only third-party libraries are shared, and an edit to the lab's code reaches 
 leads a session of its own, writes to its log and takes the name it was given (a job's worker is
 `rtjob-ID`), which is how a recorded pid is told apart from a reused one.
 
-A launcher serves one environment: the variables its libraries read as they import (`KEYED_PREFIXES`)
-and the Python it runs on make its key. Nothing waits for it: with no launcher answering, a worker
-starts as a plain process and a launcher is started for the next job. It exits after `IDLE_S` without
-a request. On a machine with CUDA it does not serve (CUDA does not survive a fork), nor where
+A launcher serves one environment: the variables its libraries read as they import (`KEYED_PREFIXES`),
+the Python it runs on and the checkout make its key. Nothing waits for it: with no launcher answering, a
+process starts cold and a launcher is started for the next time. It exits after `IDLE_S` without a
+request. On a machine with CUDA it does not serve (CUDA does not survive a fork), nor where
 `RAGTUNE_JOB_LAUNCHER=off`.
 """
 
@@ -30,10 +30,13 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from core.processes import spawn_detached
 from core.project import PROJECT_ROOT
+from core.settings import Settings
 
 PRELOADED = ("torch", "transformers", "transformers.trainer", "peft", "trl", "sentence_transformers")
 # What those libraries read from the environment as they import: a launcher serves only its own values.
@@ -77,8 +80,6 @@ def launch(command: Sequence[str], log_path: Path, environment: Mapping[str, str
 
 
 def _launchable(command: Sequence[str], environment: Mapping[str, str]) -> bool:
-    from core.settings import Settings
-
     return (Settings.from_env(environment).job_launcher and sys.platform == "linux" and len(command) > 2
             and list(command[:2]) == [sys.executable, "-m"] and command[2] in LAUNCHABLE)
 
@@ -119,10 +120,21 @@ def _read_line(connection: socket.socket) -> bytes:
 
 def _start_launcher(paths: LauncherPaths, environment: Mapping[str, str]) -> None:
     """Start a launcher unless one is alive (it may still be importing)."""
-    from core.processes import spawn_detached
-
     if _holder(paths) is None:
         spawn_detached([sys.executable, "-m", "core.launcher", str(paths.socket)], paths.log, environment)
+
+
+def serving(environment: Mapping[str, str]) -> bool:
+    """Whether a launcher for `environment` takes requests now (not still importing)."""
+    paths = LauncherPaths.for_environment(environment)
+    if paths is None:
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(paths.socket))
+            return True
+        except OSError:
+            return False
 
 
 def launcher_pid(environment: Mapping[str, str]) -> Optional[int]:
@@ -172,18 +184,23 @@ def stop_launchers() -> list[int]:
 
 def serve(socket_path: Path, idle_s: float = IDLE_S) -> int:
     paths = LauncherPaths(socket_path.parent, socket_path.stem)
-    lock = open(paths.lock, "a+")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return 0  # another launcher of this environment runs
-    lock.truncate(0)
-    lock.write(f"{os.getpid()}\n{PROJECT_ROOT}")
-    lock.flush()
-    _preload()
-    if _has_cuda():
-        print("CUDA is present: workers start as plain processes (CUDA does not survive a fork)", flush=True)
-        return 0
+    with open(paths.lock, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # another launcher of this environment runs
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n{PROJECT_ROOT}")
+        lock.flush()
+        if _has_cuda():  # it holds the lock, idle, so that no launcher is started for every job
+            print("CUDA is present: processes start cold (CUDA does not survive a fork)", flush=True)
+            time.sleep(idle_s)
+            return 0
+        _preload()
+        return _accept(socket_path, idle_s)
+
+
+def _accept(socket_path: Path, idle_s: float) -> int:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         socket_path.unlink(missing_ok=True)  # a dead launcher's
         listener.bind(str(socket_path))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,9 @@ from core.access import LOCAL_ADMIN
 from core.errors import InvalidInputError
 from core.finetune.job import submit_training
 from core.jobs import queue
-from core.launcher import LauncherPaths, launcher_pid
 from core.jobs.processes import is_worker_alive
+from core.launcher import LauncherPaths, launcher_pid
+from core.launcher import serving as launcher_serving
 from core.llm.adapters import get_adapter
 from core.processes import background_environment, live_command, live_name
 from core.settings import Settings
@@ -41,12 +41,7 @@ def own_launcher(monkeypatch, request):
 
 
 def serving() -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(LauncherPaths.for_environment(background_environment()).socket))
-            return True
-        except OSError:
-            return False
+    return launcher_serving(background_environment())
 
 
 def test_once_the_launcher_serves_a_job_is_forked_and_is_a_worker_of_its_own(db, training):
@@ -128,3 +123,16 @@ def test_the_launcher_starts_only_the_labs_own_modules():
     assert _launchable(worker_command(3), {}) and _launchable(server_command(1), {})
     assert not _launchable(worker_command(3, gpus=2), {})  # accelerate's launcher starts its ranks itself
     assert not _launchable(["/usr/bin/python3", "-m", "core.jobs.worker", "3"], {})  # another Python
+
+
+def test_on_a_machine_with_cuda_a_launcher_holds_its_lock_idle_and_opens_no_socket(tmp_path, monkeypatch):
+    import core.launcher as launcher
+
+    monkeypatch.setattr(launcher, "_has_cuda", lambda: True)
+    monkeypatch.setattr(launcher, "_preload", lambda: pytest.fail("nothing is imported to fork from"))
+    held_while_idle = []
+    monkeypatch.setattr(launcher.time, "sleep", lambda _: held_while_idle.append(
+        launcher._lock_holder(tmp_path / "key.lock")))
+    assert launcher.serve(tmp_path / "key.sock", idle_s=1) == 0
+    assert held_while_idle == [os.getpid()] and not (tmp_path / "key.sock").exists()
+    assert launcher._lock_holder(tmp_path / "key.lock") is None  # released as it exits
