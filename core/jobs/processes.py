@@ -36,7 +36,7 @@ def process_name(job_id: int) -> str:
 
 
 def start_worker(command: list[str], log_path: Path) -> int:
-    """Start the worker in the background, forked by the warm launcher when one answers (core.jobs.launcher);
+    """Start the worker in the background, forked by the warm launcher when one answers (core.launcher);
     returns its pid. Workers generate in their own main thread, never through the model server."""
     environment = background_environment()
     return (launch(command, log_path, environment, process_name(int(command[-1])))
