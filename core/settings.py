@@ -39,7 +39,7 @@ class Settings:
     # (ray://HOST:PORT, or its dashboard's http://HOST:8265); core.jobs.runners reads it.
     jobs: str = "local"
     heartbeat_s: float = 5.0  # how often a job's worker stamps its row; a row 3 beats old has no worker beating
-    # Whether local job workers are forked by a warm launcher (core.jobs.launcher) instead of starting cold.
+    # Whether job workers and the model server are forked by the warm launcher (core.launcher), not started cold.
     job_launcher: bool = True
 
     AUTH_MODES: ClassVar[tuple[str, ...]] = ("off", "password", "oidc")
