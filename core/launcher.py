@@ -120,7 +120,7 @@ def _read_line(connection: socket.socket) -> bytes:
 
 def _start_launcher(paths: LauncherPaths, environment: Mapping[str, str]) -> None:
     """Start a launcher unless one is alive (it may still be importing)."""
-    if _holder(paths) is None:
+    if _lock_holder(paths.lock) is None:
         spawn_detached([sys.executable, "-m", "core.launcher", str(paths.socket)], paths.log, environment)
 
 
@@ -140,11 +140,7 @@ def serving(environment: Mapping[str, str]) -> bool:
 def launcher_pid(environment: Mapping[str, str]) -> Optional[int]:
     """The pid of the launcher serving `environment` (it may still be importing), or None."""
     paths = LauncherPaths.for_environment(environment)
-    return _holder(paths) if paths else None
-
-
-def _holder(paths: LauncherPaths) -> Optional[int]:
-    return _lock_holder(paths.lock)
+    return _lock_holder(paths.lock) if paths else None
 
 
 def _lock_holder(lock_path: Path) -> Optional[int]:
